@@ -1,0 +1,55 @@
+"""Per-event error boundary: anything a stage raises becomes a dead letter, never a crash.
+
+faust commits an event's offset even when the agent raises, so an exception that escaped would
+lose the event *and* kill the agent; catching it here, per event, keeps both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from streams import app as tocsin_app
+from streams import codecs
+from streams.models import Rejected, SourceRef
+from streams.pipeline.driver import dead_letter
+
+log = logging.getLogger(__name__)
+
+# (stage, outcome) -> count, for /api/status; one worker process's view.
+COUNTS: Counter[tuple[str, str]] = Counter()
+
+
+def count(stage: str, outcome: str, n: int = 1) -> None:
+    COUNTS[(stage, outcome)] += n
+
+
+def source_of(event: Any) -> SourceRef:
+    message = event.message
+    return SourceRef(message.topic, message.partition, message.offset)
+
+
+async def send_dead_letter(stage: str, event: Any, rejected: Rejected) -> None:
+    """Route ``event``'s original bytes, with the reason, to the dead-letter topic."""
+    message = event.message
+    payload = message.value if isinstance(message.value, bytes) else codecs.dumps(message.value)
+    key = message.key if isinstance(message.key, bytes) else None
+    record = dead_letter(stage, source_of(event), payload, rejected, key)
+    await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
+    count(stage, "deadletter")
+
+
+@asynccontextmanager
+async def stage_boundary(stage: str, event: Any) -> AsyncIterator[None]:
+    """Run one event's work; on an unexpected exception dead-letter the event and go on."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (the point of the boundary: nothing escapes)
+        log.exception("%s: unexpected error on %s", stage, source_of(event))
+        await send_dead_letter(stage, event, Rejected(type(exc).__name__, str(exc)[:2000]))

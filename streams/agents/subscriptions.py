@@ -1,0 +1,104 @@
+"""Every worker's own copy of all subscriptions, read from the compacted topic.
+
+A faust GlobalTable was reported not to propagate updates between workers (faust-streaming
+#283), so each worker runs a group-less aiokafka consumer over every partition of
+``news.subscriptions.v1`` from the beginning, and keeps following it. A null value (tombstone)
+deletes a subscription. ``ready`` is set once the topic has been read up to its end as of
+start-up, so the match agent never runs on a half-loaded set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams import app as tocsin_app
+from streams import codecs, schemas, topics
+from streams.agents._boundary import count
+from streams.errors import DecodeError
+from streams.models import DeadLetter, Rejected, SourceRef, Subscription
+from streams.pipeline.driver import dead_letter
+from streams.pipeline.match import parse_subscription
+
+log = logging.getLogger(__name__)
+STAGE = "subscriptions"
+
+
+class SubscriptionRegistry:
+    """The latest subscription per id, as seen by this worker."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, Subscription] = {}
+        self.ready = asyncio.Event()
+
+    def apply(self, key: bytes | None, value: bytes | None, source: SourceRef) -> DeadLetter | None:
+        """Apply one record of the topic; return a dead letter for an invalid one."""
+        if key is None:
+            return dead_letter(STAGE, source, value or b"", Rejected("missing_key", "no key"))
+        sub_id = key.decode("utf-8", errors="replace")
+        if not value:
+            self.current.pop(sub_id, None)
+            return None
+        try:
+            data = codecs.loads(value)
+        except DecodeError as exc:
+            return dead_letter(STAGE, source, value, Rejected(exc.error_type, str(exc)), key)
+        if not isinstance(data, dict):
+            return dead_letter(STAGE, source, value, Rejected("schema_violation", "not an object"), key)
+        parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
+        if isinstance(parsed, Rejected):
+            return dead_letter(STAGE, source, value, parsed, key)
+        if parsed.id != sub_id:
+            reason = Rejected("key_mismatch", f"key {sub_id!r} != id {parsed.id!r}")
+            return dead_letter(STAGE, source, value, reason, key)
+        self.current[sub_id] = parsed
+        return None
+
+
+registry = SubscriptionRegistry()
+
+
+@tocsin_app.app.task
+async def follow_subscriptions() -> None:
+    """Read the compacted topic from the start and keep following it until shutdown."""
+    settings = tocsin_app.settings
+    name = topics.SUBSCRIPTIONS.full_name(settings)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        partitions = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(name)
+            if not partitions:
+                log.warning("subscriptions topic %s not found yet; run `tocsin topics create`", name)
+                await consumer.force_metadata_update()
+                await asyncio.sleep(2)
+        assigned = [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    source = SourceRef(record.topic, record.partition, record.offset)
+                    rejected = registry.apply(record.key, record.value, source)
+                    if rejected is not None:
+                        await tocsin_app.deadletter.send(
+                            key=STAGE.encode(), value=codecs.dumps(rejected.to_dict())
+                        )
+                        count(STAGE, "deadletter")
+                    else:
+                        count(STAGE, "applied")
+            if not registry.ready.is_set() and all(
+                await consumer.position(tp) >= end[tp] for tp in assigned
+            ):
+                log.info("subscriptions loaded: %d", len(registry.current))
+                registry.ready.set()
+    finally:
+        await consumer.stop()

@@ -1,0 +1,94 @@
+"""Small aiokafka helpers for the CLI and tests: create topics, produce, consume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams import topics
+from streams.settings import Settings
+
+
+async def create_topics(settings: Settings) -> list[str]:
+    """Create every topic in ``topics.ALL`` that does not exist yet; return those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                spec.full_name(settings),
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+            )
+            for spec in topics.ALL
+            if spec.full_name(settings) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # a concurrent creator won the race; the topics exist, which is the goal
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def produce(
+    settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
+) -> int:
+    """Send (key, value) pairs with acks=all and idempotence; return how many were sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.brokers, acks="all", enable_idempotence=True,
+        max_request_size=2_000_000,
+    )
+    await producer.start()
+    sent = 0
+    try:
+        futures = [await producer.send(topic, key=key, value=value) for key, value in records]
+        for future in futures:
+            await future
+            sent += 1
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def consume(
+    settings: Settings,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    timeout: float | None = None,
+    idle_timeout: float | None = None,
+) -> AsyncIterator[Any]:
+    """Yield records of ``topic`` (all partitions, no consumer group) until ``timeout``
+    seconds in total, or ``idle_timeout`` seconds without a record, have passed."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    started = last = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            if timeout is not None and now - started > timeout:
+                return
+            if idle_timeout is not None and now - last > idle_timeout:
+                return
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    last = time.monotonic()
+                    yield record
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()

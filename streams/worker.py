@@ -1,0 +1,16 @@
+"""Import every agent, task and page so faust registers them, then hand over to faust."""
+
+from __future__ import annotations
+
+import sys
+
+from streams import app as tocsin_app
+from streams.agents import dedupe, extract, match, subscriptions, validate  # noqa: F401
+from streams.web import status  # noqa: F401
+
+
+def run_worker() -> None:
+    """Run ``faust worker`` for the tocsin app until SIGTERM/SIGINT."""
+    level = tocsin_app.settings.log_level.lower()
+    sys.argv = ["tocsin", "worker", "--loglevel", level]
+    tocsin_app.app.main()
