@@ -6,11 +6,10 @@ from typing import Any
 
 import faust
 
-from streams import codecs, topics
+from streams import topics
 from streams.settings import Settings
 
 settings = Settings.from_env()
-codecs.register_faust_codec()
 
 app = faust.App(
     settings.app_id,

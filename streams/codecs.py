@@ -1,8 +1,8 @@
-"""orjson encoding for every topic, and its registration as a faust codec.
+"""orjson encoding of every topic's messages.
 
-Topics carry raw bytes and the agents decode inside their per-event boundary: a payload that
-is not UTF-8 or not JSON must become a dead letter, and faust would otherwise log and drop a
-value it fails to decode before the agent ever sees it.
+Topics carry raw bytes and the agents decode with these functions inside their per-event
+boundary: a payload that is not UTF-8 or not JSON must become a dead letter, and a faust codec
+would instead log and drop a value it fails to decode before the agent ever sees it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from typing import Any
 import orjson
 
 from streams.errors import DecodeError
-
-CODEC_NAME = "orjson"
-
 
 def dumps(value: Any) -> bytes:
     """Serialise a JSON-able value; keys sorted so equal records give equal bytes."""
@@ -29,16 +26,3 @@ def loads(raw: bytes | bytearray | memoryview | str) -> Any:
         # orjson reports invalid UTF-8 as a JSONDecodeError too; keep its message.
         raise DecodeError(str(exc)) from exc
 
-
-def register_faust_codec() -> None:
-    """Make ``value_serializer='orjson'`` available to faust tables (idempotent)."""
-    from faust.serializers import codecs
-
-    class OrjsonCodec(codecs.Codec):  # type: ignore[misc]
-        def _dumps(self, obj: Any) -> bytes:
-            return dumps(obj)
-
-        def _loads(self, s: bytes) -> Any:
-            return orjson.loads(s)
-
-    codecs.register(CODEC_NAME, OrjsonCodec())

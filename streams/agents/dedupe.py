@@ -18,8 +18,10 @@ seen = tocsin_app.app.Table(
     "dedupe-exact",
     default=None,
     partitions=tocsin_app.settings.topic_partitions,
-    key_serializer="orjson",
-    value_serializer="orjson",
+    key_type=str,
+    value_type=str,
+    # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
+    options={"driver": "rocksdict"},
 )
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from streams import app as tocsin_app
 from streams import codecs, schemas, topics
@@ -60,44 +61,44 @@ class SubscriptionRegistry:
 registry = SubscriptionRegistry()
 
 
+async def _apply(record: Any) -> None:
+    source = SourceRef(record.topic, record.partition, record.offset)
+    rejected = registry.apply(record.key, record.value, source)
+    if rejected is None:
+        count(STAGE, "applied")
+        return
+    await tocsin_app.deadletter.send(key=STAGE.encode(), value=codecs.dumps(rejected.to_dict()))
+    count(STAGE, "deadletter")
+
+
 @tocsin_app.app.task
 async def follow_subscriptions() -> None:
     """Read the compacted topic from the start and keep following it until shutdown."""
     settings = tocsin_app.settings
     name = topics.SUBSCRIPTIONS.full_name(settings)
+    # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        name, bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", metadata_max_age_ms=5000,
     )
     await consumer.start()
+    end: dict[Any, int] | None = None  # high watermarks at start-up
     try:
-        partitions = None
-        while not partitions:
-            partitions = consumer.partitions_for_topic(name)
-            if not partitions:
-                log.warning("subscriptions topic %s not found yet; run `tocsin topics create`", name)
-                await consumer.force_metadata_update()
-                await asyncio.sleep(2)
-        assigned = [TopicPartition(name, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        end = await consumer.end_offsets(assigned)
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    source = SourceRef(record.topic, record.partition, record.offset)
-                    rejected = registry.apply(record.key, record.value, source)
-                    if rejected is not None:
-                        await tocsin_app.deadletter.send(
-                            key=STAGE.encode(), value=codecs.dumps(rejected.to_dict())
-                        )
-                        count(STAGE, "deadletter")
-                    else:
-                        count(STAGE, "applied")
-            if not registry.ready.is_set() and all(
-                await consumer.position(tp) >= end[tp] for tp in assigned
-            ):
+                    await _apply(record)
+            if registry.ready.is_set():
+                continue
+            assigned = consumer.assignment()
+            if not assigned:
+                log.warning("waiting for subscriptions topic %s (run `tocsin topics create`)", name)
+                continue
+            if end is None:
+                end = await consumer.end_offsets(list(assigned))
+            positions = {tp: await consumer.position(tp) for tp in assigned}
+            if all(positions[tp] >= end[tp] for tp in assigned):
                 log.info("subscriptions loaded: %d", len(registry.current))
                 registry.ready.set()
     finally:
