@@ -4,8 +4,10 @@
 # Usage: deploy/kafka/kafka.sh [--nodes 1|3] fetch|up|down|status|kill N|start N
 #
 #   fetch    resolve the broker jars into $TOCSIN_KAFKA_HOME/libs-<version> (skipped if present)
-#   up       start a fresh cluster (new data dir + cluster id), or do nothing if it already runs
-#   down     stop every node (SIGTERM, SIGKILL after 30 s); always exits 0
+#   up       start a fresh cluster (new data dir + cluster id) if none is running; if it already
+#            runs, do nothing (restarting any dead node of it without reformatting); fetches if needed
+#   down     stop every node (SIGTERM; SIGKILL after 30 s, or 5 s once the 3-node quorum is
+#            gone); data is not reused by the next `up`; always exits 0
 #   status   print pid/port/state per node; exit 0 if all nodes are up, 1 otherwise
 #   kill N   SIGKILL node N (fault tests)
 #   start N  restart node N with its existing data (no reformat) and wait until it is ready
@@ -313,7 +315,10 @@ wait_ready() {
     done
 }
 
-# Stops the nodes given as arguments: SIGTERM, wait up to $STOP_WAIT s, then SIGKILL.
+# Stops the nodes given as arguments (all nodes of the cluster): SIGTERM, wait up to
+# $STOP_WAIT s, then SIGKILL. With 3 voters, once fewer than 2 nodes are left the quorum is
+# gone and the last broker's controlled shutdown can hang, so the rest get only 5 s more
+# (a stopped cluster's data is never reused: the next `up` formats a fresh one).
 stop_nodes() {
     local i pid
     local -a pids=()
@@ -324,7 +329,7 @@ stop_nodes() {
             log "node $i: SIGTERM sent to pid $pid"
         fi
     done
-    local deadline=$((SECONDS + STOP_WAIT)) alive
+    local deadline=$((SECONDS + STOP_WAIT)) alive voters=$#
     while ((${#pids[@]})); do
         alive=()
         for pid in "${pids[@]}"; do
@@ -332,8 +337,11 @@ stop_nodes() {
         done
         pids=(${alive[@]+"${alive[@]}"})
         ((${#pids[@]})) || break
+        if ((voters > 1 && 2 * ${#pids[@]} <= voters && deadline > SECONDS + 5)); then
+            deadline=$((SECONDS + 5))
+        fi
         if ((SECONDS >= deadline)); then
-            log "still running after ${STOP_WAIT}s, sending SIGKILL to: ${pids[*]}"
+            log "still running, sending SIGKILL to: ${pids[*]}"
             kill -KILL "${pids[@]}" 2>/dev/null || true
             sleep 0.5
             break
@@ -423,15 +431,20 @@ cmd_up() {
 }
 
 cmd_down() {
-    local nodes=() f n
-    # every pid file, whatever the recorded layout
+    local nodes=() f n i any_running=0
+    if load_state; then
+        for ((i = 1; i <= NODES; i++)); do nodes+=("$i"); done
+    fi
+    # plus any other pid file, whatever the recorded layout
     for f in "$RUN"/node*.pid; do
         [[ -e "$f" ]] || continue
         n=${f##*/node}
         n=${n%.pid}
-        [[ "$n" =~ ^[0-9]+$ ]] && nodes+=("$n")
+        [[ "$n" =~ ^[0-9]+$ ]] && ! [[ " ${nodes[*]} " == *" $n "* ]] && nodes+=("$n")
+        node_pid "$n" >/dev/null && any_running=1
     done
-    if ((${#nodes[@]} == 0)); then
+    if ((any_running == 0)); then
+        for f in "$RUN"/node*.pid; do rm -f "$f"; done
         log "nothing running"
         return 0
     fi
