@@ -15,6 +15,7 @@
 # Options / environment (all optional):
 #   --nodes 1|3           cluster size for `up` (default 1; other commands use the running cluster's)
 #   TOCSIN_KAFKA_HOME     jar cache + run dir (default <repo>/.kafka)
+#   TOCSIN_KAFKA_LIBS_HOME  where the jar cache lives if not in TOCSIN_KAFKA_HOME
 #   TOCSIN_KAFKA_PORT     single-node broker port (default 9092; controller port = port + 10001)
 #   TOCSIN_KAFKA_WAIT     seconds to wait for readiness (default 120)
 #   JAVA_HOME             if set, $JAVA_HOME/bin/java is used instead of `java` from PATH
@@ -37,7 +38,7 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$PO
 [[ -n "$KAFKA_VERSION" ]] || { echo "kafka.sh: cannot read <kafka.version> from $POM" >&2; exit 1; }
 
 KHOME="${TOCSIN_KAFKA_HOME:-$REPO_ROOT/.kafka}"
-LIBS="$KHOME/libs-$KAFKA_VERSION"
+LIBS="${TOCSIN_KAFKA_LIBS_HOME:-$KHOME}/libs-$KAFKA_VERSION"
 RUN="$KHOME/run"
 STATE="$RUN/cluster.env"
 WAIT="${TOCSIN_KAFKA_WAIT:-120}"

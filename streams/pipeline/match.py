@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from streams import codecs
 from streams.errors import ValidationFailed
 from streams.models import Alert, EventRecord, Rejected, Subscription
 
@@ -40,7 +41,8 @@ def parse_subscription(
 
 def alert_id(subscription_id: str, article_id: str) -> str:
     """Deterministic: the same subscription and article always give the same id."""
-    digest = hashlib.sha256(f"{subscription_id}\x1f{article_id}".encode()).hexdigest()
+    # A JSON pair, not a joined string: no two different (subscription, article) pairs collide.
+    digest = hashlib.sha256(codecs.dumps([subscription_id, article_id])).hexdigest()
     return "al-" + digest[:32]
 
 

@@ -1,0 +1,52 @@
+# tocsin: `make run` (the main job on a local Kafka) and `make test` (the whole suite).
+# Everything installs into .venv from requirements.lock; the broker comes from deploy/kafka.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help venv run test unit lint local kafka-up kafka-down clean
+
+help:
+	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
+	@echo "make test   - lint, then the whole test suite against a local Kafka it starts and stops"
+	@echo "make unit   - tests that need no broker"
+	@echo "make local  - tocsin run --local over the samples (no broker)"
+	@echo "make lint   - ruff and mypy"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+run: venv
+	deploy/run-local.sh
+
+test: venv lint
+	deploy/with-kafka.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check streams tests bench
+	$(BIN)/mypy
+
+local: venv
+	$(BIN)/tocsin run --local --input streams/samples \
+	  --subscriptions streams/samples/subscriptions.yaml --out out/local
+
+kafka-up:
+	deploy/kafka/kafka.sh up
+
+kafka-down:
+	deploy/kafka/kafka.sh down
+
+clean:
+	deploy/kafka/kafka.sh down || true
+	rm -rf $(VENV) .tocsin out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run a command against a fresh local Kafka broker, and stop the broker afterwards whatever
+# happens (exit, error, Ctrl-C). The test broker has its own home and port so it never touches
+# the one `make run` uses.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export TOCSIN_KAFKA_HOME="${TOCSIN_KAFKA_HOME:-$here/../.kafka/test}"
+export TOCSIN_KAFKA_PORT="${TOCSIN_KAFKA_PORT:-9094}"
+export TOCSIN_BROKER="127.0.0.1:${TOCSIN_KAFKA_PORT}"
+# The jar cache is shared with `make run`; only the run directory differs.
+export TOCSIN_KAFKA_LIBS_HOME="${TOCSIN_KAFKA_LIBS_HOME:-$here/../.kafka}"
+
+cleanup() { "$here/kafka/kafka.sh" down || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$here/kafka/kafka.sh" up
+"$@"

