@@ -65,11 +65,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from streams.kafka_client import produce
-    from streams.sources.files import iter_inputs
+    from streams.sources.files import iter_inputs, raw_key
 
     settings = _settings()
     started = time.monotonic()
-    records = [(None, payload) for _source, payload in iter_inputs(args.paths)]
+    records = [(raw_key(payload), payload) for _source, payload in iter_inputs(args.paths)]
     sent = asyncio.run(produce(settings, topics.ARTICLES_RAW.full_name(settings), records))
     print(f"sent {sent} inputs to {topics.ARTICLES_RAW.full_name(settings)} "
           f"in {time.monotonic() - started:.1f}s")

@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from streams import codecs
+from streams.errors import DecodeError
 from streams.models import SourceRef
-from streams.pipeline.normalize import clean_unicode, is_boilerplate, is_caption_or_credit
+from streams.pipeline.normalize import (
+    clean_body,
+    clean_unicode,
+    content_hash,
+    is_boilerplate,
+    is_caption_or_credit,
+)
 
 TEXT_SUFFIXES = {".txt", ".text"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -38,6 +45,23 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[tuple[SourceRef, bytes]]:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         yield SourceRef(str(path), 0, number), line.rstrip(b"\r\n")
+
+
+def raw_key(payload: bytes) -> bytes | None:
+    """Kafka key for a raw input: the normalised-content hash of its text.
+
+    Copies of one body then share a raw partition and reach dedupe in the order they were
+    sent, so the first one sent is the original, as in the local driver. Inputs that are not
+    JSON articles get no key (they are dead letters either way).
+    """
+    try:
+        data = codecs.loads(payload)
+    except DecodeError:
+        return None
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return None
+    return content_hash(clean_body(text)).encode()
 
 
 def parse_text_page(text: str) -> dict[str, Any]:

@@ -32,3 +32,12 @@ def test_subscription_files_yaml_and_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "subs.jsonl"
     path.write_text('{"id": "a", "themes": ["riot"]}\n')
     assert read_subscription_file(path) == [{"id": "a", "themes": ["riot"]}]
+
+
+def test_raw_key_is_shared_by_exact_copies_only() -> None:
+    from streams.sources.files import raw_key
+
+    one = raw_key(b'{"text": "Protest  in Paris."}')
+    assert one is not None and one == raw_key(b'{"text": "protest in paris.", "id": "x"}')
+    assert one != raw_key(b'{"text": "Riot in Paris."}')
+    assert raw_key(b"not json") is None and raw_key(b'{"text": 1}') is None

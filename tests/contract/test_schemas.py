@@ -1,0 +1,71 @@
+"""Every topic has a Draft 2020-12 schema whose examples validate, and every record the
+driver emits validates against its topic's schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from streams import schemas, topics
+from streams.pipeline.driver import LocalRun, run_local
+from streams.sources.files import iter_inputs
+from tests.conftest import SAMPLES
+
+SCHEMA_FILES = sorted(p.name for p in schemas.schema_dir().glob("*.json"))
+
+
+def test_every_topic_has_exactly_one_schema() -> None:
+    assert sorted(t.schema_file for t in topics.ALL) == SCHEMA_FILES
+
+
+def test_topic_names_follow_the_convention() -> None:
+    import re
+
+    for spec in topics.ALL:
+        assert re.fullmatch(r"[a-z]+(\.[a-z-]+)+\.v[0-9]+", spec.name), spec.name
+
+
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_schema_is_valid_and_its_examples_validate(name: str) -> None:
+    schema = schemas.schema(name)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    assert schema.get("examples"), f"{name} has no examples"
+    validator = schemas.validator(name)
+    for example in schema["examples"]:
+        errors = [e.message for e in validator.iter_errors(example)]
+        assert not errors, f"{name}: {errors}"
+
+
+@pytest.fixture(scope="module")
+def sample_run(nlp_model: Any, sample_subscriptions: Any) -> LocalRun:
+    return run_local(iter_inputs([SAMPLES]), sample_subscriptions, nlp_model)
+
+
+@pytest.mark.parametrize("spec", topics.LOCAL_OUTPUTS, ids=lambda s: s.name)
+def test_driver_outputs_validate(sample_run: LocalRun, spec: topics.TopicSpec) -> None:
+    messages = sample_run.outputs[spec.local_name or spec.name]
+    assert messages, f"the samples produce nothing on {spec.name}"
+    validator = schemas.validator(spec.schema_file)
+    for message in messages:
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(message)]
+        assert not errors, f"{spec.name}: {errors}"
+
+
+def test_raw_samples_validate_against_the_raw_schema() -> None:
+    validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
+    from streams import codecs
+
+    for line in (SAMPLES / "articles.jsonl").read_text().splitlines():
+        assert not list(validator.iter_errors(codecs.loads(line)))
+
+
+def test_sample_subscriptions_validate() -> None:
+    import yaml
+
+    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+    for sub in yaml.safe_load(Path(SAMPLES / "subscriptions.yaml").read_text()):
+        assert not list(validator.iter_errors(sub)), sub["id"]

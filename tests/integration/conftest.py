@@ -1,0 +1,167 @@
+"""Integration fixtures: the real broker that `make test` starts, and real worker processes.
+
+Every test module gets its own topic prefix, consumer group and state directory, so modules
+never see each other's messages. Under CI=true a missing broker fails the run instead of
+skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams import topics
+from streams.kafka_client import consume, create_topics
+from streams.settings import Settings
+
+BROKER = os.environ.get("TOCSIN_BROKER", "127.0.0.1:9094")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _broker_up() -> bool:
+    host, port = BROKER.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def broker() -> str:
+    if not _broker_up():
+        message = (f"no Kafka broker at {BROKER}; `make test` starts one "
+                   "(deploy/with-kafka.sh), or run deploy/kafka/kafka.sh up")
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    return BROKER
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Namespace:
+    """A private set of topics and a consumer group on the shared broker."""
+
+    def __init__(self, broker: str, tmp: Path) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.env = {
+            **os.environ,
+            "TOCSIN_BROKER": broker,
+            "TOCSIN_TOPIC_PREFIX": f"it-{tag}.",
+            "TOCSIN_APP_ID": f"it-{tag}",
+            "TOCSIN_DATA_DIR": str(tmp / "data"),
+            "TOCSIN_STORE": "rocksdb://",
+            "TOCSIN_WEB_PORT": str(free_port()),
+            "TOCSIN_LOG_LEVEL": "INFO",
+        }
+        self.env.pop("TOCSIN_NLP_MODEL", None)
+        self.settings = Settings.from_env({k: v for k, v in self.env.items()
+                                           if k.startswith("TOCSIN_") and not k.startswith("TOCSIN_KAFKA_")})
+        self.tmp = tmp
+
+    def name(self, spec: topics.TopicSpec) -> str:
+        return spec.full_name(self.settings)
+
+    def collect(self, spec: topics.TopicSpec, until: Callable[[list[Any]], bool],
+                timeout: float = 90.0) -> list[Any]:
+        """Every record of the topic, re-read until ``until(records)`` or the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = asyncio.run(self._read_all(spec))
+            if until(records) or time.monotonic() > deadline:
+                return records
+            time.sleep(1)
+
+    async def _read_all(self, spec: topics.TopicSpec) -> list[Any]:
+        return [r async for r in consume(self.settings, self.name(spec), idle_timeout=1.5,
+                                         timeout=30)]
+
+
+class Worker:
+    """`tocsin worker` as a real process; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, ns: Namespace) -> None:
+        self.ns = ns
+        self.log_path = ns.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ns.env['TOCSIN_WEB_PORT']}"
+
+    def start(self) -> None:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=self.ns.env, cwd=REPO,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(self.url + "/api/status", timeout=2) as response:
+                data: dict[str, Any] = orjson.loads(response.read())
+                return data
+        except OSError:
+            return None
+
+    def wait(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                pytest.fail(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+            status = self.status()
+            if status is not None and condition(status):
+                return status
+            time.sleep(0.5)
+        pytest.fail(f"worker condition not met in {timeout}s; status={self.status()}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def namespace(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Namespace:
+    ns = Namespace(broker, tmp_path_factory.mktemp("ns"))
+    asyncio.run(create_topics(ns.settings))
+    return ns
+
+
+@pytest.fixture(scope="module")
+def worker(namespace: Namespace) -> Iterator[Worker]:
+    w = Worker(namespace)
+    w.start()
+    try:
+        w.wait(lambda s: s["subscriptions_ready"])
+        yield w
+    finally:
+        w.stop()

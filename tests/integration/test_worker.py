@@ -1,0 +1,149 @@
+"""Raw articles through a real `tocsin worker` on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from streams import codecs, topics
+from streams.kafka_client import produce
+from streams.pipeline.driver import run_local
+from streams.pipeline.match import alert_id
+from streams.sources.files import iter_inputs, raw_key
+from tests.conftest import SAMPLES, load_subscriptions
+from tests.integration.conftest import Namespace, Worker
+
+pytestmark = pytest.mark.integration
+
+KENYA = {"id": "kenya-abductions", "name": "Abductions in Kenya", "themes": ["abduction"],
+         "countries": ["KE"], "actors": []}
+
+
+async def send(ns: Namespace, spec: topics.TopicSpec, values: list[bytes],
+               key: bytes | None = None) -> list[Any]:
+    """Produce and return each record's metadata (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=ns.settings.brokers, acks="all")
+    await producer.start()
+    try:
+        return [await producer.send_and_wait(ns.name(spec), value=v, key=key) for v in values]
+    finally:
+        await producer.stop()
+
+
+def values(records: list[Any]) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in records]
+
+
+def subscribe(ns: Namespace, worker: Worker, subscription: dict[str, Any]) -> None:
+    asyncio.run(send(ns, topics.SUBSCRIPTIONS, [codecs.dumps(subscription)],
+                     key=subscription["id"].encode()))
+    worker.wait(lambda s: s["subscriptions"] >= 1 and s["counts"].get("subscriptions", {}).get(
+        "applied", 0) >= 1)
+
+
+def test_raw_article_becomes_an_alert(namespace: Namespace, worker: Worker) -> None:
+    subscribe(namespace, worker, KENYA)
+    article = {"id": "it-1", "title": "Students abducted in Nairobi",
+               "text": "Four students were abducted in Nairobi, Kenya, on Monday, police said."}
+    asyncio.run(send(namespace, topics.ARTICLES_RAW, [codecs.dumps(article)]))
+    wanted = alert_id("kenya-abductions", "it-1")
+    alerts = namespace.collect(topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)},
+                               timeout=60)
+    mine = [v for v in values(alerts) if v["alert_id"] == wanted]
+    assert len(mine) == 1, worker.log_tail()
+    assert mine[0]["matched"] == {"themes": ["abduction"], "countries": ["KE"]}
+    assert mine[0]["title"] == "Students abducted in Nairobi"
+
+
+def test_malformed_messages_are_dead_letters_and_the_worker_goes_on(
+    namespace: Namespace, worker: Worker
+) -> None:
+    subscribe(namespace, worker, KENYA)
+    bad = [b"\xff\xfe not utf-8", b"{not json", b'{"title": "no text"}']
+    good = codecs.dumps({"id": "it-2", "text": "Gunmen kidnapped a lawyer in Mombasa, Kenya."})
+    meta = asyncio.run(send(namespace, topics.ARTICLES_RAW, [*bad, good]))
+    raw_name = namespace.name(topics.ARTICLES_RAW)
+    positions = {(m.partition, m.offset) for m in meta[:3]}
+
+    def letters_for_mine(records: list[Any]) -> list[dict[str, Any]]:
+        return [v for v in values(records) if v["source"]["topic"] == raw_name
+                and (v["source"]["partition"], v["source"]["offset"]) in positions]
+
+    dead = namespace.collect(topics.DEADLETTER, lambda rs: len(letters_for_mine(rs)) == 3, timeout=60)
+    mine = sorted(letters_for_mine(dead), key=lambda v: v["source"]["offset"])
+    assert len(mine) == 3, worker.log_tail()
+    assert {v["stage"] for v in mine} == {"validate"}
+    assert {v["error_type"] for v in mine} == {"decode_error", "schema_violation"}
+    by_encoding = {v["payload_encoding"] for v in mine}
+    assert by_encoding == {"base64", "utf-8"}  # non-UTF-8 bytes survive, base64-encoded
+
+    wanted = alert_id("kenya-abductions", "it-2")
+    alerts = namespace.collect(topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)},
+                               timeout=60)
+    assert wanted in {v["alert_id"] for v in values(alerts)}, worker.log_tail()
+    assert worker.proc is not None and worker.proc.poll() is None
+
+
+@pytest.fixture(scope="module")
+def local_sample_run(nlp_model: Any) -> Any:
+    return run_local(iter_inputs([SAMPLES]), load_subscriptions(), nlp_model)
+
+
+def test_samples_give_the_same_alerts_as_the_local_driver(
+    namespace: Namespace, worker: Worker, local_sample_run: Any
+) -> None:
+    subs = load_subscriptions()
+    asyncio.run(produce(namespace.settings, namespace.name(topics.SUBSCRIPTIONS),
+                        [(s.id.encode(), codecs.dumps(s.to_dict())) for s in subs]))
+    worker.wait(lambda s: s["subscriptions"] >= len(subs))
+    inputs = list(iter_inputs([SAMPLES]))
+    asyncio.run(produce(namespace.settings, namespace.name(topics.ARTICLES_RAW),
+                        [(raw_key(payload), payload) for _src, payload in inputs]))
+
+    expected = {a["alert_id"] for a in local_sample_run.outputs["alerts"]}
+    sample_ids = {a["id"] for a in local_sample_run.outputs["unique"]}
+    alerts = namespace.collect(
+        topics.ALERTS, lambda rs: expected <= {v["alert_id"] for v in values(rs)}, timeout=120)
+    got = {v["alert_id"] for v in values(alerts) if v["article_id"] in sample_ids}
+    assert got == expected, worker.log_tail()
+    assert any(a["subscription_id"] == "kenya-abductions" for a in local_sample_run.outputs["alerts"])
+
+
+def test_every_raw_message_is_accounted_for(namespace: Namespace, worker: Worker) -> None:
+    """Runs after the tests above: valid + rejected == everything produced to the raw topic."""
+
+    async def produced() -> int:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=namespace.settings.brokers)
+        await consumer.start()
+        try:
+            name = namespace.name(topics.ARTICLES_RAW)
+            parts = [TopicPartition(name, p) for p in range(namespace.settings.topic_partitions)]
+            return sum((await consumer.end_offsets(parts)).values())
+        finally:
+            await consumer.stop()
+
+    total = asyncio.run(produced())
+    assert total > 30
+
+    def counts() -> tuple[int, int, int, int]:
+        rejected = [v for v in values(namespace.collect(topics.DEADLETTER, lambda rs: True))
+                    if v["stage"] == "validate"]
+        return (len(namespace.collect(topics.ARTICLES_VALID, lambda rs: True)), len(rejected),
+                len(namespace.collect(topics.ARTICLES_UNIQUE, lambda rs: True)),
+                len(namespace.collect(topics.ARTICLES_DUPLICATES, lambda rs: True)))
+
+    deadline = time.monotonic() + 60
+    valid, rejected, unique, duplicates = counts()
+    while (valid + rejected != total or unique + duplicates != valid) and time.monotonic() < deadline:
+        time.sleep(1)
+        valid, rejected, unique, duplicates = counts()
+    assert valid + rejected == total, worker.log_tail()
+    assert unique + duplicates == valid
+    assert rejected >= 6 + 3  # the sample invalid lines and the malformed test's messages

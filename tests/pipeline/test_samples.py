@@ -1,0 +1,93 @@
+"""Golden run of the in-process driver over the shipped samples (see streams/samples/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.pipeline.driver import LocalRun, run_local
+from streams.sources.files import iter_inputs
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def run(nlp: Any, sample_subscriptions: Any) -> LocalRun:
+    return run_local(iter_inputs([SAMPLES]), sample_subscriptions, nlp)
+
+
+def alerts_of(run: LocalRun) -> set[tuple[str, str]]:
+    return {(a["subscription_id"], a["article_id"]) for a in run.outputs["alerts"]}
+
+
+def page_id(run: LocalRun) -> str:
+    (page,) = [a for a in run.outputs["unique"] if a["title"].startswith("Rights commission counts")]
+    return str(page["id"])
+
+
+def test_every_input_is_accounted_for(run: LocalRun) -> None:
+    inputs = list(iter_inputs([SAMPLES]))
+    out = run.outputs
+    assert len(out["valid"]) + len(out["deadletter"]) == len(inputs)
+    assert len(out["unique"]) + len(out["duplicates"]) == len(out["valid"])
+    assert len(out["events"]) == len(out["unique"])
+    assert len(out["deadletter"]) == len((SAMPLES / "invalid.jsonl").read_text().splitlines())
+
+
+def test_exact_copies_are_duplicates_of_the_original(run: LocalRun) -> None:
+    dups = {d["article_id"]: d["duplicate_of"] for d in run.outputs["duplicates"]}
+    assert dups == {"s02": "s01", "s03": "s01"}
+
+
+def test_kenya_abductions_alert_and_only_for_kenyan_abductions(run: LocalRun) -> None:
+    kenya = {a for s, a in alerts_of(run) if s == "kenya-abductions"}
+    assert {"s01", "s28", page_id(run)} <= kenya
+    # s04 is a lightly edited copy of s01: near-duplicate detection is issue #4.
+    assert kenya <= {"s01", "s04", "s28", page_id(run)}
+    assert "s21" not in kenya  # football "kidnapped the match" in Nairobi
+    assert "s06" not in kenya  # abductions in Nigeria
+
+
+def test_caption_stories_raise_no_alert_from_the_kenya_page(run: LocalRun) -> None:
+    page_alerts = {s for s, a in alerts_of(run) if a == page_id(run)}
+    assert page_alerts == {"kenya-abductions", "ruto-watch"}
+    assert {("ukraine-diplomacy", "s22"), ("israel-gaza-ceasefire", "s23")} <= alerts_of(run)
+
+
+def test_expected_alerts_of_the_other_samples(run: LocalRun) -> None:
+    expected = {
+        ("nigeria-kidnappings", "s06"), ("india-arrests", "s07"), ("france-unrest", "s08"),
+        ("france-unrest", "s09"), ("drc-armed-clashes", "s10"), ("sudan-humanitarian", "s18"),
+        ("ghana-election", "s19"), ("ruto-watch", "s01"), ("ruto-watch", "s05"),
+    }
+    assert expected <= alerts_of(run)
+    never = {("sudan-humanitarian", "s16"), ("india-arrests", "s25"), ("ukraine-diplomacy", "s27"),
+             ("israel-gaza-ceasefire", "s26"), ("nigeria-kidnappings", "s24")}
+    assert not never & alerts_of(run)
+
+
+def test_dead_letters_carry_source_position_and_payload(run: LocalRun) -> None:
+    letters = run.outputs["deadletter"]
+    assert {d["source"]["offset"] for d in letters} == set(range(1, 7))
+    assert all(d["source"]["topic"].endswith("invalid.jsonl") for d in letters)
+    assert letters[0]["payload"].startswith("this is not json")
+    assert {d["stage"] for d in letters} == {"validate"}
+
+
+def test_run_local_cli_writes_every_topic(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "run", "--local", "--input", str(SAMPLES),
+         "--subscriptions", str(SAMPLES / "subscriptions.yaml"), "--out", str(tmp_path),
+         "--model", "blank"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    files = {p.stem: p.read_bytes().splitlines() for p in tmp_path.glob("*.jsonl")}
+    assert set(files) == {"valid", "unique", "duplicates", "events", "alerts", "deadletter"}
+    alerts = [orjson.loads(line) for line in files["alerts"]]
+    assert any(a["subscription_id"] == "kenya-abductions" for a in alerts)
+    assert "ALERT [Abductions in Kenya]" in result.stdout
