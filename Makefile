@@ -35,6 +35,7 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check streams tests bench
+	$(BIN)/ruff format --check streams tests bench
 	$(BIN)/mypy
 
 local: venv

@@ -71,8 +71,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     started = time.monotonic()
     records = [(raw_key(payload), payload) for _source, payload in iter_inputs(args.paths)]
     sent = asyncio.run(produce(settings, topics.ARTICLES_RAW.full_name(settings), records))
-    print(f"sent {sent} inputs to {topics.ARTICLES_RAW.full_name(settings)} "
-          f"in {time.monotonic() - started:.1f}s")
+    print(
+        f"sent {sent} inputs to {topics.ARTICLES_RAW.full_name(settings)} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
     return 0
 
 
@@ -88,8 +90,11 @@ def cmd_subscriptions_load(args: argparse.Namespace) -> int:
     records: list[tuple[bytes | None, bytes | None]] = []
     errors = 0
     for number, data in enumerate(read_subscription_file(args.file), start=1):
-        parsed = parse_subscription(data, validator) if isinstance(data, dict) else Rejected(
-            "schema_violation", "not an object")
+        parsed = (
+            parse_subscription(data, validator)
+            if isinstance(data, dict)
+            else Rejected("schema_violation", "not an object")
+        )
         if isinstance(parsed, Rejected):
             print(f"{args.file}: subscription #{number}: {parsed.error}", file=sys.stderr)
             errors += 1
@@ -110,8 +115,10 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     async def tail() -> int:
         seen = 0
         async for record in consume(
-            settings, topics.ALERTS.full_name(settings),
-            from_beginning=args.from_beginning, timeout=args.timeout,
+            settings,
+            topics.ALERTS.full_name(settings),
+            from_beginning=args.from_beginning,
+            timeout=args.timeout,
         ):
             alert = codecs.loads(record.value)
             print(codecs.dumps(alert).decode() if args.json else format_alert(alert), flush=True)
@@ -146,11 +153,15 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     if args.subscriptions:
         validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
         for number, data in enumerate(read_subscription_file(args.subscriptions), start=1):
-            parsed = parse_subscription(data, validator) if isinstance(data, dict) else Rejected(
-                "schema_violation", "not an object")
+            parsed = (
+                parse_subscription(data, validator)
+                if isinstance(data, dict)
+                else Rejected("schema_violation", "not an object")
+            )
             if isinstance(parsed, Rejected):
-                print(f"{args.subscriptions}: subscription #{number}: {parsed.error}",
-                      file=sys.stderr)
+                print(
+                    f"{args.subscriptions}: subscription #{number}: {parsed.error}", file=sys.stderr
+                )
                 return 1
             subs.append(parsed)
     nlp = build_nlp(args.model or settings.nlp_model)

@@ -13,6 +13,7 @@ import orjson
 
 from streams.errors import DecodeError
 
+
 def dumps(value: Any) -> bytes:
     """Serialise a JSON-able value; keys sorted so equal records give equal bytes."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
@@ -25,4 +26,3 @@ def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     except orjson.JSONDecodeError as exc:
         # orjson reports invalid UTF-8 as a JSONDecodeError too; keep its message.
         raise DecodeError(str(exc)) from exc
-

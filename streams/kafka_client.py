@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -32,10 +33,9 @@ async def create_topics(settings: Settings) -> list[str]:
             if spec.full_name(settings) not in existing
         ]
         if wanted:
-            try:
+            # A concurrent creator may win the race; the topics then exist, which is the goal.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # a concurrent creator won the race; the topics exist, which is the goal
         return [t.name for t in wanted]
     finally:
         await admin.close()
@@ -46,7 +46,9 @@ async def produce(
 ) -> int:
     """Send (key, value) pairs with acks=all and idempotence; return how many were sent."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.brokers, acks="all", enable_idempotence=True,
+        bootstrap_servers=settings.brokers,
+        acks="all",
+        enable_idempotence=True,
         max_request_size=2_000_000,
     )
     await producer.start()
@@ -72,7 +74,10 @@ async def consume(
     """Yield records of ``topic`` (all partitions, no consumer group) until ``timeout``
     seconds in total, or ``idle_timeout`` seconds without a record, have passed."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
+        topic,
+        bootstrap_servers=settings.brokers,
+        group_id=None,
+        enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()

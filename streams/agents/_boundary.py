@@ -50,6 +50,6 @@ async def stage_boundary(stage: str, event: Any) -> AsyncIterator[None]:
         yield
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001  (the point of the boundary: nothing escapes)
+    except Exception as exc:
         log.exception("%s: unexpected error on %s", stage, source_of(event))
         await send_dead_letter(stage, event, Rejected(type(exc).__name__, str(exc)[:2000]))

@@ -47,7 +47,9 @@ class SubscriptionRegistry:
         except DecodeError as exc:
             return dead_letter(STAGE, source, value, Rejected(exc.error_type, str(exc)), key)
         if not isinstance(data, dict):
-            return dead_letter(STAGE, source, value, Rejected("schema_violation", "not an object"), key)
+            return dead_letter(
+                STAGE, source, value, Rejected("schema_violation", "not an object"), key
+            )
         parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
         if isinstance(parsed, Rejected):
             return dead_letter(STAGE, source, value, parsed, key)
@@ -78,8 +80,12 @@ async def follow_subscriptions() -> None:
     name = topics.SUBSCRIPTIONS.full_name(settings)
     # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
-        name, bootstrap_servers=settings.brokers, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", metadata_max_age_ms=5000,
+        name,
+        bootstrap_servers=settings.brokers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=5000,
     )
     await consumer.start()
     end: dict[Any, int] | None = None  # high watermarks at start-up

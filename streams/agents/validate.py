@@ -1,4 +1,5 @@
-"""Agent ``validate``: raw bytes -> ``news.articles.valid.v1`` (key: content hash) or dead letter."""
+"""Agent ``validate``: raw bytes -> ``news.articles.valid.v1`` (key: content hash) or a dead
+letter."""
 
 from __future__ import annotations
 

@@ -36,7 +36,9 @@ def build_nlp(model: str) -> Language:
     nlp.add_pipe("tocsin_gazetteer", last=True)
     log.info(
         "NLP model: %s (pipes: %s), loaded in %.1fs",
-        model_name(nlp), ", ".join(nlp.pipe_names), time.perf_counter() - started,
+        model_name(nlp),
+        ", ".join(nlp.pipe_names),
+        time.perf_counter() - started,
     )
     return nlp
 

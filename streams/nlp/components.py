@@ -6,6 +6,7 @@ named entities (more actors and places) and better sentence boundaries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,29 +36,30 @@ class GazetteerComponent:
     """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` and ``negative_starts``
     (token offsets of sentence-cancelling negative terms)."""
 
-    def __init__(self, nlp: Language, taxonomy: Taxonomy, actors: tuple[Actor, ...],
-                 places: dict[str, str]) -> None:
+    def __init__(
+        self, nlp: Language, taxonomy: Taxonomy, actors: tuple[Actor, ...], places: dict[str, str]
+    ) -> None:
         self.taxonomy = taxonomy
         self._theme_weight: dict[str, dict[str, float]] = {}
         self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
         for theme in taxonomy.themes:
             self._theme_weight[theme.id] = theme.triggers
-            self.themes.add(theme.id, list(nlp.tokenizer.pipe(theme.triggers)))
+            self.themes.add(theme.id, _docs(nlp, theme.triggers))
         self.negatives = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.negatives.add("*", list(nlp.tokenizer.pipe(taxonomy.global_negatives)))
+        self.negatives.add("*", _docs(nlp, taxonomy.global_negatives))
         for theme in taxonomy.themes:
             if theme.negatives:
-                self.negatives.add(theme.id, list(nlp.tokenizer.pipe(theme.negatives)))
+                self.negatives.add(theme.id, _docs(nlp, theme.negatives))
         # Names are matched case-sensitively: "Chad" the country, not "chad"; "US", not "us".
         self.actors = PhraseMatcher(nlp.vocab, attr="ORTH")
         for actor in actors:
-            self.actors.add(actor.name, list(nlp.tokenizer.pipe((actor.name, *actor.aliases))))
+            self.actors.add(actor.name, _docs(nlp, (actor.name, *actor.aliases)))
         self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
         by_country: dict[str, list[str]] = {}
         for surface, code in places.items():
             by_country.setdefault(code, []).append(surface)
         for code, surfaces in by_country.items():
-            self.places.add(code, list(nlp.tokenizer.pipe(surfaces)))
+            self.places.add(code, _docs(nlp, surfaces))
 
     def __call__(self, doc: Doc) -> Doc:
         strings = doc.vocab.strings
@@ -67,21 +69,20 @@ class GazetteerComponent:
             phrase = doc[start:end].text.lower()
             theme_hits.append(Hit(start, end, theme, self._theme_weight[theme].get(phrase, 1.0)))
         doc._.theme_hits = theme_hits
-        doc._.negative_starts = [
-            (strings[mid], start) for mid, start, _end in self.negatives(doc)
-        ]
-        doc._.actor_hits = _longest(
-            Hit(s, e, strings[m]) for m, s, e in self.actors(doc)
-        )
-        doc._.place_hits = _longest(
-            Hit(s, e, strings[m]) for m, s, e in self.places(doc)
-        )
+        doc._.negative_starts = [(strings[mid], start) for mid, start, _end in self.negatives(doc)]
+        doc._.actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
+        doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
         return doc
 
 
-def _longest(hits: object) -> list[Hit]:
+def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:
+    """Pattern docs for a PhraseMatcher: tokenised only, which is all it needs."""
+    return [nlp.make_doc(phrase) for phrase in phrases]
+
+
+def _longest(hits: Iterable[Hit]) -> list[Hit]:
     """Keep the longest of overlapping matches ("South Sudan" over "Sudan")."""
-    ordered = sorted(hits, key=lambda h: (h.start, -(h.end - h.start)))  # type: ignore[attr-defined]
+    ordered = sorted(hits, key=lambda h: (h.start, -(h.end - h.start)))
     out: list[Hit] = []
     for hit in ordered:
         if out and hit.start < out[-1].end:

@@ -73,7 +73,9 @@ def run_local(
     for source, payload in inputs:
         outcome = validate.validate_article(payload, raw_validator)
         if isinstance(outcome, Rejected):
-            run.emit(topics.DEADLETTER, dead_letter(validate.STAGE, source, payload, outcome).to_dict())
+            run.emit(
+                topics.DEADLETTER, dead_letter(validate.STAGE, source, payload, outcome).to_dict()
+            )
             continue
         run.emit(topics.ARTICLES_VALID, outcome.to_dict())
         verdict = dedupe.dedupe_exact(outcome, run.state)
@@ -88,7 +90,9 @@ def run_local(
         for (source, article), result in zip(batch, results, strict=True):
             if isinstance(result, Rejected):
                 payload = _article_bytes(article)
-                run.emit(topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict())
+                run.emit(
+                    topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict()
+                )
                 continue
             _match(run, result, subscriptions)
     return run

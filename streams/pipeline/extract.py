@@ -39,7 +39,9 @@ def extract_batch(nlp: Language, articles: Sequence[Article]) -> list[EventRecor
     others: on an error the batch is redone one article at a time."""
     try:
         docs = list(nlp.pipe(article_text(a) for a in articles))
-        return [record_from_doc(doc, a, model_name(nlp)) for doc, a in zip(docs, articles, strict=True)]
+        return [
+            record_from_doc(doc, a, model_name(nlp)) for doc, a in zip(docs, articles, strict=True)
+        ]
     except Exception:  # noqa: BLE001  (isolate the culprit below, then report it per article)
         if len(articles) == 1:
             return [_extract_one(nlp, articles[0])]
@@ -65,7 +67,9 @@ def record_from_doc(doc: Doc, article: Article, model: str) -> EventRecord:
     scores: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
     evidence: dict[str, Evidence] = {}
-    negated = {theme: _negated_sentences(doc, theme) for theme in {h.label for h in doc._.theme_hits}}
+    negated = {
+        theme: _negated_sentences(doc, theme) for theme in {h.label for h in doc._.theme_hits}
+    }
     for hit in doc._.theme_hits:
         sent = doc[hit.start].sent
         if sent.start in negated[hit.label]:
@@ -73,7 +77,9 @@ def record_from_doc(doc: Doc, article: Article, model: str) -> EventRecord:
         scores[hit.label] += hit.weight
         first_seen.setdefault(hit.label, hit.start)
         if hit.label not in evidence:
-            evidence[hit.label] = Evidence(hit.label, doc[hit.start:hit.end].text, _sentence(sent))
+            evidence[hit.label] = Evidence(
+                hit.label, doc[hit.start : hit.end].text, _sentence(sent)
+            )
     themes = sorted(scores, key=lambda t: (-scores[t], first_seen[t]))
     places = _places(doc)
     return EventRecord(
@@ -98,7 +104,7 @@ def _sentence(sent: Span) -> str:
 
 def _places(doc: Doc) -> list[Place]:
     index = place_index()
-    hits = [(h.start, Place(doc[h.start:h.end].text, h.label)) for h in doc._.place_hits]
+    hits = [(h.start, Place(doc[h.start : h.end].text, h.label)) for h in doc._.place_hits]
     covered = {i for h in doc._.place_hits for i in range(h.start, h.end)}
     for ent in doc.ents:
         if ent.label_ in _PLACE_LABELS and ent.start not in covered:
@@ -131,7 +137,8 @@ def _actors(doc: Doc) -> list[str]:
         order.setdefault(hit.label, hit.start)
         covered.update(range(hit.start, hit.end))
     names = [
-        (ent.start, _actor_name(ent)) for ent in doc.ents
+        (ent.start, _actor_name(ent))
+        for ent in doc.ents
         if ent.label_ in _ACTOR_LABELS and not covered.intersection(range(ent.start, ent.end))
     ]
     named = [(start, name) for start, name in names if name]

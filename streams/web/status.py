@@ -28,6 +28,4 @@ async def status(web: Any, request: Any) -> Any:
 @tocsin_app.app.page("/api/subscriptions")
 async def subscriptions(web: Any, request: Any) -> Any:
     """The subscriptions this worker matches against."""
-    return web.json(
-        {"subscriptions": [s.to_dict() for _id, s in sorted(registry.current.items())]}
-    )
+    return web.json({"subscriptions": [s.to_dict() for _id, s in sorted(registry.current.items())]})

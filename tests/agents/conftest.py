@@ -13,7 +13,7 @@ import pytest
 os.environ["TOCSIN_STORE"] = "memory://"
 os.environ["TOCSIN_NLP_MODEL"] = "blank"
 
-from streams import app as tocsin_app  # noqa: E402
+from streams import app as tocsin_app
 
 
 @pytest.fixture()
@@ -27,8 +27,14 @@ def test_app() -> Any:
 @pytest.fixture()
 def sends() -> Iterator[dict[str, AsyncMock]]:
     """One AsyncMock per outbound topic, keyed by the topic's attribute name."""
-    names = ["articles_valid", "articles_unique", "articles_duplicates", "events", "alerts",
-             "deadletter"]
+    names = [
+        "articles_valid",
+        "articles_unique",
+        "articles_duplicates",
+        "events",
+        "alerts",
+        "deadletter",
+    ]
     mocks = {name: AsyncMock() for name in names}
     patchers = [patch.object(getattr(tocsin_app, n), "send", mocks[n]) for n in names]
     for p in patchers:

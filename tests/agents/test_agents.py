@@ -26,7 +26,9 @@ def sent(mock: AsyncMock) -> list[tuple[bytes, dict[str, Any]]]:
     return [(c.kwargs["key"], orjson.loads(c.kwargs["value"])) for c in mock.call_args_list]
 
 
-async def test_validate_routes_valid_and_rejected(test_app: Any, sends: dict[str, AsyncMock]) -> None:
+async def test_validate_routes_valid_and_rejected(
+    test_app: Any, sends: dict[str, AsyncMock]
+) -> None:
     async with validate.validate_articles.test_context() as agent:
         await agent.put(b'{"id": "v1", "text": "Riots in Paris."}')
         await agent.put(b"\xff not utf-8")
@@ -37,28 +39,46 @@ async def test_validate_routes_valid_and_rejected(test_app: Any, sends: dict[str
     assert all(k == v["content_hash"].encode() for k, v in valid)
     letters = sent(sends["deadletter"])
     assert [(k, v["error_type"]) for k, v in letters] == [
-        (b"validate", "decode_error"), (b"validate", "schema_violation")]
+        (b"validate", "decode_error"),
+        (b"validate", "schema_violation"),
+    ]
     assert letters[0][1]["payload_encoding"] == "base64"
     assert set(letters[0][1]["source"]) == {"topic", "partition", "offset"}
 
 
 async def test_dedupe_uses_its_table(test_app: Any, sends: dict[str, AsyncMock]) -> None:
-    article = {"id": "d1", "content_hash": "ab" * 32, "text": "Body.", "title": None, "url": None,
-               "published_at": None, "source": None, "language": None}
+    article = {
+        "id": "d1",
+        "content_hash": "ab" * 32,
+        "text": "Body.",
+        "title": None,
+        "url": None,
+        "published_at": None,
+        "source": None,
+        "language": None,
+    }
     async with dedupe.dedupe_articles.test_context() as agent:
         await agent.put(codecs.dumps(article))
         await agent.put(codecs.dumps({**article, "id": "d2"}))
         await agent.put(b'{"no": "fields"}')  # a broken upstream record: dead letter, not a crash
     assert [v["id"] for _k, v in sent(sends["articles_unique"])] == ["d1"]
-    assert [(v["article_id"], v["duplicate_of"]) for _k, v in sent(sends["articles_duplicates"])] == [
-        ("d2", "d1")]
+    assert [
+        (v["article_id"], v["duplicate_of"]) for _k, v in sent(sends["articles_duplicates"])
+    ] == [("d2", "d1")]
     assert [v["error_type"] for _k, v in sent(sends["deadletter"])] == ["KeyError"]
 
 
 async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, AsyncMock]) -> None:
-    article = {"id": "e1", "content_hash": "cd" * 32, "text": "Gunmen abducted ten people in Nairobi.",
-               "title": "Abductions in Kenya", "url": None, "published_at": None, "source": None,
-               "language": None}
+    article = {
+        "id": "e1",
+        "content_hash": "cd" * 32,
+        "text": "Gunmen abducted ten people in Nairobi.",
+        "title": "Abductions in Kenya",
+        "url": None,
+        "published_at": None,
+        "source": None,
+        "language": None,
+    }
     async with extract.extract_events.test_context() as agent:
         await agent.put(codecs.dumps(article))
         await agent.put(b"[]")
@@ -74,14 +94,31 @@ async def test_match_sends_one_alert_per_matching_subscription(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
     registry.current.clear()
-    registry.apply(b"ke", codecs.dumps({"id": "ke", "themes": ["abduction"], "countries": ["KE"]}),
-                   SourceRef("t", 0, 0))
-    registry.apply(b"ng", codecs.dumps({"id": "ng", "themes": ["abduction"], "countries": ["NG"]}),
-                   SourceRef("t", 0, 1))
+    registry.apply(
+        b"ke",
+        codecs.dumps({"id": "ke", "themes": ["abduction"], "countries": ["KE"]}),
+        SourceRef("t", 0, 0),
+    )
+    registry.apply(
+        b"ng",
+        codecs.dumps({"id": "ng", "themes": ["abduction"], "countries": ["NG"]}),
+        SourceRef("t", 0, 1),
+    )
     registry.ready.set()
-    record = {"article_id": "e1", "themes": ["abduction"], "primary_theme": "abduction",
-              "countries": ["KE"], "actors": [], "places": [], "evidence": [], "title": "t",
-              "url": None, "source": None, "published_at": None, "model": "blank-en"}
+    record = {
+        "article_id": "e1",
+        "themes": ["abduction"],
+        "primary_theme": "abduction",
+        "countries": ["KE"],
+        "actors": [],
+        "places": [],
+        "evidence": [],
+        "title": "t",
+        "url": None,
+        "source": None,
+        "published_at": None,
+        "model": "blank-en",
+    }
     async with match.match_alerts.test_context() as agent:
         await agent.put(codecs.dumps(record))
     alerts = sent(sends["alerts"])

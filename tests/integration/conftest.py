@@ -43,8 +43,10 @@ def _broker_up() -> bool:
 @pytest.fixture(scope="session")
 def broker() -> str:
     if not _broker_up():
-        message = (f"no Kafka broker at {BROKER}; `make test` starts one "
-                   "(deploy/with-kafka.sh), or run deploy/kafka/kafka.sh up")
+        message = (
+            f"no Kafka broker at {BROKER}; `make test` starts one "
+            "(deploy/with-kafka.sh), or run deploy/kafka/kafka.sh up"
+        )
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
@@ -73,15 +75,21 @@ class Namespace:
             "TOCSIN_LOG_LEVEL": "INFO",
         }
         self.env.pop("TOCSIN_NLP_MODEL", None)
-        self.settings = Settings.from_env({k: v for k, v in self.env.items()
-                                           if k.startswith("TOCSIN_") and not k.startswith("TOCSIN_KAFKA_")})
+        self.settings = Settings.from_env(
+            {
+                k: v
+                for k, v in self.env.items()
+                if k.startswith("TOCSIN_") and not k.startswith("TOCSIN_KAFKA_")
+            }
+        )
         self.tmp = tmp
 
     def name(self, spec: topics.TopicSpec) -> str:
         return spec.full_name(self.settings)
 
-    def collect(self, spec: topics.TopicSpec, until: Callable[[list[Any]], bool],
-                timeout: float = 90.0) -> list[Any]:
+    def collect(
+        self, spec: topics.TopicSpec, until: Callable[[list[Any]], bool], timeout: float = 90.0
+    ) -> list[Any]:
         """Every record of the topic, re-read until ``until(records)`` or the deadline."""
         deadline = time.monotonic() + timeout
         while True:
@@ -91,8 +99,9 @@ class Namespace:
             time.sleep(1)
 
     async def _read_all(self, spec: topics.TopicSpec) -> list[Any]:
-        return [r async for r in consume(self.settings, self.name(spec), idle_timeout=1.5,
-                                         timeout=30)]
+        return [
+            r async for r in consume(self.settings, self.name(spec), idle_timeout=1.5, timeout=30)
+        ]
 
 
 class Worker:
@@ -110,8 +119,12 @@ class Worker:
     def start(self) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=self.ns.env, cwd=REPO,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.ns.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def status(self) -> dict[str, Any] | None:
@@ -122,7 +135,9 @@ class Worker:
         except OSError:
             return None
 
-    def wait(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 120.0) -> dict[str, Any]:
+    def wait(
+        self, condition: Callable[[dict[str, Any]], bool], timeout: float = 120.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
@@ -132,7 +147,9 @@ class Worker:
             if status is not None and condition(status):
                 return status
             time.sleep(0.5)
-        pytest.fail(f"worker condition not met in {timeout}s; status={self.status()}\n{self.log_tail()}")
+        pytest.fail(
+            f"worker condition not met in {timeout}s; status={self.status()}\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

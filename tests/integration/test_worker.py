@@ -20,12 +20,18 @@ from tests.integration.conftest import Namespace, Worker
 
 pytestmark = pytest.mark.integration
 
-KENYA = {"id": "kenya-abductions", "name": "Abductions in Kenya", "themes": ["abduction"],
-         "countries": ["KE"], "actors": []}
+KENYA = {
+    "id": "kenya-abductions",
+    "name": "Abductions in Kenya",
+    "themes": ["abduction"],
+    "countries": ["KE"],
+    "actors": [],
+}
 
 
-async def send(ns: Namespace, spec: topics.TopicSpec, values: list[bytes],
-               key: bytes | None = None) -> list[Any]:
+async def send(
+    ns: Namespace, spec: topics.TopicSpec, values: list[bytes], key: bytes | None = None
+) -> list[Any]:
     """Produce and return each record's metadata (partition, offset)."""
     producer = AIOKafkaProducer(bootstrap_servers=ns.settings.brokers, acks="all")
     await producer.start()
@@ -40,20 +46,30 @@ def values(records: list[Any]) -> list[dict[str, Any]]:
 
 
 def subscribe(ns: Namespace, worker: Worker, subscription: dict[str, Any]) -> None:
-    asyncio.run(send(ns, topics.SUBSCRIPTIONS, [codecs.dumps(subscription)],
-                     key=subscription["id"].encode()))
-    worker.wait(lambda s: s["subscriptions"] >= 1 and s["counts"].get("subscriptions", {}).get(
-        "applied", 0) >= 1)
+    asyncio.run(
+        send(
+            ns, topics.SUBSCRIPTIONS, [codecs.dumps(subscription)], key=subscription["id"].encode()
+        )
+    )
+    worker.wait(
+        lambda s: (
+            s["subscriptions"] >= 1 and s["counts"].get("subscriptions", {}).get("applied", 0) >= 1
+        )
+    )
 
 
 def test_raw_article_becomes_an_alert(namespace: Namespace, worker: Worker) -> None:
     subscribe(namespace, worker, KENYA)
-    article = {"id": "it-1", "title": "Students abducted in Nairobi",
-               "text": "Four students were abducted in Nairobi, Kenya, on Monday, police said."}
+    article = {
+        "id": "it-1",
+        "title": "Students abducted in Nairobi",
+        "text": "Four students were abducted in Nairobi, Kenya, on Monday, police said.",
+    }
     asyncio.run(send(namespace, topics.ARTICLES_RAW, [codecs.dumps(article)]))
     wanted = alert_id("kenya-abductions", "it-1")
-    alerts = namespace.collect(topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)},
-                               timeout=60)
+    alerts = namespace.collect(
+        topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)}, timeout=60
+    )
     mine = [v for v in values(alerts) if v["alert_id"] == wanted]
     assert len(mine) == 1, worker.log_tail()
     assert mine[0]["matched"] == {"themes": ["abduction"], "countries": ["KE"]}
@@ -71,10 +87,16 @@ def test_malformed_messages_are_dead_letters_and_the_worker_goes_on(
     positions = {(m.partition, m.offset) for m in meta[:3]}
 
     def letters_for_mine(records: list[Any]) -> list[dict[str, Any]]:
-        return [v for v in values(records) if v["source"]["topic"] == raw_name
-                and (v["source"]["partition"], v["source"]["offset"]) in positions]
+        return [
+            v
+            for v in values(records)
+            if v["source"]["topic"] == raw_name
+            and (v["source"]["partition"], v["source"]["offset"]) in positions
+        ]
 
-    dead = namespace.collect(topics.DEADLETTER, lambda rs: len(letters_for_mine(rs)) == 3, timeout=60)
+    dead = namespace.collect(
+        topics.DEADLETTER, lambda rs: len(letters_for_mine(rs)) == 3, timeout=60
+    )
     mine = sorted(letters_for_mine(dead), key=lambda v: v["source"]["offset"])
     assert len(mine) == 3, worker.log_tail()
     assert {v["stage"] for v in mine} == {"validate"}
@@ -83,8 +105,9 @@ def test_malformed_messages_are_dead_letters_and_the_worker_goes_on(
     assert by_encoding == {"base64", "utf-8"}  # non-UTF-8 bytes survive, base64-encoded
 
     wanted = alert_id("kenya-abductions", "it-2")
-    alerts = namespace.collect(topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)},
-                               timeout=60)
+    alerts = namespace.collect(
+        topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)}, timeout=60
+    )
     assert wanted in {v["alert_id"] for v in values(alerts)}, worker.log_tail()
     assert worker.proc is not None and worker.proc.poll() is None
 
@@ -98,20 +121,33 @@ def test_samples_give_the_same_alerts_as_the_local_driver(
     namespace: Namespace, worker: Worker, local_sample_run: Any
 ) -> None:
     subs = load_subscriptions()
-    asyncio.run(produce(namespace.settings, namespace.name(topics.SUBSCRIPTIONS),
-                        [(s.id.encode(), codecs.dumps(s.to_dict())) for s in subs]))
+    asyncio.run(
+        produce(
+            namespace.settings,
+            namespace.name(topics.SUBSCRIPTIONS),
+            [(s.id.encode(), codecs.dumps(s.to_dict())) for s in subs],
+        )
+    )
     worker.wait(lambda s: s["subscriptions"] >= len(subs))
     inputs = list(iter_inputs([SAMPLES]))
-    asyncio.run(produce(namespace.settings, namespace.name(topics.ARTICLES_RAW),
-                        [(raw_key(payload), payload) for _src, payload in inputs]))
+    asyncio.run(
+        produce(
+            namespace.settings,
+            namespace.name(topics.ARTICLES_RAW),
+            [(raw_key(payload), payload) for _src, payload in inputs],
+        )
+    )
 
     expected = {a["alert_id"] for a in local_sample_run.outputs["alerts"]}
     sample_ids = {a["id"] for a in local_sample_run.outputs["unique"]}
     alerts = namespace.collect(
-        topics.ALERTS, lambda rs: expected <= {v["alert_id"] for v in values(rs)}, timeout=120)
+        topics.ALERTS, lambda rs: expected <= {v["alert_id"] for v in values(rs)}, timeout=120
+    )
     got = {v["alert_id"] for v in values(alerts) if v["article_id"] in sample_ids}
     assert got == expected, worker.log_tail()
-    assert any(a["subscription_id"] == "kenya-abductions" for a in local_sample_run.outputs["alerts"])
+    assert any(
+        a["subscription_id"] == "kenya-abductions" for a in local_sample_run.outputs["alerts"]
+    )
 
 
 def test_every_raw_message_is_accounted_for(namespace: Namespace, worker: Worker) -> None:
@@ -133,15 +169,23 @@ def test_every_raw_message_is_accounted_for(namespace: Namespace, worker: Worker
     assert total > 30
 
     def counts() -> tuple[int, int, int, int]:
-        rejected = [v for v in values(namespace.collect(topics.DEADLETTER, lambda rs: True))
-                    if v["stage"] == "validate"]
-        return (len(namespace.collect(topics.ARTICLES_VALID, lambda rs: True)), len(rejected),
-                len(namespace.collect(topics.ARTICLES_UNIQUE, lambda rs: True)),
-                len(namespace.collect(topics.ARTICLES_DUPLICATES, lambda rs: True)))
+        rejected = [
+            v
+            for v in values(namespace.collect(topics.DEADLETTER, lambda rs: True))
+            if v["stage"] == "validate"
+        ]
+        return (
+            len(namespace.collect(topics.ARTICLES_VALID, lambda rs: True)),
+            len(rejected),
+            len(namespace.collect(topics.ARTICLES_UNIQUE, lambda rs: True)),
+            len(namespace.collect(topics.ARTICLES_DUPLICATES, lambda rs: True)),
+        )
 
     deadline = time.monotonic() + 60
     valid, rejected, unique, duplicates = counts()
-    while (valid + rejected != total or unique + duplicates != valid) and time.monotonic() < deadline:
+    while (
+        valid + rejected != total or unique + duplicates != valid
+    ) and time.monotonic() < deadline:
         time.sleep(1)
         valid, rejected, unique, duplicates = counts()
     assert valid + rejected == total, worker.log_tail()

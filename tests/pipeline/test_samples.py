@@ -25,7 +25,9 @@ def alerts_of(run: LocalRun) -> set[tuple[str, str]]:
 
 
 def page_id(run: LocalRun) -> str:
-    (page,) = [a for a in run.outputs["unique"] if a["title"].startswith("Rights commission counts")]
+    (page,) = [
+        a for a in run.outputs["unique"] if a["title"].startswith("Rights commission counts")
+    ]
     return str(page["id"])
 
 
@@ -60,13 +62,24 @@ def test_caption_stories_raise_no_alert_from_the_kenya_page(run: LocalRun) -> No
 
 def test_expected_alerts_of_the_other_samples(run: LocalRun) -> None:
     expected = {
-        ("nigeria-kidnappings", "s06"), ("india-arrests", "s07"), ("france-unrest", "s08"),
-        ("france-unrest", "s09"), ("drc-armed-clashes", "s10"), ("sudan-humanitarian", "s18"),
-        ("ghana-election", "s19"), ("ruto-watch", "s01"), ("ruto-watch", "s05"),
+        ("nigeria-kidnappings", "s06"),
+        ("india-arrests", "s07"),
+        ("france-unrest", "s08"),
+        ("france-unrest", "s09"),
+        ("drc-armed-clashes", "s10"),
+        ("sudan-humanitarian", "s18"),
+        ("ghana-election", "s19"),
+        ("ruto-watch", "s01"),
+        ("ruto-watch", "s05"),
     }
     assert expected <= alerts_of(run)
-    never = {("sudan-humanitarian", "s16"), ("india-arrests", "s25"), ("ukraine-diplomacy", "s27"),
-             ("israel-gaza-ceasefire", "s26"), ("nigeria-kidnappings", "s24")}
+    never = {
+        ("sudan-humanitarian", "s16"),
+        ("india-arrests", "s25"),
+        ("ukraine-diplomacy", "s27"),
+        ("israel-gaza-ceasefire", "s26"),
+        ("nigeria-kidnappings", "s24"),
+    }
     assert not never & alerts_of(run)
 
 
@@ -80,10 +93,24 @@ def test_dead_letters_carry_source_position_and_payload(run: LocalRun) -> None:
 
 def test_run_local_cli_writes_every_topic(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "run", "--local", "--input", str(SAMPLES),
-         "--subscriptions", str(SAMPLES / "subscriptions.yaml"), "--out", str(tmp_path),
-         "--model", "blank"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "run",
+            "--local",
+            "--input",
+            str(SAMPLES),
+            "--subscriptions",
+            str(SAMPLES / "subscriptions.yaml"),
+            "--out",
+            str(tmp_path),
+            "--model",
+            "blank",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     files = {p.stem: p.read_bytes().splitlines() for p in tmp_path.glob("*.jsonl")}

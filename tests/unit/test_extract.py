@@ -16,7 +16,9 @@ from tests.conftest import KENYA_PAGE, SAMPLES
 
 
 def validated(raw: dict[str, Any]) -> Article:
-    article = validate_article(orjson.dumps(raw), schemas.validator(topics.ARTICLES_RAW.schema_file))
+    article = validate_article(
+        orjson.dumps(raw), schemas.validator(topics.ARTICLES_RAW.schema_file)
+    )
     assert isinstance(article, Article), article
     return article
 
@@ -66,9 +68,16 @@ def test_idiomatic_sports_kidnapping_is_not_an_abduction(nlp: Any) -> None:
 
 @pytest.mark.parametrize(
     ("id_", "theme", "country"),
-    [("s06", "abduction", "NG"), ("s07", "arrest", "IN"), ("s08", "protest", "FR"),
-     ("s10", "armed_clash", "CD"), ("s18", "humanitarian", "SD"), ("s19", "election", "GH"),
-     ("s22", "diplomacy", "UA"), ("s23", "ceasefire", "PS")],
+    [
+        ("s06", "abduction", "NG"),
+        ("s07", "arrest", "IN"),
+        ("s08", "protest", "FR"),
+        ("s10", "armed_clash", "CD"),
+        ("s18", "humanitarian", "SD"),
+        ("s19", "election", "GH"),
+        ("s22", "diplomacy", "UA"),
+        ("s23", "ceasefire", "PS"),
+    ],
 )
 def test_sample_themes_and_countries(nlp: Any, id_: str, theme: str, country: str) -> None:
     record = extract(nlp, validated(sample(id_)))
@@ -83,10 +92,15 @@ def test_short_mentions_link_to_the_gazetteer_name(nlp: Any) -> None:
 
 
 def test_batch_keeps_order_and_model_is_recorded(nlp: Any) -> None:
-    articles = [validated({"id": f"b{i}", "text": t}) for i, t in
-                enumerate(["Riots in Paris.", "Nothing happened today.", "Ceasefire in Gaza."])]
+    articles = [
+        validated({"id": f"b{i}", "text": t})
+        for i, t in enumerate(["Riots in Paris.", "Nothing happened today.", "Ceasefire in Gaza."])
+    ]
     records = extract_batch(nlp, articles)
     assert [r.article_id for r in records if isinstance(r, EventRecord)] == ["b0", "b1", "b2"]
     assert [r.primary_theme for r in records if isinstance(r, EventRecord)] == [
-        "riot", None, "ceasefire"]
+        "riot",
+        None,
+        "ceasefire",
+    ]
     assert all(isinstance(r, EventRecord) and r.model for r in records)

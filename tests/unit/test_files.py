@@ -22,8 +22,11 @@ def test_iter_inputs_reads_folders_jsonl_and_text(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("Title line\n\nBody sentence one.\nBody sentence two.\n")
     (tmp_path / "ignored.csv").write_text("x")
     items = list(iter_inputs([tmp_path]))
-    assert [(Path(s.topic).name, s.offset) for s, _ in items] == [("a.jsonl", 1), ("a.jsonl", 3),
-                                                                  ("b.txt", 1)]
+    assert [(Path(s.topic).name, s.offset) for s, _ in items] == [
+        ("a.jsonl", 1),
+        ("a.jsonl", 3),
+        ("b.txt", 1),
+    ]
     assert orjson.loads(items[2][1])["title"] == "Title line"
 
 

@@ -9,8 +9,11 @@ VALIDATOR = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
 
 def record(**kw: object) -> EventRecord:
     base: dict[str, object] = {
-        "article_id": "s01", "themes": ("abduction", "protest"), "primary_theme": "abduction",
-        "countries": ("KE",), "actors": ("William Ruto",),
+        "article_id": "s01",
+        "themes": ("abduction", "protest"),
+        "primary_theme": "abduction",
+        "countries": ("KE",),
+        "actors": ("William Ruto",),
         "evidence": (Evidence("abduction", "abducted", "Eighty people were abducted."),),
     }
     base.update(kw)

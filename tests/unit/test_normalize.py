@@ -49,9 +49,10 @@ def test_clean_unicode_removes_control_characters() -> None:
 
 
 def test_canonical_url() -> None:
-    assert canonical_url(
-        "HTTPS://News.Example.COM:443/a/b?utm_source=x&b=2&fbclid=y&a=1#comments"
-    ) == "https://news.example.com/a/b?a=1&b=2"
+    assert (
+        canonical_url("HTTPS://News.Example.COM:443/a/b?utm_source=x&b=2&fbclid=y&a=1#comments")
+        == "https://news.example.com/a/b?a=1&b=2"
+    )
     assert canonical_url("http://user:pw@example.com:8080") == "http://example.com:8080/"
 
 

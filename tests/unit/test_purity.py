@@ -13,7 +13,9 @@ FORBIDDEN = ("faust", "aiokafka", "mode")
 def test_pipeline_modules_import_nothing_from_the_shell() -> None:
     """Import every pipeline module in a fresh interpreter; no shell package may be loaded,
     directly or through another module."""
-    modules = sorted(f"streams.pipeline.{p.stem}" for p in PIPELINE.glob("*.py") if p.stem != "__init__")
+    modules = sorted(
+        f"streams.pipeline.{p.stem}" for p in PIPELINE.glob("*.py") if p.stem != "__init__"
+    )
     assert "streams.pipeline.driver" in modules
     code = (
         "import importlib, sys\n"
@@ -21,7 +23,9 @@ def test_pipeline_modules_import_nothing_from_the_shell() -> None:
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "", f"pipeline pulls in: {result.stdout.strip()}"
 
 

@@ -17,8 +17,13 @@ def test_defaults_without_environment() -> None:
 
 def test_values_are_parsed() -> None:
     settings = Settings.from_env(
-        {"TOCSIN_BROKER": "a:1, b:2", "TOCSIN_TOPIC_PARTITIONS": "12", "TOCSIN_DATA_DIR": "/x",
-         "TOCSIN_VERBOSE_WEB": "yes", "TOCSIN_LOG_LEVEL": "debug"}
+        {
+            "TOCSIN_BROKER": "a:1, b:2",
+            "TOCSIN_TOPIC_PARTITIONS": "12",
+            "TOCSIN_DATA_DIR": "/x",
+            "TOCSIN_VERBOSE_WEB": "yes",
+            "TOCSIN_LOG_LEVEL": "debug",
+        }
     )
     assert settings.brokers == ["a:1", "b:2"]
     assert settings.topic_partitions == 12
@@ -30,11 +35,20 @@ def test_values_are_parsed() -> None:
 def test_every_error_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(
-            {"TOCSIN_TOPIC_PARTITIONS": "0", "TOCSIN_WEB_PORT": "http", "TOCSIN_BROKERS": "x",
-             "TOCSIN_TOPIC_PREFIX": "a b"}
+            {
+                "TOCSIN_TOPIC_PARTITIONS": "0",
+                "TOCSIN_WEB_PORT": "http",
+                "TOCSIN_BROKERS": "x",
+                "TOCSIN_TOPIC_PREFIX": "a b",
+            }
         )
     message = str(info.value)
-    for name in ("TOCSIN_TOPIC_PARTITIONS", "TOCSIN_WEB_PORT", "TOCSIN_BROKERS", "TOCSIN_TOPIC_PREFIX"):
+    for name in (
+        "TOCSIN_TOPIC_PARTITIONS",
+        "TOCSIN_WEB_PORT",
+        "TOCSIN_BROKERS",
+        "TOCSIN_TOPIC_PREFIX",
+    ):
         assert name in message
 
 

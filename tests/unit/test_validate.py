@@ -16,8 +16,14 @@ def run(value: object) -> Article | Rejected:
 
 def test_valid_article_is_normalised() -> None:
     article = run(
-        {"id": "x1", "url": "https://A.example/p?utm_source=t#c", "title": "  Title\n here ",
-         "published_at": "2024-11-26T09:15:00+03:00", "text": "Body text.", "extra": 1}
+        {
+            "id": "x1",
+            "url": "https://A.example/p?utm_source=t#c",
+            "title": "  Title\n here ",
+            "published_at": "2024-11-26T09:15:00+03:00",
+            "text": "Body text.",
+            "extra": 1,
+        }
     )
     assert isinstance(article, Article)
     assert article.url == "https://a.example/p"
