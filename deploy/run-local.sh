@@ -26,7 +26,8 @@ cleanup() {
     deploy/kafka/kafka.sh down || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT   # Ctrl-C is how the user ends a run: a clean stop, not a failure
+trap 'exit 143' TERM
 
 deploy/kafka/kafka.sh up
 $BIN/tocsin topics create
