@@ -49,11 +49,16 @@ def main() -> int:
     seconds: dict[str, list[float]] = {"validate": [], "dedupe": [], "extract": [], "match": []}
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        valid = [v for v in (validate.validate_article(p, raw_validator) for p in payloads)
-                 if isinstance(v, Article)]
+        valid = [
+            v
+            for v in (validate.validate_article(p, raw_validator) for p in payloads)
+            if isinstance(v, Article)
+        ]
         t1 = time.perf_counter()
         state: dict[str, str] = {}
-        unique = [u for u in (dedupe.dedupe_exact(a, state) for a in valid) if isinstance(u, Article)]
+        unique = [
+            u for u in (dedupe.dedupe_exact(a, state) for a in valid) if isinstance(u, Article)
+        ]
         t2 = time.perf_counter()
         records: list[EventRecord | Rejected] = []
         for start in range(0, len(unique), args.batch):
@@ -66,10 +71,14 @@ def main() -> int:
 
     n = len(payloads)
     total = sum(statistics.median(v) for v in seconds.values())
-    print(f"corpus {args.data.name}: {n} inputs, {len(valid)} valid, {len(unique)} unique, "
-          f"{alerts} alerts with {len(subs)} sample subscriptions")
-    print(f"model {model_name(nlp)}; python {platform.python_version()} on {platform.machine()}, "
-          f"{_cpus()} cpus; median of {args.repeat} runs")
+    print(
+        f"corpus {args.data.name}: {n} inputs, {len(valid)} valid, {len(unique)} unique, "
+        f"{alerts} alerts with {len(subs)} sample subscriptions"
+    )
+    print(
+        f"model {model_name(nlp)}; python {platform.python_version()} on {platform.machine()}, "
+        f"{_cpus()} cpus; median of {args.repeat} runs"
+    )
     for stage, values in seconds.items():
         med = statistics.median(values)
         print(f"  {stage:9} {n / med:10.0f} articles/s  {100 * med / total:5.1f}% of the time")
