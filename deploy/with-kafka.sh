@@ -4,11 +4,12 @@
 # the one `make run` uses.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export TOCSIN_KAFKA_HOME="${TOCSIN_KAFKA_HOME:-$here/../.kafka/test}"
+root=$(cd "$here/.." && pwd)
+export TOCSIN_KAFKA_HOME="${TOCSIN_KAFKA_HOME:-$root/.kafka/test}"
 export TOCSIN_KAFKA_PORT="${TOCSIN_KAFKA_PORT:-9094}"
 export TOCSIN_BROKER="127.0.0.1:${TOCSIN_KAFKA_PORT}"
 # The jar cache is shared with `make run`; only the run directory differs.
-export TOCSIN_KAFKA_LIBS_HOME="${TOCSIN_KAFKA_LIBS_HOME:-$here/../.kafka}"
+export TOCSIN_KAFKA_LIBS_HOME="${TOCSIN_KAFKA_LIBS_HOME:-$root/.kafka}"
 
 cleanup() { "$here/kafka/kafka.sh" down || true; }
 trap cleanup EXIT

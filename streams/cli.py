@@ -34,7 +34,8 @@ def format_alert(alert: dict[str, Any]) -> str:
     matched = " ".join(f"{k}={','.join(v)}" for k, v in sorted(alert.get("matched", {}).items()))
     return (
         f"ALERT [{_safe(alert.get('subscription_name'), 80)}] {_safe(alert.get('title'), 160)}\n"
-        f"      source={_safe(alert.get('source'), 80)} published={alert.get('published_at')} "
+        f"      source={_safe(alert.get('source') or '-', 80)} "
+        f"published={alert.get('published_at') or '-'} "
         f"{_safe(matched, 200)}\n"
         f"      {_safe(alert.get('url') or '', 300)}\n"
         f"      evidence: {_safe(alert.get('evidence') or '-', 300)}"

@@ -48,3 +48,19 @@ def nlp_blank() -> Any:
 def nlp(request: pytest.FixtureRequest) -> Any:
     """Both pipelines: behaviour the blank fallback must share with the model."""
     return request.getfixturevalue("nlp_model" if request.param == "model" else "nlp_blank")
+
+
+def _hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import settings
+
+    # CI explores the same examples every run (no flaky reds); `HYPOTHESIS_PROFILE=deep`
+    # searches wider when hunting bugs locally.
+    settings.register_profile("ci", derandomize=True, max_examples=200)
+    settings.register_profile("deep", max_examples=5000)
+    default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "default"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))
+
+
+_hypothesis_profiles()
