@@ -80,29 +80,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_subscriptions_load(args: argparse.Namespace) -> int:
-    from streams import schemas
     from streams.kafka_client import produce
-    from streams.models import Rejected
-    from streams.pipeline.match import parse_subscription
-    from streams.sources.files import read_subscription_file
+    from streams.sources.files import load_subscriptions
 
     settings = _settings()
-    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
-    records: list[tuple[bytes | None, bytes | None]] = []
-    errors = 0
-    for number, data in enumerate(read_subscription_file(args.file), start=1):
-        parsed = (
-            parse_subscription(data, validator)
-            if isinstance(data, dict)
-            else Rejected("schema_violation", "not an object")
-        )
-        if isinstance(parsed, Rejected):
-            print(f"{args.file}: subscription #{number}: {parsed.error}", file=sys.stderr)
-            errors += 1
-            continue
-        records.append((parsed.id.encode(), codecs.dumps(parsed.to_dict())))
+    subs, errors = load_subscriptions(args.file)
+    for error in errors:
+        print(error, file=sys.stderr)
     if errors:
         return 1
+    records = [(s.id.encode(), codecs.dumps(s.to_dict())) for s in subs]
     sent = asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), records))
     print(f"loaded {sent} subscriptions into {topics.SUBSCRIPTIONS.full_name(settings)}")
     return 0
@@ -139,32 +126,19 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_run_local(args: argparse.Namespace) -> int:
-    if not args.local:
-        print("only `tocsin run --local` exists; the Kafka job is `tocsin worker`", file=sys.stderr)
-        return 2
-    from streams import schemas
-    from streams.models import Rejected, Subscription
+    from streams.models import Subscription
     from streams.nlp import build_nlp
     from streams.pipeline.driver import run_local
-    from streams.pipeline.match import parse_subscription
-    from streams.sources.files import iter_inputs, read_subscription_file
+    from streams.sources.files import iter_inputs, load_subscriptions
 
     settings = _settings()
     subs: list[Subscription] = []
     if args.subscriptions:
-        validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
-        for number, data in enumerate(read_subscription_file(args.subscriptions), start=1):
-            parsed = (
-                parse_subscription(data, validator)
-                if isinstance(data, dict)
-                else Rejected("schema_violation", "not an object")
-            )
-            if isinstance(parsed, Rejected):
-                print(
-                    f"{args.subscriptions}: subscription #{number}: {parsed.error}", file=sys.stderr
-                )
-                return 1
-            subs.append(parsed)
+        subs, errors = load_subscriptions(args.subscriptions)
+        for error in errors:
+            print(error, file=sys.stderr)
+        if errors:
+            return 1
     nlp = build_nlp(args.model or settings.nlp_model)
     started = time.monotonic()
     run = run_local(iter_inputs(args.input), subs, nlp)
@@ -229,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_alerts_tail)
 
     p = sub.add_parser("run", help="run the pipeline in-process over files (no broker)")
+    # Required: the Kafka job is `tocsin worker`; `run` names the in-process mode explicitly.
     p.add_argument("--local", action="store_true", required=True)
     p.add_argument("--input", nargs="+", type=Path, required=True)
     p.add_argument("--subscriptions", type=Path)

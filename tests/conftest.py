@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from streams import schemas, topics
 from streams.models import Subscription
-from streams.pipeline.match import parse_subscription
+from streams.sources import files
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "streams" / "samples"
@@ -18,10 +16,9 @@ KENYA_PAGE = SAMPLES / "kenya-abductions-page.txt"
 
 
 def load_subscriptions(path: Path = SAMPLES / "subscriptions.yaml") -> list[Subscription]:
-    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
-    subs = [parse_subscription(d, validator) for d in yaml.safe_load(path.read_text())]
-    assert all(isinstance(s, Subscription) for s in subs)
-    return subs  # type: ignore[return-value]
+    subs, errors = files.load_subscriptions(path)
+    assert not errors, errors
+    return subs
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from streams import codecs
+import yaml
+
+from streams import codecs, schemas, topics
 from streams.errors import DecodeError
-from streams.models import SourceRef
+from streams.models import Rejected, SourceRef, Subscription
+from streams.pipeline.match import parse_subscription
 from streams.pipeline.normalize import (
     clean_body,
     clean_unicode,
@@ -103,9 +106,29 @@ def read_subscription_file(path: Path) -> list[Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix in JSONL_SUFFIXES:
         return [codecs.loads(line) for line in text.splitlines() if line.strip()]
-    import yaml
-
     data = yaml.safe_load(text) or []
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a YAML list of subscriptions")
     return data
+
+
+def load_subscriptions(path: Path) -> tuple[list[Subscription], list[str]]:
+    """Parse and validate a subscription file: (subscriptions, one error line per bad entry)."""
+    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+    subs: list[Subscription] = []
+    errors: list[str] = []
+    try:
+        entries = read_subscription_file(path)
+    except (OSError, ValueError, DecodeError, yaml.YAMLError) as exc:
+        return [], [f"{path}: {exc}"]
+    for number, data in enumerate(entries, start=1):
+        parsed = (
+            parse_subscription(data, validator)
+            if isinstance(data, dict)
+            else Rejected("schema_violation", "not an object")
+        )
+        if isinstance(parsed, Rejected):
+            errors.append(f"{path}: subscription #{number}: {parsed.error}")
+        else:
+            subs.append(parsed)
+    return subs, errors

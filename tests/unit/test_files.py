@@ -44,3 +44,21 @@ def test_raw_key_is_shared_by_exact_copies_only() -> None:
     assert one is not None and one == raw_key(b'{"text": "protest in paris.", "id": "x"}')
     assert one != raw_key(b'{"text": "Riot in Paris."}')
     assert raw_key(b"not json") is None and raw_key(b'{"text": 1}') is None
+
+
+def test_broken_subscription_files_are_reported_not_raised(tmp_path: Path) -> None:
+    from streams.sources.files import load_subscriptions
+
+    cases = {
+        "a.yaml": "- id: [unclosed",
+        "b.yaml": "id: not-a-list",
+        "c.jsonl": "{",
+        "d.yaml": "- id: ok\n  themes: [riot]\n- id: 'bad id'\n  themes: [riot]\n- 7\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        subs, errors = load_subscriptions(tmp_path / name)
+        assert errors, name
+    subs, errors = load_subscriptions(tmp_path / "d.yaml")
+    assert [s.id for s in subs] == ["ok"] and len(errors) == 2
+    assert load_subscriptions(tmp_path / "missing.yaml")[1]
