@@ -20,7 +20,7 @@ from streams import schemas, topics
 from streams.models import Article, EventRecord, Rejected
 from streams.nlp import build_nlp, model_name
 from streams.pipeline import dedupe, extract, match, validate
-from streams.sources.files import iter_inputs
+from streams.sources.files import iter_inputs, load_subscriptions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/bbc-news-2225/bbc_news.jsonl"
 SAMPLE_SUBS = Path(__file__).resolve().parents[1] / "streams/samples/subscriptions.yaml"
@@ -41,9 +41,7 @@ def main() -> int:
     payloads = [p for _s, p in iter_inputs([args.data])]
     if args.limit:
         payloads = payloads[: args.limit]
-    from tests.conftest import load_subscriptions
-
-    subs = load_subscriptions(SAMPLE_SUBS)
+    subs, _errors = load_subscriptions(SAMPLE_SUBS)
     nlp = build_nlp(args.model)
     raw_validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     seconds: dict[str, list[float]] = {"validate": [], "dedupe": [], "extract": [], "match": []}
@@ -93,5 +91,4 @@ def _cpus() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(main())

@@ -43,8 +43,6 @@ def extract_batch(nlp: Language, articles: Sequence[Article]) -> list[EventRecor
             record_from_doc(doc, a, model_name(nlp)) for doc, a in zip(docs, articles, strict=True)
         ]
     except Exception:  # noqa: BLE001  (isolate the culprit below, then report it per article)
-        if len(articles) == 1:
-            return [_extract_one(nlp, articles[0])]
         return [_extract_one(nlp, a) for a in articles]
 
 
