@@ -11,6 +11,7 @@ rm -rf "$TOCSIN_DATA_DIR"
 mkdir -p .tocsin
 WORKER_LOG=.tocsin/worker.log
 worker_pid=""
+tail_pid=""
 
 stop_worker() {
     [[ -n "$worker_pid" ]] || return 0
@@ -22,6 +23,7 @@ stop_worker() {
 cleanup() {
     trap - EXIT INT TERM
     echo; echo "stopping worker and broker..."
+    [[ -z "$tail_pid" ]] || kill "$tail_pid" 2>/dev/null || true
     stop_worker
     deploy/kafka/kafka.sh down || true
 }
@@ -31,7 +33,9 @@ trap 'exit 143' TERM
 
 deploy/kafka/kafka.sh up
 $BIN/tocsin topics create
-$BIN/tocsin worker >"$WORKER_LOG" 2>&1 &
+# Its own session: Ctrl-C reaches this script, which then stops the worker in order; faust
+# would otherwise catch the terminal's SIGINT itself and race the cleanup.
+setsid $BIN/tocsin worker >"$WORKER_LOG" 2>&1 &
 worker_pid=$!
 echo "worker pid $worker_pid, log in $WORKER_LOG, status at http://${TOCSIN_WEB_HOST:-127.0.0.1}:${TOCSIN_WEB_PORT:-6066}/api/status"
 $BIN/tocsin subscriptions load streams/samples/subscriptions.yaml
