@@ -46,10 +46,6 @@ class SubscriptionRegistry:
             data = codecs.loads(value)
         except DecodeError as exc:
             return dead_letter(STAGE, source, value, Rejected(exc.error_type, str(exc)), key)
-        if not isinstance(data, dict):
-            return dead_letter(
-                STAGE, source, value, Rejected("schema_violation", "not an object"), key
-            )
         parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
         if isinstance(parsed, Rejected):
             return dead_letter(STAGE, source, value, parsed, key)

@@ -14,7 +14,7 @@ from typing import Any
 
 from spacy.language import Language
 
-from streams import schemas, topics
+from streams import codecs, schemas, topics
 from streams.models import (
     Article,
     DeadLetter,
@@ -89,7 +89,7 @@ def run_local(
         results = extract.extract_batch(nlp, [a for _s, a in batch])
         for (source, article), result in zip(batch, results, strict=True):
             if isinstance(result, Rejected):
-                payload = _article_bytes(article)
+                payload = codecs.dumps(article.to_dict())
                 run.emit(
                     topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict()
                 )
@@ -102,9 +102,3 @@ def _match(run: LocalRun, record: EventRecord, subscriptions: Sequence[Subscript
     run.emit(topics.EVENTS, record.to_dict())
     for alert in match.match_event(record, subscriptions):
         run.emit(topics.ALERTS, alert.to_dict())
-
-
-def _article_bytes(article: Article) -> bytes:
-    from streams import codecs
-
-    return codecs.dumps(article.to_dict())

@@ -8,7 +8,7 @@ article id, so a redelivered event yields the same alert id and consumers can dr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -22,10 +22,9 @@ STAGE = "match"
 FACETS = ("themes", "countries", "actors")
 
 
-def parse_subscription(
-    data: Mapping[str, Any], validator: Draft202012Validator
-) -> Subscription | Rejected:
-    """Check a subscription against its schema and build the frozen record."""
+def parse_subscription(data: Any, validator: Draft202012Validator) -> Subscription | Rejected:
+    """Check any decoded JSON value against the subscription schema (which also rejects
+    non-objects) and build the frozen record."""
     error = best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"

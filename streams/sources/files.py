@@ -122,11 +122,7 @@ def load_subscriptions(path: Path) -> tuple[list[Subscription], list[str]]:
     except (OSError, ValueError, DecodeError, yaml.YAMLError) as exc:
         return [], [f"{path}: {exc}"]
     for number, data in enumerate(entries, start=1):
-        parsed = (
-            parse_subscription(data, validator)
-            if isinstance(data, dict)
-            else Rejected("schema_violation", "not an object")
-        )
+        parsed = parse_subscription(data, validator)
         if isinstance(parsed, Rejected):
             errors.append(f"{path}: subscription #{number}: {parsed.error}")
         else:
