@@ -141,7 +141,11 @@ def cmd_run_local(args: argparse.Namespace) -> int:
             return 1
     nlp = build_nlp(args.model or settings.nlp_model)
     started = time.monotonic()
-    run = run_local(iter_inputs(args.input), subs, nlp)
+    from streams.pipeline.dedupe import DedupeConfig
+
+    run = run_local(
+        iter_inputs(args.input), subs, nlp, dedupe_config=DedupeConfig.from_settings(settings)
+    )
     elapsed = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     for name, messages in run.outputs.items():

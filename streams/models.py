@@ -62,7 +62,7 @@ class Duplicate:
     duplicate_of: str
     kind: Literal["exact", "near"]
     similarity: float
-    matched_on: Literal["content", "url"]
+    matched_on: Literal["content", "url", "minhash"]
     title: str | None = None
     url: str | None = None
 

@@ -32,6 +32,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("must be in (0, 1]")
+    return value
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -83,6 +90,15 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "extract_batch": (_positive_int, "max articles per nlp.pipe batch"),
     "extract_within": (_positive_float, "seconds to wait while filling an extraction batch"),
     "log_level": (_log_level, "worker log level"),
+    "dedupe_threshold": (
+        _fraction,
+        "near-duplicate: estimated Jaccard similarity of 5-word shingles",
+    ),
+    "dedupe_bands": (_positive_int, "near-duplicate: LSH bands (one probe message each)"),
+    "dedupe_rows": (_positive_int, "near-duplicate: MinHash values per band"),
+    "dedupe_shingle": (_positive_int, "near-duplicate: words per shingle"),
+    "dedupe_window_days": (_positive_float, "dedupe state expires after this many days"),
+    "dedupe_bucket_max": (_positive_int, "most articles kept per LSH band bucket (newest)"),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
 }
 
@@ -104,6 +120,12 @@ class Settings:
     extract_batch: int = 32
     extract_within: float = 0.2
     log_level: str = "INFO"
+    dedupe_threshold: float = 0.5
+    dedupe_bands: int = 32
+    dedupe_rows: int = 3
+    dedupe_shingle: int = 5
+    dedupe_window_days: float = 14.0
+    dedupe_bucket_max: int = 32
     verbose_web: bool = False
 
     @classmethod

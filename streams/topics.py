@@ -39,6 +39,10 @@ EVENTS = TopicSpec("news.events.v1", key="article id", local_name="events")
 ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
 SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)
 DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
+# Near-duplicate scatter/gather inside dedupe (issue #4): band probes routed by band key, then
+# the article and its band reports gathered by article id.
+DEDUPE_BANDS = TopicSpec("news.dedupe.bands.v1", key="LSH band key or URL key")
+DEDUPE_VERDICTS = TopicSpec("news.dedupe.verdicts.v1", key="article id")
 
 ALL: tuple[TopicSpec, ...] = (
     ARTICLES_RAW,
@@ -49,6 +53,8 @@ ALL: tuple[TopicSpec, ...] = (
     ALERTS,
     SUBSCRIPTIONS,
     DEADLETTER,
+    DEDUPE_BANDS,
+    DEDUPE_VERDICTS,
 )
 
 # Outputs of `tocsin run --local`, in pipeline order.

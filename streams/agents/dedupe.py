@@ -1,43 +1,137 @@
-"""Agent ``dedupe``: valid articles -> unique or duplicates, state in a RocksDB-backed table.
+"""Agents ``dedupe``: exact check + scatter, band probe, gather + decide (``pipeline/dedupe.py``).
 
-The table is partitioned like ``news.articles.valid.v1`` (key: content hash), so every exact
-copy of a body meets its original on one partition whatever the number of workers.
+news.articles.valid.v1 (key content hash) -> dedupe: exact copies -> duplicates, else the
+    article -> news.dedupe.verdicts.v1 and one probe per band -> news.dedupe.bands.v1
+news.dedupe.bands.v1 (key band hash) -> dedupe-probe: report -> news.dedupe.verdicts.v1
+news.dedupe.verdicts.v1 (key article id) -> dedupe-decide: unique | duplicates
+
+Each table is partitioned like the topic its agent reads, so a key is always read and written
+on the partition that owns it, whatever the number of workers. Expired state is swept inside
+each agent, for the partition of the event in hand, so the changelog tombstone goes to the
+partition the key lives in (faust writes a table change to the current event's partition).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
 from streams.models import Article, Duplicate
-from streams.pipeline.dedupe import STAGE, dedupe_exact
+from streams.pipeline import dedupe as stage
+from streams.pipeline.dedupe import STAGE
 
-seen = tocsin_app.app.Table(
-    "dedupe-exact",
-    default=None,
-    partitions=tocsin_app.settings.topic_partitions,
-    key_type=str,
-    value_type=str,
-    # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
-    options={"driver": "rocksdict"},
-)
+CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
+SWEEP_EVERY_S = 600.0  # one pass over a partition's keys at most this often
+
+
+def _table(name: str) -> Any:
+    return tocsin_app.app.Table(
+        name,
+        default=None,
+        partitions=tocsin_app.settings.topic_partitions,
+        key_type=str,
+        value_type=str,
+        # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
+        options={"driver": "rocksdict"},
+    )
+
+
+seen = _table("dedupe-exact")
+bands = _table("dedupe-bands")
+pending = _table("dedupe-gather")
+
+_last_sweep: dict[tuple[str, int], float] = {}
+
+
+def _partition_items(table: Any, partition: int) -> Iterator[tuple[str, str]]:
+    """(key, value) of one partition of ``table``.
+
+    faust's RocksDB store keeps one database per partition; the in-memory store of agent tests
+    has one dict for all, and its changelog is never read back.
+    """
+    store = table.data
+    dbs = getattr(store, "_dbs", None)
+    if dbs is None:
+        yield from list(store.items())
+        return
+    db = dbs.get(partition)
+    if db is None:
+        return
+    for raw_key, raw_value in list(store._visible_items(db)):
+        yield store._decode_key(raw_key), store._decode_value(raw_value)
+
+
+async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
+    """Expire one partition's state now and then; decisions a stalled gather owes are sent."""
+    partition = event.message.partition
+    mark = (table.name, partition)
+    if now - _last_sweep.get(mark, now - SWEEP_EVERY_S - 1) <= SWEEP_EVERY_S:
+        return
+    _last_sweep[mark] = now
+    for verdict in stage.sweep(_partition_items(table, partition), table, now, CONFIG):
+        await _emit(verdict)
+        count(STAGE, "gather_timeout")
+
+
+async def _emit(verdict: Article | Duplicate) -> None:
+    if isinstance(verdict, Duplicate):
+        await tocsin_app.articles_duplicates.send(
+            key=verdict.article_id.encode(), value=codecs.dumps(verdict.to_dict())
+        )
+        count(STAGE, f"duplicate_{verdict.kind}")
+    else:
+        await tocsin_app.articles_unique.send(
+            key=verdict.id.encode(), value=codecs.dumps(verdict.to_dict())
+        )
+        count(STAGE, "unique")
 
 
 @tocsin_app.app.agent(tocsin_app.articles_valid, name="dedupe")
 async def dedupe_articles(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
+            now = time.time()
             article = Article.from_dict(codecs.loads(event.value))
-            verdict = dedupe_exact(article, seen)
+            verdict = stage.dedupe_exact(article, seen, now, CONFIG.window_s)
             if isinstance(verdict, Duplicate):
-                await tocsin_app.articles_duplicates.send(
-                    key=verdict.article_id.encode(), value=codecs.dumps(verdict.to_dict())
-                )
-                count(STAGE, "duplicate")
+                await _emit(verdict)
             else:
-                await tocsin_app.articles_unique.send(
-                    key=verdict.id.encode(), value=codecs.dumps(verdict.to_dict())
+                record, probes = stage.scatter(article, CONFIG, now)
+                # The article first: the gather step may then finish on the last band report.
+                await tocsin_app.dedupe_verdicts.send(
+                    key=article.id.encode(), value=codecs.dumps(record)
                 )
-                count(STAGE, "unique")
+                for probe in probes:
+                    await tocsin_app.dedupe_bands.send(
+                        key=probe.key.encode(), value=codecs.dumps(probe.to_dict())
+                    )
+                count(STAGE, "scattered")
+            await _maybe_sweep(seen, event, now)
+
+
+@tocsin_app.app.agent(tocsin_app.dedupe_bands, name="dedupe-probe")
+async def probe_bands(stream: Any) -> None:
+    async for event in stream.events():
+        async with stage_boundary(STAGE, event):
+            now = time.time()
+            message = stage.Probe.from_dict(codecs.loads(event.value))
+            report = stage.probe(message, bands, now, CONFIG)
+            await tocsin_app.dedupe_verdicts.send(
+                key=message.article_id.encode(), value=codecs.dumps(report)
+            )
+            await _maybe_sweep(bands, event, now)
+
+
+@tocsin_app.app.agent(tocsin_app.dedupe_verdicts, name="dedupe-decide")
+async def decide_articles(stream: Any) -> None:
+    async for event in stream.events():
+        async with stage_boundary(STAGE, event):
+            now = time.time()
+            verdict = stage.gather(codecs.loads(event.value), pending, now, CONFIG)
+            if verdict is not None:
+                await _emit(verdict)
+            await _maybe_sweep(pending, event, now)

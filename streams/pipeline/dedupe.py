@@ -1,47 +1,353 @@
-"""Stage ``dedupe``: drop exact copies by normalised-content hash and canonical URL.
+"""Stage ``dedupe``: exact copies, then near-duplicates by MinHash/LSH scatter/gather.
 
-State is a ``MutableMapping[str, str]`` from fingerprint key to the id of the first article
-seen with it: a faust table on the worker (partitioned like ``news.articles.valid.v1``, whose key
-is the content hash), a dict in the local driver.
+Three steps, each a pure function over a ``MutableMapping[str, str]`` (a faust table partitioned
+like the step's input topic on a worker, a dict in the local driver):
 
-Seeing the *same* article id again is a redelivery (at-least-once), not a duplicate: it passes
-again and later stages stay idempotent because their ids are deterministic.
+1. :func:`dedupe_exact` (input keyed by content hash): a body seen before under another id is an
+   exact duplicate at once. Otherwise :func:`scatter` cuts the article into one probe per LSH
+   band (keyed by band hash) plus one for its canonical URL, and an :class:`Pending` record for
+   the gather step (keyed by article id).
+2. :func:`probe` (input keyed by band hash, so every pair sharing a band meets on one
+   partition): report the articles indexed under this band, then index this one.
+3. :func:`gather` (input keyed by article id): once the article and all its band reports are
+   in, :func:`decide` whether it is unique or a copy.
+
+Who is the original. On every band two articles share, one of them was indexed first, because a
+partition is processed in order. If ``A`` found ``C`` on *every* band they share (and so ``C``
+found ``A`` on none), ``C`` was decided without knowing ``A``: ``A`` is the copy, whatever their
+dates. If each found the other on some band, they were in flight together (two workers, or
+interleaved partitions); then both sides apply the same rule, earliest ``published_at`` (unknown
+dates last), then smallest id, is the original, so they always agree and never drop each other.
+
+The consequence, chosen on purpose: an article that arrives after its copy was already emitted
+as unique is marked a duplicate of that copy, even if it was published earlier. The copy's
+alerts are already out and cannot be recalled; passing the late original as well would alert
+twice for one story, which is what deduplication is there to prevent. ``duplicate_of`` then
+names the copy that was emitted. Among several qualifying candidates the earliest
+(``published_at``, id) is named.
+
+State is bounded inside the stage (no retention on changelog topics, faust-streaming #597):
+every entry carries the time it was indexed, entries older than ``window_s`` are ignored and
+dropped whenever a key is touched, :func:`sweep` removes the rest, and a band bucket keeps at
+most ``bucket_max`` entries (the newest), so a lookup costs the same at 10k or 1M articles.
+
+Seeing the *same* article id again is a redelivery (at-least-once), not a duplicate: the exact
+step passes it again, probes skip its own entries, and the gather step re-emits the verdict it
+recorded the first time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping
-from typing import Literal
+import math
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
 
 from streams.models import Article, Duplicate
+from streams.pipeline import fingerprint
+from streams.pipeline.fingerprint import Layout
+from streams.settings import Settings
 
 STAGE = "dedupe"
+DAY = 86_400.0
 
 
-def fingerprint_keys(article: Article) -> list[tuple[Literal["content", "url"], str]]:
-    """(what, state key) pairs that identify an exact copy of ``article``."""
-    keys: list[tuple[Literal["content", "url"], str]] = [("content", "c:" + article.content_hash)]
-    if article.url:
-        keys.append(("url", "u:" + hashlib.sha256(article.url.encode("utf-8")).hexdigest()[:32]))
-    return keys
+@dataclass(frozen=True)
+class DedupeConfig:
+    """Threshold, LSH layout and state bounds (``TOCSIN_DEDUPE_*``; defaults measured in
+    ``docs/quality.md``)."""
+
+    threshold: float = 0.5
+    layout: Layout = field(default_factory=Layout)
+    window_s: float = 14 * DAY
+    bucket_max: int = 32
+    gather_timeout_s: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DedupeConfig:
+        return cls(
+            threshold=settings.dedupe_threshold,
+            layout=Layout(settings.dedupe_bands, settings.dedupe_rows, settings.dedupe_shingle),
+            window_s=settings.dedupe_window_days * DAY,
+            bucket_max=settings.dedupe_bucket_max,
+        )
 
 
-def dedupe_exact(article: Article, state: MutableMapping[str, str]) -> Article | Duplicate:
-    """Return the article if it is new, else a :class:`Duplicate` naming the original."""
-    keys = fingerprint_keys(article)
-    for matched_on, key in keys:
-        first = state.get(key)
-        if first is not None and first != article.id:
+def url_key(url: str) -> str:
+    return "u:" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:24]
+
+
+def _epoch(published_at: str | None) -> float | None:
+    if not published_at:
+        return None
+    try:
+        return datetime.fromisoformat(published_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def order_key(published: float | None, article_id: str) -> tuple[float, str]:
+    """Earliest published first, unknown dates last, then the id: the original of a race."""
+    return (math.inf if published is None else published, article_id)
+
+
+# -- 1. exact --------------------------------------------------------------------------------
+
+
+def dedupe_exact(
+    article: Article, state: MutableMapping[str, str], now: float, window_s: float = 14 * DAY
+) -> Article | Duplicate:
+    """The article if its body is new (or it is a redelivery), else an exact :class:`Duplicate`.
+
+    ``state`` maps ``c:<content hash>`` to ``"<first id> <indexed at>"``.
+    """
+    key = "c:" + article.content_hash
+    entry = state.get(key)
+    if entry is not None:
+        first, _, seen = entry.partition(" ")
+        if first != article.id and now - float(seen) <= window_s:
             return Duplicate(
                 article_id=article.id,
                 duplicate_of=first,
                 kind="exact",
                 similarity=1.0,
-                matched_on=matched_on,
+                matched_on="content",
                 title=article.title,
                 url=article.url,
             )
-    for _matched_on, key in keys:
-        state[key] = article.id
+        if first == article.id:
+            return article
+    state[key] = f"{article.id} {now:.0f}"
     return article
+
+
+# -- scatter ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One band (or the URL) of one article: ``news.dedupe.bands.v1``, key ``key``."""
+
+    key: str
+    article_id: str
+    band: int  # 0..bands-1; ``bands`` is the URL
+    published_at: str | None
+    vector: str
+    url: str | None
+    seen: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "article_id": self.article_id,
+            "band": self.band,
+            "published_at": self.published_at,
+            "vector": self.vector,
+            "url": self.url,
+            "seen": self.seen,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Probe:
+        return cls(
+            key=data["key"],
+            article_id=data["article_id"],
+            band=int(data["band"]),
+            published_at=data.get("published_at"),
+            vector=data["vector"],
+            url=data.get("url"),
+            seen=float(data["seen"]),
+        )
+
+
+def scatter(
+    article: Article, config: DedupeConfig, now: float
+) -> tuple[dict[str, Any], list[Probe]]:
+    """The gather record (``type: article``) and one :class:`Probe` per band and URL."""
+    layout = config.layout
+    keys = fingerprint.band_keys(fingerprint.signature(article.text, layout), layout)
+    vector = fingerprint.band_vector(keys)
+    url = url_key(article.url) if article.url else None
+    probes = [
+        Probe(k, article.id, i, article.published_at, vector, url, now) for i, k in enumerate(keys)
+    ]
+    if url:
+        probes.append(Probe(url, article.id, layout.bands, article.published_at, vector, url, now))
+    record = {
+        "type": "article",
+        "article_id": article.id,
+        "article": article.to_dict(),
+        "vector": vector,
+        "url": url,
+        "expected": len(probes),
+    }
+    return record, probes
+
+
+# -- 2. probe ---------------------------------------------------------------------------------
+
+# An index entry: [article id, published_at, band vector, url key, indexed at].
+Entry = list[Any]
+
+
+def _live(entries: Iterable[Entry], now: float, window_s: float) -> list[Entry]:
+    return [e for e in entries if now - float(e[4]) <= window_s]
+
+
+def probe(
+    message: Probe, state: MutableMapping[str, str], now: float, config: DedupeConfig
+) -> dict[str, Any]:
+    """Report the live entries under ``message.key`` (``type: band``), then index the article."""
+    raw = state.get(message.key)
+    entries = _live(orjson.loads(raw), now, config.window_s) if raw else []
+    others = [e for e in entries if e[0] != message.article_id]
+    report = {
+        "type": "band",
+        "article_id": message.article_id,
+        "band": message.band,
+        "candidates": [
+            {"id": e[0], "published_at": e[1], "vector": e[2], "url": e[3]} for e in others
+        ],
+    }
+    others.append(
+        [message.article_id, message.published_at, message.vector, message.url, message.seen]
+    )
+    state[message.key] = orjson.dumps(others[-config.bucket_max :]).decode()
+    return report
+
+
+# -- 3. gather and decide ---------------------------------------------------------------------
+
+
+def decide(
+    record: dict[str, Any], reports: dict[int, list[dict[str, Any]]], config: DedupeConfig
+) -> Article | Duplicate:
+    """Unique or a copy, from the article's record and its band reports (see module doc)."""
+    article = Article.from_dict(record["article"])
+    layout = config.layout
+    me = order_key(_epoch(article.published_at), article.id)
+    found: dict[str, set[int]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for band, candidates in reports.items():
+        for cand in candidates:
+            found.setdefault(cand["id"], set()).add(band)
+            info[cand["id"]] = cand
+    best: tuple[tuple[float, str], Duplicate] | None = None
+    for cid, bands_found in found.items():
+        cand = info[cid]
+        shared = fingerprint.shared_bands(record["vector"], cand["vector"])
+        similarity = fingerprint.estimate_similarity(len(shared), layout)
+        same_url = bool(record.get("url")) and record.get("url") == cand.get("url")
+        if similarity < config.threshold and not same_url:
+            continue
+        if same_url:
+            shared.add(layout.bands)
+        theirs = order_key(_epoch(cand.get("published_at")), cid)
+        # Found on every shared band: it was indexed (and decided) before this article was.
+        preceded = shared <= bands_found
+        if not preceded and not theirs < me:
+            continue
+        verdict = Duplicate(
+            article_id=article.id,
+            duplicate_of=cid,
+            kind="exact" if same_url else "near",
+            similarity=round(similarity, 4),
+            matched_on="url" if same_url else "minhash",
+            title=article.title,
+            url=article.url,
+        )
+        if best is None or theirs < best[0]:
+            best = (theirs, verdict)
+    return article if best is None else best[1]
+
+
+def _encode_verdict(verdict: Article | Duplicate) -> str:
+    if isinstance(verdict, Duplicate):
+        return orjson.dumps({"duplicate": verdict.to_dict()}).decode()
+    return orjson.dumps({"unique": True}).decode()
+
+
+def gather(
+    message: dict[str, Any], state: MutableMapping[str, str], now: float, config: DedupeConfig
+) -> Article | Duplicate | None:
+    """Add one gather message; the verdict once the article and all its reports are in.
+
+    ``state`` holds ``p:<id>`` (pending: the article and the reports so far) and ``d:<id>``
+    (the verdict, kept for the window so a redelivered article gets the same one again).
+    """
+    article_id = message["article_id"]
+    done = state.get("d:" + article_id)
+    if done is not None:
+        if message["type"] != "article":
+            return None  # a redelivered band report of a decided article
+        stored = orjson.loads(done)
+        if "duplicate" in stored:
+            return Duplicate(**stored["duplicate"])
+        return Article.from_dict(message["article"])
+    raw = state.get("p:" + article_id)
+    pending: dict[str, Any] = orjson.loads(raw) if raw else {"since": now, "reports": {}}
+    if message["type"] == "article":
+        pending["record"] = message
+    else:
+        pending["reports"][str(message["band"])] = message["candidates"]
+    record = pending.get("record")
+    if record is None or len(pending["reports"]) < record["expected"]:
+        state["p:" + article_id] = orjson.dumps(pending).decode()
+        return None
+    return _finish(article_id, pending, state, now, config)
+
+
+def _finish(
+    article_id: str,
+    pending: dict[str, Any],
+    state: MutableMapping[str, str],
+    now: float,
+    config: DedupeConfig,
+) -> Article | Duplicate:
+    reports = {int(k): v for k, v in pending["reports"].items()}
+    verdict = decide(pending["record"], reports, config)
+    state["d:" + article_id] = _encode_verdict(verdict)[:-1] + f',"at":{now:.0f}}}'
+    if "p:" + article_id in state:
+        del state["p:" + article_id]
+    return verdict
+
+
+# -- expiry -----------------------------------------------------------------------------------
+
+
+def sweep(
+    items: Iterable[tuple[str, str]],
+    state: MutableMapping[str, str],
+    now: float,
+    config: DedupeConfig,
+) -> Iterator[Article | Duplicate]:
+    """Drop what the window has passed in ``items`` (one partition's keys of any dedupe table).
+
+    A gather that waited ``gather_timeout_s`` for reports that never came (possible only if a
+    band message was lost) is decided on what it has, so the article is still emitted; pending
+    reports with no article are redeliveries of a decided one and are dropped.
+    """
+    for key, raw in list(items):
+        if key.startswith("c:"):
+            if now - float(raw.partition(" ")[2]) > config.window_s:
+                del state[key]
+        elif key.startswith("d:"):
+            if now - float(orjson.loads(raw).get("at", 0)) > config.window_s:
+                del state[key]
+        elif key.startswith("p:"):
+            pending = orjson.loads(raw)
+            if now - float(pending["since"]) > config.gather_timeout_s:
+                if "record" in pending:
+                    yield _finish(key[2:], pending, state, now, config)
+                else:
+                    del state[key]
+        else:
+            live = _live(orjson.loads(raw), now, config.window_s)
+            if not live:
+                del state[key]
+            elif len(live) != len(orjson.loads(raw)):
+                state[key] = orjson.dumps(live).decode()

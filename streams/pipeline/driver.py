@@ -7,7 +7,8 @@ worker produce the same records for the same input (bar partitioning of dedupe s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,8 @@ def run_local(
     subscriptions: Sequence[Subscription],
     nlp: Language,
     batch_size: int = 64,
+    dedupe_config: dedupe.DedupeConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> LocalRun:
     """Validate, dedupe, extract and match ``inputs``; every input ends in exactly one of
     ``unique``/``duplicates``/``deadletter`` (and each unique article in ``events``)."""
@@ -78,7 +81,7 @@ def run_local(
             )
             continue
         run.emit(topics.ARTICLES_VALID, outcome.to_dict())
-        verdict = dedupe.dedupe_exact(outcome, run.state)
+        verdict = dedupe_local(outcome, run.state, dedupe_config or dedupe.DedupeConfig(), clock())
         if isinstance(verdict, Duplicate):
             run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
             continue
@@ -96,6 +99,27 @@ def run_local(
                 continue
             _match(run, result, subscriptions)
     return run
+
+
+def dedupe_local(
+    article: Article, state: dict[str, str], config: dedupe.DedupeConfig, now: float
+) -> Article | Duplicate:
+    """Exact check, scatter, probe every band, gather: the dedupe agents' steps in one call.
+
+    One dict holds all three steps' state; their keys do not overlap (``c:``, band hashes and
+    ``u:``, ``p:``/``d:``). Every article is decided before the next starts, so locally the
+    first arrival is always the original (the sequential case in ``pipeline/dedupe.py``).
+    """
+    exact = dedupe.dedupe_exact(article, state, now, config.window_s)
+    if isinstance(exact, Duplicate):
+        return exact
+    record, probes = dedupe.scatter(article, config, now)
+    verdict = dedupe.gather(record, state, now, config)
+    for probe in probes:
+        report = dedupe.probe(probe, state, now, config)
+        verdict = dedupe.gather(report, state, now, config) or verdict
+    assert verdict is not None, "every band reported: the gather step has decided"
+    return verdict
 
 
 def _match(run: LocalRun, record: EventRecord, subscriptions: Sequence[Subscription]) -> None:

@@ -34,6 +34,8 @@ def sends() -> Iterator[dict[str, AsyncMock]]:
         "events",
         "alerts",
         "deadletter",
+        "dedupe_bands",
+        "dedupe_verdicts",
     ]
     mocks = {name: AsyncMock() for name in names}
     patchers = [patch.object(getattr(tocsin_app, n), "send", mocks[n]) for n in names]

@@ -46,26 +46,51 @@ async def test_validate_routes_valid_and_rejected(
     assert set(letters[0][1]["source"]) == {"topic", "partition", "offset"}
 
 
-async def test_dedupe_uses_its_table(test_app: Any, sends: dict[str, AsyncMock]) -> None:
+async def test_dedupe_scatters_probes_and_gathers(
+    test_app: Any, sends: dict[str, AsyncMock]
+) -> None:
+    """The three dedupe agents chained by hand: exact copy, near copy, and a broken record."""
+    text = (
+        "Police in Nairobi said on Monday that four students were abducted from a hostel by "
+        "armed men, and that officers were searching the city and the roads leading out of it."
+    )
     article = {
         "id": "d1",
         "content_hash": "ab" * 32,
-        "text": "Body.",
+        "text": text,
         "title": None,
         "url": None,
         "published_at": None,
         "source": None,
         "language": None,
     }
+    near = {**article, "id": "d3", "content_hash": "cd" * 32, "text": text + " More soon."}
     async with dedupe.dedupe_articles.test_context() as agent:
         await agent.put(codecs.dumps(article))
-        await agent.put(codecs.dumps({**article, "id": "d2"}))
+        await agent.put(codecs.dumps({**article, "id": "d2"}))  # same content hash
+        await agent.put(codecs.dumps(near))
         await agent.put(b'{"no": "fields"}')  # a broken upstream record: dead letter, not a crash
-    assert [v["id"] for _k, v in sent(sends["articles_unique"])] == ["d1"]
-    assert [
-        (v["article_id"], v["duplicate_of"]) for _k, v in sent(sends["articles_duplicates"])
-    ] == [("d2", "d1")]
+    assert [(v["article_id"], v["kind"]) for _k, v in sent(sends["articles_duplicates"])] == [
+        ("d2", "exact")
+    ]
     assert [v["error_type"] for _k, v in sent(sends["deadletter"])] == ["KeyError"]
+    probes = sent(sends["dedupe_bands"])
+    assert len(probes) == 2 * dedupe.CONFIG.layout.bands
+    assert all(k == v["key"].encode() for k, v in probes)
+    async with dedupe.probe_bands.test_context() as agent:
+        for _k, value in probes:
+            await agent.put(codecs.dumps(value))
+    gathered = sent(sends["dedupe_verdicts"])
+    assert all(k == v["article_id"].encode() for k, v in gathered)
+    async with dedupe.decide_articles.test_context() as agent:
+        for _k, value in gathered:
+            await agent.put(codecs.dumps(value))
+    assert [v["id"] for _k, v in sent(sends["articles_unique"])] == ["d1"]
+    dups = [
+        (v["article_id"], v["duplicate_of"], v["kind"])
+        for _k, v in sent(sends["articles_duplicates"])
+    ]
+    assert dups == [("d2", "d1", "exact"), ("d3", "d1", "near")]
 
 
 async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, AsyncMock]) -> None:

@@ -1,39 +1,199 @@
+"""Exact and near-duplicate dedupe as pure functions: the steps the three agents run."""
+
 from __future__ import annotations
 
+import random
+from typing import Any
+
+import pytest
+
 from streams.models import Article, Duplicate
-from streams.pipeline.dedupe import dedupe_exact
+from streams.pipeline import dedupe, fingerprint
+from streams.pipeline.dedupe import DedupeConfig, dedupe_exact, gather, probe, scatter, sweep
+from streams.pipeline.driver import dedupe_local
 from streams.pipeline.normalize import content_hash
 
+CONFIG = DedupeConfig()
+_VOCAB = (
+    "government police minister court election protest army rebels village city council "
+    "water market bank report said officials people killed arrested talks capital border "
+    "river storm school hospital workers union strike farmers"
+)
+WORDS = _VOCAB.split()
 
-def article(id_: str, text: str, url: str | None = None) -> Article:
-    return Article(id=id_, content_hash=content_hash(text), text=text, url=url)
+
+def body(seed: int, n: int = 180) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(n)) + "."
 
 
-def test_first_is_unique_copy_is_duplicate() -> None:
+def edit(text: str, fraction: float, seed: int = 0) -> str:
+    """Replace a ``fraction`` of the words (a light or heavy rewrite)."""
+    rng = random.Random(seed)
+    words = text.split()
+    for i in rng.sample(range(len(words)), int(len(words) * fraction)):
+        words[i] = "edited" + str(i)
+    return " ".join(words)
+
+
+def article(
+    id_: str, text: str, url: str | None = None, published_at: str | None = None
+) -> Article:
+    return Article(
+        id=id_, content_hash=content_hash(text), text=text, url=url, published_at=published_at
+    )
+
+
+def test_first_is_unique_copy_is_exact_duplicate() -> None:
     state: dict[str, str] = {}
-    assert isinstance(dedupe_exact(article("a", "Body one."), state), Article)
-    verdict = dedupe_exact(article("b", "body   ONE."), state)
+    assert isinstance(dedupe_exact(article("a", "Body one."), state, 0.0), Article)
+    verdict = dedupe_exact(article("b", "body   ONE."), state, 1.0)
     assert isinstance(verdict, Duplicate)
     assert (verdict.duplicate_of, verdict.kind, verdict.matched_on) == ("a", "exact", "content")
     assert verdict.similarity == 1.0
 
 
-def test_same_url_different_body_is_duplicate() -> None:
+def test_exact_entries_expire_after_the_window() -> None:
     state: dict[str, str] = {}
-    dedupe_exact(article("a", "Old version.", "https://x.example/1"), state)
-    verdict = dedupe_exact(article("b", "Updated version.", "https://x.example/1"), state)
-    assert isinstance(verdict, Duplicate) and verdict.matched_on == "url"
+    dedupe_exact(article("a", "Body one."), state, 0.0, window_s=100)
+    assert isinstance(dedupe_exact(article("b", "Body one."), state, 101.0, 100), Article)
+    assert isinstance(dedupe_exact(article("c", "Body one."), state, 150.0, 100), Duplicate)
 
 
 def test_redelivery_of_the_same_article_passes_again() -> None:
     state: dict[str, str] = {}
-    first = article("a", "Body.")
-    assert dedupe_exact(first, state) == first
-    assert dedupe_exact(first, state) == first  # at-least-once replay: not a self-duplicate
+    first = article("a", body(1), url="https://x.example/a")
+    assert dedupe_local(first, state, CONFIG, 0.0) == first
+    assert dedupe_local(first, state, CONFIG, 5.0) == first  # at-least-once replay
 
 
-def test_different_bodies_are_both_unique() -> None:
+def test_lightly_edited_copy_is_a_near_duplicate() -> None:
     state: dict[str, str] = {}
-    assert isinstance(dedupe_exact(article("a", "One."), state), Article)
-    assert isinstance(dedupe_exact(article("b", "Two."), state), Article)
-    assert len(state) == 2
+    original = body(1)
+    assert isinstance(dedupe_local(article("a", original), state, CONFIG, 0.0), Article)
+    verdict = dedupe_local(article("b", edit(original, 0.03)), state, CONFIG, 1.0)
+    assert isinstance(verdict, Duplicate)
+    assert (verdict.duplicate_of, verdict.kind, verdict.matched_on) == ("a", "near", "minhash")
+    assert 0.6 < verdict.similarity <= 1.0
+
+
+def test_rewrite_and_unrelated_articles_pass() -> None:
+    state: dict[str, str] = {}
+    original = body(1)
+    assert isinstance(dedupe_local(article("a", original), state, CONFIG, 0.0), Article)
+    assert isinstance(dedupe_local(article("b", edit(original, 0.5)), state, CONFIG, 1.0), Article)
+    assert isinstance(dedupe_local(article("c", body(2)), state, CONFIG, 2.0), Article)
+
+
+def test_same_url_with_a_new_body_is_an_exact_duplicate() -> None:
+    state: dict[str, str] = {}
+    dedupe_local(article("a", body(1), "https://x.example/1"), state, CONFIG, 0.0)
+    verdict = dedupe_local(article("b", body(2), "https://x.example/1"), state, CONFIG, 1.0)
+    assert isinstance(verdict, Duplicate)
+    assert (verdict.kind, verdict.matched_on, verdict.duplicate_of) == ("exact", "url", "a")
+
+
+def test_late_original_is_a_duplicate_of_the_copy_already_emitted() -> None:
+    state: dict[str, str] = {}
+    copy = article("copy", edit(body(1), 0.03), published_at="2024-11-26T10:00:00Z")
+    assert isinstance(dedupe_local(copy, state, CONFIG, 0.0), Article)
+    late = article("orig", body(1), published_at="2024-11-26T08:00:00Z")
+    verdict = dedupe_local(late, state, CONFIG, 1.0)
+    assert isinstance(verdict, Duplicate) and verdict.duplicate_of == "copy"
+
+
+def _race(order_a: list[int], order_b: list[int]) -> dict[str, Any]:
+    """Two copies scattered at once; band ``i`` of each is probed in the given order."""
+    a = article("zz-a", body(1), published_at="2024-11-26T08:00:00Z")
+    b = article("aa-b", edit(body(1), 0.02), published_at="2024-11-26T09:00:00Z")
+    bands_state: dict[str, str] = {}
+    gather_state: dict[str, str] = {}
+    rec_a, probes_a = scatter(a, CONFIG, 0.0)
+    rec_b, probes_b = scatter(b, CONFIG, 0.0)
+    verdicts: dict[str, Any] = {}
+    for rec in (rec_a, rec_b):
+        assert gather(rec, gather_state, 0.0, CONFIG) is None
+    reports = []
+    for i, (pa, pb) in enumerate(zip(probes_a, probes_b, strict=True)):
+        first, second = (pa, pb) if i in order_a else (pb, pa)
+        reports += [probe(first, bands_state, 0.0, CONFIG), probe(second, bands_state, 0.0, CONFIG)]
+    for report in reports:
+        verdict = gather(report, gather_state, 0.0, CONFIG)
+        if verdict is not None:
+            verdicts[report["article_id"]] = verdict
+    return verdicts
+
+
+@pytest.mark.parametrize("split", [0, 7, 16, 31, 32])
+def test_copies_in_flight_together_agree_on_the_earliest_published(split: int) -> None:
+    """Whichever copy each band partition saw first, exactly one is the original, and in a
+    race (each saw the other somewhere) it is the earlier published one."""
+    verdicts = _race(list(range(split)), [])
+    assert set(verdicts) == {"zz-a", "aa-b"}
+    dups = {k: v for k, v in verdicts.items() if isinstance(v, Duplicate)}
+    assert len(dups) == 1
+    if split == 32:  # a fully preceded b on every band
+        assert dups["aa-b"].duplicate_of == "zz-a"
+    elif split == 0:  # b preceded a everywhere: a came second, so it is the copy
+        assert dups["zz-a"].duplicate_of == "aa-b"
+    else:  # a race: earliest published wins
+        assert dups["aa-b"].duplicate_of == "zz-a"
+
+
+def test_band_buckets_are_bounded_and_expire() -> None:
+    config = DedupeConfig(bucket_max=3, window_s=100)
+    state: dict[str, str] = {}
+    text = body(1)
+    for i in range(5):
+        _rec, probes = scatter(article(f"x{i}", text), config, float(i))
+        probe(probes[0], state, float(i), config)
+    (key,) = list(state)
+    assert [e[0] for e in dedupe.orjson.loads(state[key])] == ["x2", "x3", "x4"]
+    list(sweep(list(state.items()), state, 103.5, config))
+    assert [e[0] for e in dedupe.orjson.loads(state[key])] == ["x4"]
+    list(sweep(list(state.items()), state, 500.0, config))
+    assert state == {}
+
+
+def test_stalled_gather_is_decided_on_what_it_has_and_redeliveries_are_dropped() -> None:
+    state: dict[str, str] = {}
+    rec, probes = scatter(article("a", body(1)), CONFIG, 0.0)
+    gather(rec, state, 0.0, CONFIG)
+    gather(probe(probes[0], {}, 0.0, CONFIG), state, 0.0, CONFIG)
+    gather({"type": "band", "article_id": "gone", "band": 0, "candidates": []}, state, 0.0, CONFIG)
+    assert list(sweep(list(state.items()), state, 10.0, CONFIG)) == []
+    out = list(sweep(list(state.items()), state, CONFIG.gather_timeout_s + 1, CONFIG))
+    assert [v.id for v in out if isinstance(v, Article)] == ["a"]
+    assert set(state) == {"d:a"}
+
+
+def test_estimated_similarity_follows_jaccard() -> None:
+    layout = fingerprint.Layout()
+    original = body(3, 400)
+    for fraction, low, high in [(0.0, 1.0, 1.0), (0.02, 0.7, 1.0), (0.3, 0.0, 0.35)]:
+        a = fingerprint.band_vector(
+            fingerprint.band_keys(fingerprint.signature(original, layout), layout)
+        )
+        text = edit(original, fraction)
+        b = fingerprint.band_vector(
+            fingerprint.band_keys(fingerprint.signature(text, layout), layout)
+        )
+        estimate = fingerprint.estimate_similarity(len(fingerprint.shared_bands(a, b)), layout)
+        assert low <= estimate <= high, (fraction, estimate)
+
+
+def test_signatures_are_stable_across_processes() -> None:
+    """State outlives a process: the same text must give the same bands in a new interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "from streams.pipeline import fingerprint as f; l=f.Layout();"
+        "print(f.band_keys(f.signature('one two three four five six seven', l), l)[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    layout = fingerprint.Layout()
+    here = fingerprint.band_keys(
+        fingerprint.signature("one two three four five six seven", layout), layout
+    )
+    assert out.stdout.strip() == here[0]
