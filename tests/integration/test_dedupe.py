@@ -1,0 +1,209 @@
+"""Near-duplicate dedupe on the real broker: 6 partitions, two workers, one worker, a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka.partitioner import murmur2
+
+from streams import codecs, topics
+from streams.kafka_client import create_topics, produce
+from streams.pipeline.normalize import content_hash
+from tests.integration.conftest import Namespace, Worker, free_port
+
+pytestmark = pytest.mark.integration
+
+VOCAB = (
+    "government police minister court election protest army rebels village city council water "
+    "market bank report said officials people killed arrested talks capital border river storm"
+).split()
+
+
+def body(seed: int, n: int = 150) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(VOCAB) + str(rng.randrange(60)) for _ in range(n)) + "."
+
+
+def edited(text: str, seed: int) -> str:
+    """A light edit: 3% of the words replaced, a sign-off appended."""
+    rng = random.Random(seed)
+    words = text.split()
+    for i in rng.sample(range(len(words)), len(words) // 33):
+        words[i] = "changed" + str(i)
+    return " ".join(words) + " Reporting by staff."
+
+
+def raw(id_: str, text: str, day: int) -> dict[str, Any]:
+    return {"id": id_, "text": text, "published_at": f"2024-11-{day:02d}T08:00:00Z"}
+
+
+ORIGINALS = [raw(f"orig-{i}", body(i), 10) for i in range(8)]
+COPIES = [raw(f"copy-{i}", edited(body(i), i), 11) for i in range(8)]
+UNRELATED = [raw(f"other-{i}", body(1000 + i), 11) for i in range(4)]
+# Sent together: the two copies of each pair race through the partitions.
+RACE_A = [raw(f"race-a-{i}", body(500 + i), 12) for i in range(4)]
+RACE_B = [raw(f"race-b-{i}", edited(body(500 + i), 50 + i), 13) for i in range(4)]
+AFTER_RESTART = [raw(f"late-{i}", edited(body(i), 99), 20) for i in range(3)]
+
+
+def partition_of(text: str, partitions: int) -> int:
+    """The partition of news.articles.valid.v1 an article lands on (key: content hash)."""
+    from streams.pipeline.normalize import clean_body
+
+    return (murmur2(content_hash(clean_body(text)).encode()) & 0x7FFFFFFF) % partitions
+
+
+def send(ns: Namespace, articles: list[dict[str, Any]]) -> None:
+    asyncio.run(
+        produce(
+            ns.settings,
+            ns.name(topics.ARTICLES_RAW),
+            [(a["id"].encode(), codecs.dumps(a)) for a in articles],
+        )
+    )
+
+
+def decided(ns: Namespace, ids: set[str], timeout: float = 90.0) -> dict[str, Any]:
+    """article id -> duplicate record, or None for unique, once every id in ``ids`` is out."""
+
+    def verdicts() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for r in ns.collect(topics.ARTICLES_UNIQUE, lambda rs: True, timeout=0):
+            out.setdefault(orjson.loads(r.value)["id"], None)
+        for r in ns.collect(topics.ARTICLES_DUPLICATES, lambda rs: True, timeout=0):
+            value = orjson.loads(r.value)
+            out[value["article_id"]] = value
+        return out
+
+    import time
+
+    deadline = time.monotonic() + timeout
+    got = verdicts()
+    while not ids <= set(got) and time.monotonic() < deadline:
+        time.sleep(1)
+        got = verdicts()
+    missing = ids - set(got)
+    assert not missing, f"no verdict for {sorted(missing)}"
+    return got
+
+
+def worker_on(ns: Namespace, data_dir: Path) -> Worker:
+    """Another worker process of the same app (same group), with its own state and port."""
+    other = copy.copy(ns)
+    other.env = {**ns.env, "TOCSIN_DATA_DIR": str(data_dir), "TOCSIN_WEB_PORT": str(free_port())}
+    w = Worker(other)
+    w.start()
+    return w
+
+
+def run_scenario(ns: Namespace) -> dict[str, Any]:
+    """Originals, then their copies and unrelated articles, then racing pairs."""
+    send(ns, ORIGINALS)
+    decided(ns, {a["id"] for a in ORIGINALS})
+    send(ns, COPIES + UNRELATED)
+    decided(ns, {a["id"] for a in COPIES + UNRELATED})
+    send(ns, RACE_A + RACE_B)
+    return decided(ns, {a["id"] for a in RACE_A + RACE_B})
+
+
+def summary(verdicts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: None if v is None else (v["duplicate_of"], v["kind"]) for k, v in verdicts.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
+    ns = Namespace(broker, tmp_path_factory.mktemp("dedupe2"))
+    asyncio.run(create_topics(ns.settings))
+    workers = [worker_on(ns, ns.tmp / "w1"), worker_on(ns, ns.tmp / "w2")]
+    try:
+        for w in workers:
+            w.wait(lambda s: s["subscriptions_ready"])
+        yield ns
+    finally:
+        for w in workers:
+            w.stop()
+
+
+@pytest.fixture(scope="module")
+def two_worker_verdicts(two_workers: Namespace) -> dict[str, Any]:
+    return run_scenario(two_workers)
+
+
+def test_topics_have_six_partitions_and_copies_land_apart(two_workers: Namespace) -> None:
+    n = two_workers.settings.topic_partitions
+    assert n >= 6
+    apart = [
+        i
+        for i in range(len(ORIGINALS))
+        if partition_of(ORIGINALS[i]["text"], n) != partition_of(COPIES[i]["text"], n)
+    ]
+    assert len(apart) >= 4, "the scenario must include copies hashed to other partitions"
+
+
+def test_two_workers_catch_near_duplicates_across_partitions(
+    two_worker_verdicts: dict[str, Any],
+) -> None:
+    got = summary(two_worker_verdicts)
+    for i in range(len(ORIGINALS)):
+        assert got[f"orig-{i}"] is None
+        assert got[f"copy-{i}"] == (f"orig-{i}", "near")
+    for i in range(len(UNRELATED)):
+        assert got[f"other-{i}"] is None
+
+
+def test_racing_copies_agree_on_one_original(two_worker_verdicts: dict[str, Any]) -> None:
+    got = summary(two_worker_verdicts)
+    for i in range(len(RACE_A)):
+        pair = {got[f"race-a-{i}"], got[f"race-b-{i}"]}
+        assert None in pair and len(pair) == 2, pair  # exactly one original, one copy
+
+
+@pytest.fixture(scope="module")
+def one_worker(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    ns = Namespace(broker, tmp_path_factory.mktemp("dedupe1"))
+    asyncio.run(create_topics(ns.settings))
+    holder = {"worker": worker_on(ns, ns.tmp / "w1")}
+    try:
+        holder["worker"].wait(lambda s: s["subscriptions_ready"])
+        yield ns, holder
+    finally:
+        holder["worker"].stop()
+
+
+def test_one_worker_gives_the_same_verdicts(
+    one_worker: Any, two_worker_verdicts: dict[str, Any]
+) -> None:
+    ns, _holder = one_worker
+    got = summary(run_scenario(ns))
+    expected = summary(two_worker_verdicts)
+    sequential = {a["id"] for a in ORIGINALS + COPIES + UNRELATED}
+    assert {k: got[k] for k in sequential} == {k: expected[k] for k in sequential}
+    for i in range(len(RACE_A)):
+        assert None in {got[f"race-a-{i}"], got[f"race-b-{i}"]}
+
+
+def test_state_survives_a_restart_from_the_changelog_alone(one_worker: Any) -> None:
+    ns, holder = one_worker
+    decided(ns, {a["id"] for a in ORIGINALS})
+    holder["worker"].stop()
+    # A fresh data dir: nothing local survives, the tables must come back from the changelogs.
+    shutil.rmtree(ns.tmp / "w1", ignore_errors=True)
+    holder["worker"] = worker_on(ns, ns.tmp / "w1-new")
+    holder["worker"].wait(lambda s: s["subscriptions_ready"])
+    send(ns, AFTER_RESTART + [ORIGINALS[5] | {"id": "exact-after-restart"}])
+    got = summary(decided(ns, {a["id"] for a in AFTER_RESTART} | {"exact-after-restart"}))
+    assert got["exact-after-restart"] == ("orig-5", "exact")
+    for i, late in enumerate(AFTER_RESTART):
+        # Both orig-i and copy-i qualify: the earliest published is named.
+        assert got[late["id"]] is not None and got[late["id"]][1] == "near"
+        assert got[late["id"]][0] == f"orig-{i}"
