@@ -20,6 +20,7 @@ from streams import schemas, topics
 from streams.models import Article, EventRecord, Rejected
 from streams.nlp import build_nlp, model_name
 from streams.pipeline import dedupe, extract, match, validate
+from streams.pipeline.driver import dedupe_local
 from streams.sources.files import iter_inputs, load_subscriptions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/bbc-news-2225/bbc_news.jsonl"
@@ -54,9 +55,9 @@ def main() -> int:
         ]
         t1 = time.perf_counter()
         state: dict[str, str] = {}
-        unique = [
-            u for u in (dedupe.dedupe_exact(a, state) for a in valid) if isinstance(u, Article)
-        ]
+        config = dedupe.DedupeConfig()
+        verdicts = (dedupe_local(a, state, config, time.time()) for a in valid)
+        unique = [u for u in verdicts if isinstance(u, Article)]
         t2 = time.perf_counter()
         records: list[EventRecord | Rejected] = []
         for start in range(0, len(unique), args.batch):
