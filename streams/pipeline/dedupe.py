@@ -276,11 +276,15 @@ def gather(
 ) -> Article | Duplicate | None:
     """Add one gather message; the verdict once the article and all its reports are in.
 
-    ``state`` holds ``p:<id>`` (pending: the article and the reports so far) and ``d:<id>``
-    (the verdict, kept for the window so a redelivered article gets the same one again).
+    ``state`` holds ``a:<id>`` (the article's record, written once), ``p:<id>`` (the reports
+    so far and how many are expected: small, rewritten per report, so a report does not
+    re-serialise the article body) and ``d:<id>`` (the verdict, kept for the window so a
+    redelivered article gets the same one again).
     """
     article_id = message["article_id"]
-    done = state.get("d:" + article_id)
+    raw = state.get("p:" + article_id)
+    # A pending gather means not decided yet: one lookup instead of two per band report.
+    done = state.get("d:" + article_id) if raw is None else None
     if done is not None:
         if message["type"] != "article":
             return None  # a redelivered band report of a decided article
@@ -288,14 +292,13 @@ def gather(
         if "duplicate" in stored:
             return Duplicate(**stored["duplicate"])
         return Article.from_dict(message["article"])
-    raw = state.get("p:" + article_id)
     pending: dict[str, Any] = orjson.loads(raw) if raw else {"since": now, "reports": {}}
     if message["type"] == "article":
-        pending["record"] = message
+        state["a:" + article_id] = orjson.dumps({**message, "since": now}).decode()
+        pending["expected"] = message["expected"]
     else:
         pending["reports"][str(message["band"])] = message["candidates"]
-    record = pending.get("record")
-    if record is None or len(pending["reports"]) < record["expected"]:
+    if "expected" not in pending or len(pending["reports"]) < pending["expected"]:
         state["p:" + article_id] = orjson.dumps(pending).decode()
         return None
     return _finish(article_id, pending, state, now, config)
@@ -308,11 +311,13 @@ def _finish(
     now: float,
     config: DedupeConfig,
 ) -> Article | Duplicate:
+    record = orjson.loads(state["a:" + article_id])
     reports = {int(k): v for k, v in pending["reports"].items()}
-    verdict = decide(pending["record"], reports, config)
+    verdict = decide(record, reports, config)
     state["d:" + article_id] = _encode_verdict(verdict)[:-1] + f',"at":{now:.0f}}}'
-    if "p:" + article_id in state:
-        del state["p:" + article_id]
+    for prefix in ("a:", "p:"):
+        if prefix + article_id in state:
+            del state[prefix + article_id]
     return verdict
 
 
@@ -328,8 +333,8 @@ def sweep(
     """Drop what the window has passed in ``items`` (one partition's keys of any dedupe table).
 
     A gather that waited ``gather_timeout_s`` for reports that never came (possible only if a
-    band message was lost) is decided on what it has, so the article is still emitted; pending
-    reports with no article are redeliveries of a decided one and are dropped.
+    band message was lost) is decided on what it has, so the article is still emitted; reports
+    with no article are redeliveries for a decided one and are dropped.
     """
     for key, raw in list(items):
         if key.startswith("c:"):
@@ -338,13 +343,16 @@ def sweep(
         elif key.startswith("d:"):
             if now - float(orjson.loads(raw).get("at", 0)) > config.window_s:
                 del state[key]
+        elif key.startswith("a:"):
+            if now - float(orjson.loads(raw)["since"]) > config.gather_timeout_s:
+                reports = state.get("p:" + key[2:])
+                pending = orjson.loads(reports) if reports else {"reports": {}}
+                yield _finish(key[2:], pending, state, now, config)
         elif key.startswith("p:"):
             pending = orjson.loads(raw)
-            if now - float(pending["since"]) > config.gather_timeout_s:
-                if "record" in pending:
-                    yield _finish(key[2:], pending, state, now, config)
-                else:
-                    del state[key]
+            stale = now - float(pending["since"]) > config.gather_timeout_s
+            if stale and "a:" + key[2:] not in state and key in state:
+                del state[key]  # reports of an article that was decided (or swept) already
         else:
             live = _live(orjson.loads(raw), now, config.window_s)
             if not live:
