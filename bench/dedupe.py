@@ -3,6 +3,7 @@
     .venv/bin/python bench/dedupe.py                          # sizes 10000,100000,1000000
     .venv/bin/python bench/dedupe.py --sizes 10000 --probe 500
     .venv/bin/python bench/dedupe.py --store dict --sizes 10000,100000
+    .venv/bin/python bench/dedupe.py --compare   # MinHash: rensa vs datasketch vs numpy
 
 For each size N the index is first filled with N synthetic articles (random 150-word bodies):
 their exact-hash keys and band entries are written exactly as the stage writes them (the
@@ -175,14 +176,75 @@ def measure(size: int, probes: int, store: str, config: DedupeConfig) -> dict[st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def compare_minhash(num_perm: int, shingle: int) -> None:
+    """Signatures per second over bbc-news-2225 bodies (or synthetic ones if it is absent):
+    rensa (used), datasketch (if installed) and a hand-written numpy MinHash."""
+    import hashlib
+
+    import numpy as np
+
+    from streams.pipeline import fingerprint
+
+    data = Path(__file__).resolve().parents[2] / "shared/data/bbc-news-2225/bbc_news.jsonl"
+    if data.exists():
+        texts = [orjson.loads(line)["text"] for line in data.read_bytes().splitlines()]
+    else:
+        rng = random.Random(1)
+        texts = [body(rng, 400) for _ in range(2000)]
+    sets = [fingerprint.shingles(t, shingle) for t in texts]
+
+    def rate(fn: object) -> float:
+        t0 = time.perf_counter()
+        for s in sets:
+            fn(s)  # type: ignore[operator]
+        return len(sets) / (time.perf_counter() - t0)
+
+    from rensa import RMinHash
+
+    def with_rensa(s: list[str]) -> None:
+        m = RMinHash(num_perm=num_perm, seed=1)
+        m.update(s)
+        m.digest()
+
+    gen = np.random.default_rng(1)
+    prime = np.uint64((1 << 61) - 1)
+    a = gen.integers(1, prime, num_perm, dtype=np.uint64)
+    b = gen.integers(0, prime, num_perm, dtype=np.uint64)
+
+    def with_numpy(s: list[str]) -> None:
+        h = np.array(
+            [int.from_bytes(hashlib.blake2b(x.encode(), digest_size=8).digest()) for x in s],
+            dtype=np.uint64,
+        )
+        (np.outer(h, a) + b).min(axis=0)
+
+    print(f"MinHash, {num_perm} permutations, {len(sets)} bodies of {shingle}-word shingles")
+    print(f"  rensa        {rate(with_rensa):9.0f} signatures/s")
+    try:
+        from datasketch import MinHash
+
+        def with_datasketch(s: list[str]) -> None:
+            m = MinHash(num_perm=num_perm, seed=1)
+            m.update_batch([x.encode() for x in s])
+
+        print(f"  datasketch   {rate(with_datasketch):9.0f} signatures/s")
+    except ImportError:
+        print("  datasketch   not installed (pip install datasketch to compare)")
+    print(f"  numpy (own)  {rate(with_numpy):9.0f} signatures/s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--probe", type=int, default=2000, help="articles run through the stage")
     parser.add_argument("--store", choices=["rocksdb", "dict"], default="rocksdb")
+    parser.add_argument("--compare", action="store_true", help="compare MinHash libraries")
     args = parser.parse_args()
     config = DedupeConfig()
     layout = config.layout
+    if args.compare:
+        compare_minhash(layout.num_perm, layout.shingle)
+        return 0
     print(
         f"dedupe stage, {layout.bands} bands x {layout.rows} rows, store {args.store}; python "
         f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus; "
