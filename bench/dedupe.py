@@ -67,11 +67,11 @@ class RocksState(MutableMapping[str, str]):
         del self.db[key.encode()]
 
     def __iter__(self) -> Iterator[str]:
-        for key in self.db.keys():
+        for key in self.db.keys():  # noqa: SIM118 (an Rdict, not a dict)
             yield bytes(key).decode()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.db.keys())
+        return sum(1 for _ in self.db.keys())  # noqa: SIM118
 
     def write_many(self, items: list[tuple[str, str]]) -> None:
         batch = WriteBatch(raw_mode=True)
@@ -109,7 +109,7 @@ def fill(
             entry = [[p.article_id, p.published_at, p.vector, p.url, p.seen]]
             chunk.append((p.key, orjson.dumps(entry).decode()))
         # the gather step's record of the verdict, kept for the window
-        chunk.append(("d:" + a.id, '{"unique":true,"at":%d}' % now))
+        chunk.append(("d:" + a.id, f'{{"unique":true,"at":{now:.0f}}}'))
         if len(chunk) >= 50_000 or i == n - 1:
             written += sum(len(k) + len(v) for k, v in chunk)
             if isinstance(state, RocksState):

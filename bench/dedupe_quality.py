@@ -203,8 +203,10 @@ def main() -> int:
     if args.show:
         for (i, j), value in sorted(gold.items(), key=lambda kv: kv[1]):
             if value >= args.show:
-                print(f"  J={value:.3f} {articles[i].id} | {articles[j].id}: {articles[i].title!r}"
-                      f" | {articles[j].title!r}")
+                print(
+                    f"  J={value:.3f} {articles[i].id} | {articles[j].id}: {articles[i].title!r}"
+                    f" | {articles[j].title!r}"
+                )
     thresholds = [0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] if args.sweep else [args.threshold]
     print(f"\nbbc-news-2225 ({len(articles)} articles; true copy = exact J >= {args.gold})")
     print("  threshold  flagged (exact+near)  precision  recall")
@@ -219,8 +221,10 @@ def main() -> int:
         )
     for j, named, dup in last["wrong"]:
         pair = (min(j, named), max(j, named))
-        print(f"  wrong: {articles[j].id} -> {dup.duplicate_of} est {dup.similarity:.2f} "
-              f"J={gold.get(pair, 0.0):.3f}")
+        print(
+            f"  wrong: {articles[j].id} -> {dup.duplicate_of} est {dup.similarity:.2f} "
+            f"J={gold.get(pair, 0.0):.3f}"
+        )
     for j in last["missed"]:
         best = max((v for (a, b), v in gold.items() if j in (a, b)), default=0.0)
         print(f"  missed: {articles[j].id} (best exact J {best:.3f})")

@@ -13,6 +13,8 @@ partition the key lives in (faust writes a table change to the current event's p
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,7 @@ from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
 
+log = logging.getLogger(__name__)
 CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
 SWEEP_EVERY_S = 600.0  # one pass over a partition's keys at most this often
 
@@ -72,9 +75,18 @@ async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
     if now - _last_sweep.get(mark, now - SWEEP_EVERY_S - 1) <= SWEEP_EVERY_S:
         return
     _last_sweep[mark] = now
-    for verdict in stage.sweep(_partition_items(table, partition), table, now, CONFIG):
-        await _emit(verdict)
-        count(STAGE, "gather_timeout")
+    try:
+        for verdict in stage.sweep(_partition_items(table, partition), table, now, CONFIG):
+            await _emit(verdict)
+            count(STAGE, "gather_timeout")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # Not the event's fault: it was handled already. Log, count, try again next time.
+        log.exception("dedupe: sweeping %s partition %s failed", table.name, partition)
+        count(STAGE, "sweep_error")
+    else:
+        count(STAGE, "sweep")
 
 
 async def _emit(verdict: Article | Duplicate) -> None:

@@ -21,10 +21,11 @@ from tests.integration.conftest import Namespace, Worker, free_port
 
 pytestmark = pytest.mark.integration
 
-VOCAB = (
+_WORDS = (
     "government police minister court election protest army rebels village city council water "
     "market bank report said officials people killed arrested talks capital border river storm"
-).split()
+)
+VOCAB = _WORDS.split()
 
 
 def body(seed: int, n: int = 150) -> str:
@@ -115,9 +116,7 @@ def run_scenario(ns: Namespace) -> dict[str, Any]:
 
 
 def summary(verdicts: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: None if v is None else (v["duplicate_of"], v["kind"]) for k, v in verdicts.items()
-    }
+    return {k: None if v is None else (v["duplicate_of"], v["kind"]) for k, v in verdicts.items()}
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +199,7 @@ def test_state_survives_a_restart_from_the_changelog_alone(one_worker: Any) -> N
     shutil.rmtree(ns.tmp / "w1", ignore_errors=True)
     holder["worker"] = worker_on(ns, ns.tmp / "w1-new")
     holder["worker"].wait(lambda s: s["subscriptions_ready"])
-    send(ns, AFTER_RESTART + [ORIGINALS[5] | {"id": "exact-after-restart"}])
+    send(ns, [*AFTER_RESTART, ORIGINALS[5] | {"id": "exact-after-restart"}])
     got = summary(decided(ns, {a["id"] for a in AFTER_RESTART} | {"exact-after-restart"}))
     assert got["exact-after-restart"] == ("orig-5", "exact")
     for i, late in enumerate(AFTER_RESTART):
