@@ -119,11 +119,15 @@ def summary(verdicts: dict[str, Any]) -> dict[str, Any]:
     return {k: None if v is None else (v["duplicate_of"], v["kind"]) for k, v in verdicts.items()}
 
 
+WORKERS: list[Worker] = []
+
+
 @pytest.fixture(scope="module")
 def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
     ns = Namespace(broker, tmp_path_factory.mktemp("dedupe2"))
     asyncio.run(create_topics(ns.settings))
     workers = [worker_on(ns, ns.tmp / "w1"), worker_on(ns, ns.tmp / "w2")]
+    WORKERS[:] = workers
     try:
         for w in workers:
             w.wait(lambda s: s["subscriptions_ready"])
@@ -158,6 +162,13 @@ def test_two_workers_catch_near_duplicates_across_partitions(
         assert got[f"copy-{i}"] == (f"orig-{i}", "near")
     for i in range(len(UNRELATED)):
         assert got[f"other-{i}"] is None
+
+
+def test_both_workers_worked_and_swept_their_state(two_worker_verdicts: dict[str, Any]) -> None:
+    for w in WORKERS:
+        counts = (w.status() or {}).get("counts", {}).get("dedupe", {})
+        assert counts.get("scattered", 0) > 0, w.log_tail()  # each owns some partitions
+        assert counts.get("sweep", 0) > 0 and not counts.get("sweep_error"), w.log_tail()
 
 
 def test_racing_copies_agree_on_one_original(two_worker_verdicts: dict[str, Any]) -> None:
