@@ -99,6 +99,10 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "dedupe_shingle": (_positive_int, "near-duplicate: words per shingle"),
     "dedupe_window_days": (_positive_float, "dedupe state expires after this many days"),
     "dedupe_bucket_max": (_positive_int, "most articles kept per LSH band bucket (newest)"),
+    "dedupe_gather_timeout": (
+        _positive_float,
+        "seconds an article waits for missing band reports before it is decided without them",
+    ),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
 }
 
@@ -126,6 +130,7 @@ class Settings:
     dedupe_shingle: int = 5
     dedupe_window_days: float = 14.0
     dedupe_bucket_max: int = 32
+    dedupe_gather_timeout: float = 3600.0
     verbose_web: bool = False
 
     @classmethod

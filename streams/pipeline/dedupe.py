@@ -65,7 +65,7 @@ class DedupeConfig:
     layout: Layout = field(default_factory=Layout)
     window_s: float = 14 * DAY
     bucket_max: int = 32
-    gather_timeout_s: float = 600.0
+    gather_timeout_s: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DedupeConfig:
@@ -74,6 +74,7 @@ class DedupeConfig:
             layout=Layout(settings.dedupe_bands, settings.dedupe_rows, settings.dedupe_shingle),
             window_s=settings.dedupe_window_days * DAY,
             bucket_max=settings.dedupe_bucket_max,
+            gather_timeout_s=settings.dedupe_gather_timeout,
         )
 
 
