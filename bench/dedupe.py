@@ -12,8 +12,8 @@ Then ``--probe`` fresh articles, 10% of them light edits of indexed ones, go thr
 stage (exact check, scatter, every band probe, gather and decide: ``driver.dedupe_local``) and
 the bench prints articles/s, the median and p99 time of one band lookup, and the state bytes
 per indexed article (serialised key + value, what the changelog carries; plus RocksDB's size on
-disk with ``--store rocksdb``). State lives in RocksDB through rocksdict by default, as on a
-worker; the stage's expiry runs on real clock time so nothing expires during a run.
+disk with ``--store rocksdb``). State lives in RocksDB through rocksdict by default, opened with
+faust's own RocksDB options, as on a worker; the stage's expiry runs on real clock time so nothing expires during a run.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import orjson
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import Rdict, WriteBatch
 
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe
@@ -46,9 +46,10 @@ class RocksState(MutableMapping[str, str]):
     """str -> str over a raw-mode rocksdict database (faust's store is raw bytes too)."""
 
     def __init__(self, path: Path) -> None:
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        self.db = Rdict(str(path), options)
+        # The options a faust worker opens its tables with (bloom filter, block cache).
+        from faust.stores.rocksdb import RocksDBOptions
+
+        self.db = Rdict(str(path), RocksDBOptions(use_rocksdict=True).as_options())
 
     def __getitem__(self, key: str) -> str:
         value = self.db.get(key.encode())
