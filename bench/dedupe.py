@@ -13,7 +13,7 @@ stage (exact check, scatter, every band probe, gather and decide: ``driver.dedup
 the bench prints articles/s, the median and p99 time of one band lookup, and the state bytes
 per indexed article (serialised key + value, what the changelog carries; plus RocksDB's size on
 disk with ``--store rocksdb``). State lives in RocksDB through rocksdict by default, opened with
-faust's own RocksDB options, as on a worker; the stage's expiry runs on real clock time so nothing expires during a run.
+faust's own RocksDB options, as on a worker; nothing expires during a run.
 """
 
 from __future__ import annotations
