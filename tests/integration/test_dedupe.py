@@ -59,7 +59,7 @@ def partition_of(text: str, partitions: int) -> int:
     """The partition of news.articles.valid.v1 an article lands on (key: content hash)."""
     from streams.pipeline.normalize import clean_body
 
-    return (murmur2(content_hash(clean_body(text)).encode()) & 0x7FFFFFFF) % partitions
+    return int((murmur2(content_hash(clean_body(text)).encode()) & 0x7FFFFFFF) % partitions)
 
 
 def send(ns: Namespace, articles: list[dict[str, Any]]) -> None:
@@ -75,11 +75,18 @@ def send(ns: Namespace, articles: list[dict[str, Any]]) -> None:
 def decided(ns: Namespace, ids: set[str], timeout: float = 90.0) -> dict[str, Any]:
     """article id -> duplicate record, or None for unique, once every id in ``ids`` is out."""
 
+    async def read_both() -> tuple[list[Any], list[Any]]:
+        unique, dups = await asyncio.gather(
+            ns._read_all(topics.ARTICLES_UNIQUE), ns._read_all(topics.ARTICLES_DUPLICATES)
+        )
+        return unique, dups
+
     def verdicts() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for r in ns.collect(topics.ARTICLES_UNIQUE, lambda rs: True, timeout=0):
+        unique, dups = asyncio.run(read_both())
+        for r in unique:
             out.setdefault(orjson.loads(r.value)["id"], None)
-        for r in ns.collect(topics.ARTICLES_DUPLICATES, lambda rs: True, timeout=0):
+        for r in dups:
             value = orjson.loads(r.value)
             out[value["article_id"]] = value
         return out
@@ -106,13 +113,12 @@ def worker_on(ns: Namespace, data_dir: Path) -> Worker:
 
 
 def run_scenario(ns: Namespace) -> dict[str, Any]:
-    """Originals, then their copies and unrelated articles, then racing pairs."""
+    """Originals; once they are decided, their copies, unrelated articles and racing pairs."""
     send(ns, ORIGINALS)
     decided(ns, {a["id"] for a in ORIGINALS})
-    send(ns, COPIES + UNRELATED)
-    decided(ns, {a["id"] for a in COPIES + UNRELATED})
-    send(ns, RACE_A + RACE_B)
-    return decided(ns, {a["id"] for a in RACE_A + RACE_B})
+    later = COPIES + UNRELATED + RACE_A + RACE_B
+    send(ns, later)
+    return decided(ns, {a["id"] for a in later})
 
 
 def summary(verdicts: dict[str, Any]) -> dict[str, Any]:
