@@ -18,6 +18,8 @@ found ``A`` on none), ``C`` was decided without knowing ``A``: ``A`` is the copy
 dates. If each found the other on some band, they were in flight together (two workers, or
 interleaved partitions); then both sides apply the same rule, earliest ``published_at`` (unknown
 dates last), then smallest id, is the original, so they always agree and never drop each other.
+(One worker scattering a batch sends each article's probes before the next one's, so near
+copies sent together are sequential there: the first scattered is the original.)
 
 The consequence, chosen on purpose: an article that arrives after its copy was already emitted
 as unique is marked a duplicate of that copy, even if it was published earlier. The copy's
