@@ -1,8 +1,8 @@
 """Every stage in-process over lists, with dict state: the test driver and ``tocsin run --local``.
 
 It calls exactly the functions the faust agents call, in the same order, so a local run and a
-worker produce the same records for the same input (bar partitioning of dedupe state, see
-``docs/architecture.md``).
+worker produce the same records for the same input (bar which of two near copies arrives
+first on Kafka, see ``docs/architecture.md``).
 """
 
 from __future__ import annotations
