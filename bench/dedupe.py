@@ -143,7 +143,6 @@ def measure(size: int, probes: int, store: str, config: DedupeConfig) -> dict[st
             else:
                 fresh.append(article(f"new-{i}", body(rng)))
         lookups: list[float] = []
-        key = next(iter(state)) if store == "dict" else None
         t0 = time.perf_counter()
         dups = 0
         for a in fresh:
@@ -156,7 +155,6 @@ def measure(size: int, probes: int, store: str, config: DedupeConfig) -> dict[st
             s = time.perf_counter()
             state.get(k)
             lookups.append(time.perf_counter() - s)
-        del key
         lookups.sort()
         disk = 0
         if isinstance(state, RocksState):
