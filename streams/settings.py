@@ -84,6 +84,10 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "extract_within": (_positive_float, "seconds to wait while filling an extraction batch"),
     "log_level": (_log_level, "worker log level"),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
+    "stall_after": (
+        _positive_float,
+        "seconds a stream may have lag without progress before /healthz reports it stalled",
+    ),
 }
 
 
@@ -105,6 +109,7 @@ class Settings:
     extract_within: float = 0.2
     log_level: str = "INFO"
     verbose_web: bool = False
+    stall_after: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

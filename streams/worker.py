@@ -5,8 +5,13 @@ from __future__ import annotations
 import sys
 
 from streams import app as tocsin_app
-from streams.agents import dedupe, extract, match, subscriptions, validate  # noqa: F401
-from streams.web import status  # noqa: F401
+
+# Monitoring: stats stage, sensor/lag/alert-feed tasks, dashboard and metrics pages (#7).
+from streams.agents import dedupe, extract, match, monitor, stats, subscriptions, validate  # noqa: F401  # noqa: F401, E402
+from streams.web import (
+    dashboard,  # noqa: F401
+    status,  # noqa: F401
+)
 
 
 def run_worker() -> None:
