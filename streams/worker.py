@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import sys
 
+import streams.agents.monitor  # (#7) sensor, lag/health and alert-feed tasks
+import streams.agents.stats  # (#7) windowed stream statistics
+import streams.web.dashboard  # noqa: F401  (#7) dashboard, /metrics, /healthz, /readyz
 from streams import app as tocsin_app
-
-# Monitoring: stats stage, sensor/lag/alert-feed tasks, dashboard and metrics pages (#7).
-from streams.agents import dedupe, extract, match, monitor, stats, subscriptions, validate  # noqa: F401  # noqa: F401, E402
-from streams.web import (
-    dashboard,  # noqa: F401
-    status,  # noqa: F401
-)
+from streams.agents import dedupe, extract, match, subscriptions, validate  # noqa: F401
+from streams.web import status  # noqa: F401
 
 
 def run_worker() -> None:
