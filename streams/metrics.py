@@ -15,8 +15,6 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 # `*_created` series double the exposition for little use on a dashboard.
@@ -24,9 +22,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Our own registry: tests and a second import never collide with the library's global one.
 REGISTRY = CollectorRegistry(auto_describe=True)
+# Process CPU/memory/fds under our prefix; python_gc/python_info are left out (one prefix).
 ProcessCollector(registry=REGISTRY, namespace="tocsin")
-PlatformCollector(registry=REGISTRY)
-GCCollector(registry=REGISTRY)
 
 # Seconds: stage work is milliseconds to seconds, extraction batches and queueing up to minutes.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
