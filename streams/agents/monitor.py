@@ -165,6 +165,16 @@ class Monitor:
 monitor = Monitor()
 
 
+def refresh_stall_gauge(now: float | None = None) -> None:
+    """Set ``tocsin_stream_stalled`` from the tracker as of ``now`` (a scrape between two checks
+    sees a stall that has just crossed the limit, as /healthz does)."""
+    now = time.monotonic() if now is None else now
+    stalled = {s.stage for s in monitor.tracker.stalls(now)}
+    stages = {s for names in consumers_by_topic().values() for s in names}
+    for stage in stages | stalled:
+        metrics.STREAM_STALLED.labels(stage).set(1 if stage in stalled else 0)
+
+
 def tables_recovered() -> bool:
     """faust's table recovery has finished (it restarts on every rebalance)."""
     recovery: Any = getattr(tocsin_app.app.tables, "recovery", None)
@@ -223,9 +233,7 @@ async def _check(client: AIOKafkaConsumer) -> None:
     metrics.CONSUMER_LAG.clear()
     for (stage, topic), n in lag.items():
         metrics.CONSUMER_LAG.labels(stage, topic).set(n)
-    stalled = {s.stage for s in monitor.tracker.stalls(now)}
-    for stage in {s for names in readers.values() for s in names}:
-        metrics.STREAM_STALLED.labels(stage).set(1 if stage in stalled else 0)
+    refresh_stall_gauge(now)
     existing = await client.topics()
     wanted = [spec.full_name(settings) for spec in topics.ALL]
     monitor.readiness = Readiness(

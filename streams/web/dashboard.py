@@ -266,6 +266,7 @@ def _stage_order(name: str) -> tuple[int, str]:
 
 @tocsin_app.app.page("/metrics")
 async def prometheus(web: Any, request: Any) -> Any:
+    mon.refresh_stall_gauge()
     body, ctype = metrics.exposition()
     return web.bytes(body, headers={"Content-Type": ctype})
 
