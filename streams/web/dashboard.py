@@ -34,6 +34,7 @@ from streams.agents import monitor as mon
 from streams.agents import stats as stats_agent
 from streams.agents._boundary import COUNTS
 from streams.pipeline import stats
+from streams.web.feed import RECENT_MAX
 
 STATIC = Path(__file__).with_name("static")
 _TYPES = {
@@ -126,9 +127,9 @@ async def static(web: Any, request: Any, name: str) -> Any:
 @tocsin_app.app.page("/api/alerts")
 async def recent_alerts(web: Any, request: Any) -> Any:
     """The latest alerts this worker has seen, newest first; ``?subscription=`` filters."""
-    limit = _int(request.query.get("limit"), default=100, low=1, high=mon.RECENT_MAX)
+    limit = _int(request.query.get("limit"), default=100, low=1, high=RECENT_MAX)
     if limit is None:
-        return _error(web, 400, f"limit must be an integer in 1..{mon.RECENT_MAX}")
+        return _error(web, 400, f"limit must be an integer in 1..{RECENT_MAX}")
     subscription = request.query.get("subscription")
     alerts = [
         a

@@ -44,11 +44,16 @@
     noteSubscription(a.subscription_id, a.subscription_name);
     const li = alertItem(a);
     applyFilter(li);
+    li.dataset.receivedAt = String(a.received_at || 0);
     if (atTop) {
       alertsList.insertBefore(li, alertsList.firstChild);
       li.classList.add("fresh");
     } else {
-      alertsList.appendChild(li);
+      // Backfill (first load, or after a reconnect): keep the list newest first.
+      const later = Array.from(alertsList.children).find(
+        (other) => Number(other.dataset.receivedAt) < (a.received_at || 0)
+      );
+      alertsList.insertBefore(li, later || null);
     }
     while (alertsList.children.length > MAX_ALERTS) {
       const last = alertsList.lastChild;
