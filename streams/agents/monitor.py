@@ -52,8 +52,13 @@ class StageSensor(Sensor):
         super().__init__(**kwargs)
         self.inflight: dict[tuple[str, str, int, int], float] = {}
         self.origins: OrderedDict[bytes, float] = OrderedDict()
-        # (stage, topic, partition) -> next offset to process
+        # (stage, topic, partition) -> next offset to process, as seen by this agent's stream
         self.processed: dict[tuple[str, str, int], int] = {}
+        # Where an agent started on a partition it has not processed anything on yet: the
+        # group's committed offset when first looked at. Kept, not re-read: faust may commit
+        # past records an agent never processed (when an agent crashes), which would hide the
+        # very stall /healthz is for.
+        self.baselines: dict[tuple[str, str, int], int] = {}
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[Any, Any]:
         if len(self.inflight) > _INFLIGHT_MAX:  # events that never came out (crashed streams)
@@ -72,6 +77,14 @@ class StageSensor(Sensor):
         stamp = _timestamp(event)
         if stamp is not None:
             metrics.STAGE_LATENCY.labels(stage).observe(max(0.0, time.time() - stamp))
+
+    def on_rebalance_start(self, app: Any) -> dict[Any, Any]:
+        # Positions of partitions this worker may lose (and get back later, behind what
+        # another worker did) are forgotten; the group's committed offsets stand in until the
+        # agents process again, so a stale position never looks like a stall.
+        self.processed.clear()
+        self.baselines.clear()
+        return {}
 
     def _origin_of(self, event: Any) -> float | None:
         message = event.message
@@ -219,12 +232,22 @@ async def _check(client: AIOKafkaConsumer) -> None:
     if tps:
         ends = await client.end_offsets(tps)
         starts = await client.beginning_offsets(tps)
-        committed = {tp: await client.committed(tp) for tp in tps}
+        # The group's committed offset, once, for partitions an agent has not touched yet.
+        untouched = {
+            tp
+            for tp in tps
+            for stage in readers[tp.topic]
+            if (stage, tp.topic, tp.partition) not in sensor.processed
+            and (stage, tp.topic, tp.partition) not in sensor.baselines
+        }
+        committed = {tp: await client.committed(tp) for tp in untouched}
         for tp in tps:
             for stage in readers[tp.topic]:
-                position = sensor.processed.get((stage, tp.topic, tp.partition))
-                if position is None:
-                    position = committed[tp] if committed[tp] is not None else starts[tp]
+                ident = (stage, tp.topic, tp.partition)
+                if ident not in sensor.processed and ident not in sensor.baselines:
+                    c = committed.get(tp)
+                    sensor.baselines[ident] = c if c is not None else starts[tp]
+                position = sensor.processed.get(ident, sensor.baselines.get(ident, starts[tp]))
                 positions.append(StreamPosition(stage, tp.topic, tp.partition, position, ends[tp]))
     now = time.monotonic()
     monitor.tracker.observe(positions, now)

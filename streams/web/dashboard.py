@@ -147,9 +147,14 @@ async def one_alert(web: Any, request: Any, alert_id: str) -> Any:
     return web.json(alert)
 
 
+MAX_LIVE_CLIENTS = 100  # each holds a connection and a bounded queue
+
+
 @tocsin_app.app.page("/api/live/alerts")
 async def live_alerts(web: Any, request: Any) -> Any:
     """Server-sent events: ``event: alert`` with the alert as JSON, a comment every 15 s."""
+    if len(mon.feed.clients) >= MAX_LIVE_CLIENTS:
+        return _error(web, 503, "too many live clients")
     response = aioweb.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
@@ -186,6 +191,20 @@ def _int(raw: str | None, *, default: int, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
+_ENTRIES_TTL = 2.0
+_entries_cache: dict[str, tuple[float, list[stats.Entry]]] = {}
+
+
+def _entries(window: str) -> list[stats.Entry]:
+    """One table scan serves every chart the dashboard asks for within a couple of seconds."""
+    cached = _entries_cache.get(window)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > _ENTRIES_TTL:
+        cached = (now, list(stats_agent.entries(window)))
+        _entries_cache[window] = cached
+    return cached[1]
+
+
 @tocsin_app.app.page("/api/stats")
 async def stats_view(web: Any, request: Any) -> Any:
     """Windowed counts: ``window`` 1m|1h, ``by`` a dimension, ``periods`` windows back
@@ -205,7 +224,7 @@ async def stats_view(web: Any, request: Any) -> Any:
     if limit is None:
         return _error(web, 400, "limit must be an integer in 1..1000")
     now = time.time()
-    entries = list(stats_agent.entries(window.name))
+    entries = _entries(window.name)
     counts = stats.totals(entries, by, now, window, periods)
     body: dict[str, Any] = {
         "window": window.name,
