@@ -19,6 +19,7 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs, topics
 from streams.agents._boundary import count
+from streams.agents.monitor import feed
 from streams.pipeline import stats
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ async def count_stream(stream: Any) -> None:
             except Exception:  # noqa: BLE001 - undecodable input is counted, not rejected
                 record = None
             keys = stats.counter_keys(kind, record if isinstance(record, dict) else None)
+            if kind == stats.EVENT and isinstance(record, dict):
+                feed.add_event(record)  # for the alert page's event details
             for table in TABLES.values():
                 for k in keys:
                     table[k] += 1

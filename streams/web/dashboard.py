@@ -144,7 +144,9 @@ async def one_alert(web: Any, request: Any, alert_id: str) -> Any:
     alert = mon.feed.by_id.get(alert_id)
     if alert is None:
         return _error(web, 404, "unknown alert (this worker keeps the latest alerts only)")
-    return web.json(alert)
+    # The event record behind it, when this worker counted it (its partition, recent).
+    event = mon.feed.events.get(alert.get("article_id") or "")
+    return web.json({**alert, "event": event})
 
 
 MAX_LIVE_CLIENTS = 100  # each holds a connection and a bounded queue

@@ -8,12 +8,13 @@ fields are kept, each bounded.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from streams import metrics
 
 RECENT_MAX = 500
+EVENTS_MAX = 2000
 _FIELD_MAX = 4000
 
 
@@ -47,6 +48,39 @@ def _bounded(alert: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _strings(value: Any, limit: int = 50, size: int = 200) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v)[:size] for v in value[:limit] if isinstance(v, str | int | float)]
+
+
+def bounded_event(record: dict[str, Any]) -> dict[str, Any]:
+    """What the alert page shows of an event record: facets, places and evidence, bounded."""
+    places = [
+        {"text": str(p.get("text", ""))[:200], "country": str(p.get("country", ""))[:8]}
+        for p in (record.get("places") or [])[:50]
+        if isinstance(p, dict)
+    ]
+    evidence = [
+        {
+            "theme": str(e.get("theme", ""))[:60],
+            "trigger": str(e.get("trigger", ""))[:200],
+            "sentence": str(e.get("sentence", ""))[:_FIELD_MAX],
+        }
+        for e in (record.get("evidence") or [])[:20]
+        if isinstance(e, dict)
+    ]
+    return {
+        "article_id": str(record.get("article_id", ""))[:_FIELD_MAX],
+        "themes": _strings(record.get("themes")),
+        "countries": _strings(record.get("countries")),
+        "actors": _strings(record.get("actors")),
+        "places": places,
+        "evidence": evidence,
+        "model": str(record.get("model", ""))[:100],
+    }
+
+
 class AlertFeed:
     """The latest alerts (bounded), by id, and the live clients waiting for new ones."""
 
@@ -55,6 +89,18 @@ class AlertFeed:
         self.by_id: dict[str, dict[str, Any]] = {}
         self.clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self.queue_size = queue_size
+        # article id -> its event record, for the alert page (latest EVENTS_MAX only)
+        self.events: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def add_event(self, record: dict[str, Any]) -> None:
+        event = bounded_event(record)
+        article_id = event["article_id"]
+        if not article_id:
+            return
+        self.events[article_id] = event
+        self.events.move_to_end(article_id)
+        while len(self.events) > EVENTS_MAX:
+            self.events.popitem(last=False)
 
     def add(self, alert: dict[str, Any], received_at: float) -> bool:
         """Keep and broadcast one alert; False for a redelivery of one already kept."""

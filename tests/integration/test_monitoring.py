@@ -249,6 +249,11 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     assert page.locator("#title").text_content() == evil_title
     assert "<img src=x onerror=alert(2)>" in (page.locator("#evidence").text_content() or "")
     assert page.locator("main script, main img").count() == 0
+    # The event behind it: every evidence sentence, also as text.
+    page.locator("#event-evidence li").first.wait_for(timeout=10_000)
+    sentences = page.locator("#event-evidence .evidence").all_text_contents()
+    assert any("<img src=x onerror=alert(2)>" in t for t in sentences), sentences
+    assert "KE" in (page.locator("#event").text_content() or "")
     page.wait_for_timeout(500)
     page.screenshot(path=str(SCREENSHOTS / "alert.png"))
     page.close()

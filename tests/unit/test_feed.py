@@ -64,3 +64,13 @@ def test_an_alert_without_an_id_is_ignored() -> None:
     feed = AlertFeed()
     assert not feed.add({"title": "no id"}, 0.0)
     assert not feed.recent
+
+
+def test_event_records_are_bounded_and_the_oldest_go_first() -> None:
+    feed = AlertFeed()
+    for n in range(2005):
+        feed.add_event({"article_id": f"a{n}", "themes": ["riot"], "evidence": "not a list"})
+    assert len(feed.events) == 2000 and "a0" not in feed.events and "a2004" in feed.events
+    assert feed.events["a2004"]["evidence"] == []
+    feed.add_event({"article_id": "", "themes": []})
+    assert "" not in feed.events

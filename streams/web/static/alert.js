@@ -34,6 +34,23 @@
     for (const [facet, values] of Object.entries(a.matched || {})) {
       row(matched, facet, (values || []).join(", "));
     }
+    const event = document.getElementById("event");
+    if (!a.event) {
+      row(event, "event", "not on this worker (it keeps the latest events of its partitions)");
+      return;
+    }
+    row(event, "themes", a.event.themes.join(", "));
+    row(event, "countries", a.event.countries.join(", "));
+    row(event, "actors", a.event.actors.join(", "));
+    row(event, "places", a.event.places.map((p) => p.text + " (" + p.country + ")").join(", "));
+    row(event, "model", a.event.model);
+    const list = document.getElementById("event-evidence");
+    for (const e of a.event.evidence) {
+      const li = tocsin.el("li");
+      li.appendChild(tocsin.el("span", e.theme + " · " + e.trigger, "sub"));
+      li.appendChild(tocsin.el("p", e.sentence, "evidence"));
+      list.appendChild(li);
+    }
   }).catch((err) => {
     document.getElementById("title").textContent = "Alert not found";
     document.getElementById("error").textContent =
