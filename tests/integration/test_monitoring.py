@@ -175,6 +175,23 @@ def test_health_and_readiness(subscribed: Worker) -> None:
     wait_for(healthy, 30, "healthy /healthz", worker)
 
 
+def test_pages_are_static_files_with_strict_headers(subscribed: Worker) -> None:
+    worker = subscribed
+    for path, ctype in (("/", "text/html"), ("/static/dashboard.js", "text/javascript")):
+        status, headers, body = get(worker, path)
+        assert status == 200 and headers["Content-Type"].startswith(ctype)
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert b"innerHTML" not in body
+    status, headers, _body = get(worker, "/api/alerts")
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" in headers
+    for path in ("/static/..%2Fdashboard.py", "/static/nope.js", "/static/%2e%2e%2fapp.py"):
+        assert get(worker, path)[0] == 404, path
+    assert get(worker, "/api/alerts/al-unknown")[0] == 404
+    assert get(worker, "/api/alerts?limit=0")[0] == 400
+
+
 # ---- the dashboard in a real browser ------------------------------------------------------
 
 
@@ -228,6 +245,11 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     item = page.locator("#alerts li", has_text=title)
     item.wait_for(timeout=90_000)
     assert page.evaluate("window.__noReload") == 1, "the page reloaded"
+    assert item.get_attribute("data-subscription") == SUB_ID
+    page.select_option("#sub-filter", SUB_ID)
+    assert item.is_visible()
+    page.select_option("#sub-filter", "")
+    assert page.locator('#stages tr[data-stage="extract"]').count() == 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
