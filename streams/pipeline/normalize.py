@@ -88,11 +88,14 @@ def is_heading_like(line: str) -> bool:
     return not _SENTENCE_END.search(line) and len(line.split()) < _HEADING_MAX_WORDS
 
 
-def clean_body(text: str) -> str:
+def clean_body(text: str, *, drop_headings: bool = False) -> str:
     """Article prose only: one paragraph per line, captions/credits/furniture removed.
 
-    A text that is a single line is kept whole even without final punctuation, so short
-    wire items and test inputs are not emptied.
+    ``drop_headings`` also drops short lines without sentence punctuation (bylines, bare
+    captions, section heads): right for flat scraped text, where nothing else tells a caption
+    from prose, wrong for structured sources, whose subheadings and list items are the story
+    (on the HTML benchmark, 70% of such lines belong to the gold text). A text that is a single
+    line is kept whole even without final punctuation, so short wire items are not emptied.
     """
     lines = [line for line in clean_unicode(text).split("\n") if line]
     if len(lines) <= 1:
@@ -100,7 +103,11 @@ def clean_body(text: str) -> str:
     kept = [
         line
         for line in lines
-        if not (is_caption_or_credit(line) or is_boilerplate(line) or is_heading_like(line))
+        if not (
+            is_caption_or_credit(line)
+            or is_boilerplate(line)
+            or (drop_headings and is_heading_like(line))
+        )
     ]
     return "\n".join(kept)
 

@@ -71,8 +71,9 @@ def parse_text_page(text: str) -> dict[str, Any]:
     """A scraped page as a raw article: date stamp, title, byline and body recovered.
 
     The title is the first prose-like line that is not site furniture; a byline is a short
-    line of capitalised words right after it. The body keeps everything else; the validate
-    stage removes captions and boilerplate from it.
+    line of capitalised words right after it. The body keeps the prose: captions, credits,
+    furniture and short unpunctuated lines (bare captions, the byline repeated at the end)
+    are dropped.
     """
     # Menus are recognised by their runs of spaces, so test them before spaces are collapsed.
     raw_lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -92,7 +93,10 @@ def parse_text_page(text: str) -> dict[str, Any]:
     if body_start < len(lines) and _BYLINE.match(lines[body_start]):
         article["author"] = lines[body_start]
         body_start += 1
-    article["text"] = "\n".join(lines[body_start:]) if body_start else "\n".join(lines)
+    body = "\n".join(lines[body_start:]) if body_start else "\n".join(lines)
+    # Flat text has no markup to tell a caption or a repeated byline from prose: drop short
+    # unpunctuated lines here, where that is known, rather than for every source in validate.
+    article["text"] = clean_body(body, drop_headings=True) or body
     return article
 
 

@@ -36,7 +36,7 @@ def test_clean_body_drops_captions_headings_and_furniture() -> None:
         "Read more\n"
         "Families in Nairobi demand answers.\n"
     )
-    assert clean_body(text) == (
+    assert clean_body(text, drop_headings=True) == (
         "Rights groups count 91 abductions in Kenya.\nFamilies in Nairobi demand answers."
     )
 
@@ -187,3 +187,8 @@ def test_language_is_detected_for_long_enough_text() -> None:
     assert detect_language("Four students were abducted in Nairobi, Kenya, police said.") == "en"
     assert detect_language("Quatre étudiants ont été enlevés à Nairobi, selon la police.") == "fr"
     assert detect_language("Protest in Paris") is None  # too short to say
+
+
+def test_structured_text_keeps_subheadings_and_list_items() -> None:
+    text = "How the count was made\nRights groups count 91 abductions.\n- 34 still missing"
+    assert clean_body(text) == text
