@@ -65,17 +65,54 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from streams.kafka_client import produce
-    from streams.sources.files import iter_inputs, raw_key
+    from streams.sources.files import input_size, iter_inputs
+    from streams.sources.ingest import Progress, ingest, print_summary
 
     settings = _settings()
-    started = time.monotonic()
-    records = [(raw_key(payload), payload) for _source, payload in iter_inputs(args.paths)]
-    sent = asyncio.run(produce(settings, topics.ARTICLES_RAW.full_name(settings), records))
-    print(
-        f"sent {sent} inputs to {topics.ARTICLES_RAW.full_name(settings)} "
-        f"in {time.monotonic() - started:.1f}s"
+    progress = Progress(sys.stderr, input_size(args.paths), enabled=args.progress)
+    summary = asyncio.run(ingest(settings, iter_inputs(args.paths), progress=progress))
+    print_summary(summary, topics.ARTICLES_RAW.full_name(settings))
+    return 1 if args.strict and summary.rejected else 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from streams import deadletters
+
+    settings = _settings()
+    since = deadletters.parse_since(args.since) if args.since else None
+    letters = deadletters.select(
+        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
     )
+    shown = letters[-args.limit :] if args.limit else letters
+    for letter in shown:
+        print(codecs.dumps(letter.record).decode() if args.json else deadletters.describe(letter))
+    if not args.json:
+        by_stage: dict[str, int] = {}
+        for letter in letters:
+            stage = str(letter.record.get("stage"))
+            by_stage[stage] = by_stage.get(stage, 0) + 1
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(by_stage.items())) or "none"
+        print(f"{len(letters)} dead letters ({counts}) in {topics.DEADLETTER.full_name(settings)}")
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from streams import deadletters
+
+    settings = _settings()
+    since = deadletters.parse_since(args.since) if args.since else None
+    letters = deadletters.select(
+        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
+    )
+    if args.dry_run:
+        for letter in letters:
+            target = deadletters.replay_target(letter, settings)
+            print(f"{target} <- {deadletters.describe(letter)}")
+        print(f"would replay {len(letters)} dead letters")
+        return 0
+    sent = asyncio.run(deadletters.replay(settings, letters))
+    where = ", ".join(f"{n} to {topic}" for topic, n in sorted(sent.items())) or "nothing"
+    print(f"replayed {len(letters)} dead letters of stage {args.stage}: {where}")
     return 0
 
 
@@ -183,9 +220,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["create"])
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("ingest", help="send JSONL files, text pages or folders to the raw topic")
-    p.add_argument("paths", nargs="+", type=Path)
+    p = sub.add_parser(
+        "ingest", help="check and send JSONL files, text/HTML pages, folders or - (stdin)"
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="files, folders, or - for JSONL on stdin")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input is rejected")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("dlq", help="dead letters: list them, replay them after a fix")
+    s = p.add_subparsers(dest="action", required=True)
+    q = s.add_parser("list", help="show dead letters (oldest first)")
+    q.add_argument("--stage", help="only this stage (validate, ingest, extract, ...)")
+    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
+    q.add_argument("--limit", type=int, default=0, help="only the last N")
+    q.add_argument("--json", action="store_true", help="one dead letter per line, as JSON")
+    q.set_defaults(func=cmd_dlq_list)
+    q = s.add_parser("replay", help="re-send the dead letters of a stage to their source topic")
+    q.add_argument("--stage", required=True)
+    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
+    q.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    q.set_defaults(func=cmd_dlq_replay)
 
     p = sub.add_parser("subscriptions", help="manage subscriptions")
     s = p.add_subparsers(dest="action", required=True)

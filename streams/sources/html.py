@@ -13,7 +13,6 @@ from typing import Any
 
 from streams.pipeline.normalize import clean_title, clean_unicode
 
-HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 # A page larger than this is not an article (and would take trafilatura seconds to parse).
 MAX_HTML_BYTES = 10_000_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
