@@ -201,7 +201,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings()
     for env_name, default, help_ in Settings.describe():
         field = env_name.removeprefix("TOCSIN_").lower()
-        print(f"{env_name:26} = {getattr(settings, field)!s:28} (default {default}) {help_}")
+        value = getattr(settings, field)
+        if field.endswith("_token") and value:
+            value = "(set, hidden)"  # a secret does not belong on a terminal or in a log
+        print(f"{env_name:26} = {value!s:28} (default {default}) {help_}")
     return 0
 
 

@@ -6,6 +6,7 @@ import sys
 
 from streams import app as tocsin_app
 from streams.agents import dedupe, extract, match, subscriptions, validate  # noqa: F401
+from streams.web import ingest as web_ingest  # noqa: F401
 from streams.web import status  # noqa: F401
 
 

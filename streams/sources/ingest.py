@@ -45,6 +45,14 @@ class Summary:
         )
 
 
+def bounded(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected]:
+    """A payload fit for a dead letter, and the rejection saying if it was cut."""
+    if len(payload) <= _DLQ_PAYLOAD_MAX:
+        return payload, rejected
+    note = f" [payload truncated to its first {_DLQ_PAYLOAD_MAX} of {len(payload)} bytes]"
+    return payload[:_DLQ_PAYLOAD_MAX], Rejected(rejected.error_type, rejected.error + note)
+
+
 class Progress:
     """One self-overwriting status line on a terminal; silent when ``out`` is not a TTY."""
 
@@ -106,13 +114,7 @@ async def ingest(
             done_bytes += len(payload) + 1
             outcome = validate_article(payload, validator)
             if isinstance(outcome, Rejected):
-                if len(payload) > _DLQ_PAYLOAD_MAX:
-                    outcome = Rejected(
-                        outcome.error_type,
-                        f"{outcome.error} [payload truncated to its first {_DLQ_PAYLOAD_MAX}"
-                        f" of {len(payload)} bytes]",
-                    )
-                record = dead_letter(STAGE, source, payload[:_DLQ_PAYLOAD_MAX], outcome).to_dict()
+                record = dead_letter(STAGE, source, *bounded(payload, outcome)).to_dict()
                 pending.append(
                     await producer.send(dlq_topic, key=STAGE.encode(), value=codecs.dumps(record))
                 )
