@@ -9,6 +9,7 @@ photo captions, credits and site furniture. ``bench/html_extraction.py`` measure
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 from typing import Any
 
 from streams.pipeline.normalize import clean_title, clean_unicode
@@ -90,3 +91,25 @@ def _drop_repeated_title(text: str, title: str) -> str:
     while lines and title and lines[0].strip().casefold() == title.casefold():
         lines.pop(0)
     return "\n".join(lines)
+
+
+_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
+
+
+def fragment_text(fragment: str) -> str:
+    """Plain text of an HTML fragment (a feed entry's summary or content), one block a line."""
+    import lxml.html
+    from lxml.etree import ParserError
+
+    if "<" not in fragment:
+        return clean_unicode(html_unescape(fragment)).strip()
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ParserError, ValueError):
+        return clean_unicode(fragment).strip()
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    text = str(root.text_content())
+    return "\n".join(line for line in clean_unicode(text).split("\n") if line)

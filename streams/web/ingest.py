@@ -99,20 +99,26 @@ class ArticlesView(View):  # type: ignore[misc]
             items = split_items(body)
         except ValueError as exc:
             return self.error(400, str(exc)[:500])
-        results = [await self._one(index, item) for index, item in enumerate(items)]
+        acks: list[Any] = []
+        results = [await self._one(index, item, acks) for index, item in enumerate(items)]
+        # "accepted" must mean "in Kafka": answer only once the broker has acknowledged all.
+        for ack in acks:
+            await ack
         accepted = sum(1 for r in results if r["status"] == "accepted")
         return self.json(
             {"accepted": accepted, "rejected": len(results) - accepted, "items": results}
         )
 
-    async def _one(self, index: int, item: Any) -> dict[str, Any]:
+    async def _one(self, index: int, item: Any, acks: list[Any]) -> dict[str, Any]:
         payload = codecs.dumps(item)
         outcome = validate_article(payload, _validator)
         if isinstance(outcome, Rejected):
             source = SourceRef(SOURCE_TOPIC, 0, index)
             record = dead_letter(STAGE, source, *bounded(payload, outcome))
-            await tocsin_app.deadletter.send(
-                key=STAGE.encode(), value=codecs.dumps(record.to_dict())
+            acks.append(
+                await tocsin_app.deadletter.send(
+                    key=STAGE.encode(), value=codecs.dumps(record.to_dict())
+                )
             )
             count(STAGE, "rejected")
             return {
@@ -121,7 +127,6 @@ class ArticlesView(View):  # type: ignore[misc]
                 "error_type": outcome.error_type,
                 "error": outcome.error,
             }
-        # Wait for the broker's acknowledgement: "accepted" must mean it is in Kafka.
-        await tocsin_app.articles_raw.send_and_wait(key=raw_key(payload), value=payload)
+        acks.append(await tocsin_app.articles_raw.send(key=raw_key(payload), value=payload))
         count(STAGE, "accepted")
         return {"index": index, "status": "accepted", "id": outcome.id}
