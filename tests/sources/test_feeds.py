@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ LONG = " ".join(
     f"Paragraph {i}: residents of Garissa said gunmen abducted two aid workers on Tuesday."
     for i in range(12)
 )
-PAGE = f"""<!doctype html><html><head><title>Aid workers abducted in Garissa</title>
+PAGE = """<!doctype html><html><head><title>Aid workers abducted in Garissa</title>
 <meta property="og:site_name" content="Local Wire"></head><body>
 <nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav>
 <article><h1>Aid workers abducted in Garissa</h1>
@@ -204,7 +205,7 @@ async def test_atom_last_modified_and_politeness(site: Site, tmp_path: Path) -> 
     assert atom_requests[-1][2].get("If-Modified-Since") == site.atom_modified
     # One host: every request at least host_delay after the previous one.
     times = sorted(r[3] for r in site.requests)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.25, gaps
     atom = next(a for a in sink.articles if a["title"] == "Atom story")
     assert "Garissa" in atom["text"]  # teaser only: followed to the page
