@@ -116,6 +116,102 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_add(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    settings = _settings()
+    store = FeedStore(settings.feeds_file)
+    try:
+        feed = store.add(args.url, args.interval)
+    except ValueError as exc:
+        print(f"tocsin: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"feed {feed.url} every {feed.interval:.0f}s (state in {settings.feeds_file})")
+    return 0
+
+
+def cmd_feeds_list(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    settings = _settings()
+    store = FeedStore(settings.feeds_file)
+    try:
+        for feed in store.all():
+            due = max(feed.next_poll - time.time(), 0)
+            print(
+                f"{_safe(feed.url, 100)}  every {feed.interval:.0f}s  next in {due:.0f}s  "
+                f"sent {store.sent_count(feed.url)}  {_safe(feed.last_status or 'never polled')}"
+            )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_feeds_remove(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    store = FeedStore(_settings().feeds_file)
+    try:
+        removed = store.remove(args.url)
+    finally:
+        store.close()
+    print(f"removed {args.url}" if removed else f"no feed {args.url}")
+    return 0 if removed else 1
+
+
+def cmd_feeds_poll(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from aiokafka import AIOKafkaProducer
+
+    from streams.sources.feeds import FeedPoller, FeedStore, kafka_sink
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    topic = topics.ARTICLES_RAW.full_name(settings)
+
+    async def poll() -> int:
+        store = FeedStore(settings.feeds_file)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.brokers,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=2_000_000,
+        )
+        await producer.start()
+        try:
+            async with FeedPoller(
+                store,
+                kafka_sink(producer, topic),
+                concurrency=settings.feeds_concurrency,
+                host_delay=settings.feeds_host_delay,
+            ) as poller:
+                if args.once:
+                    report = await poller.poll_once()
+                    for error in report.errors:
+                        print(f"error: {_safe(error)}", file=sys.stderr)
+                    print(
+                        f"polled {report.polled} feeds ({report.not_modified} not modified, "
+                        f"{report.failed} failed), fetched {report.pages_fetched} pages, "
+                        f"sent {report.sent} entries to {topic}"
+                    )
+                    return 1 if report.failed else 0
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await poller.run(stop)
+                return 0
+        finally:
+            await producer.stop()
+            store.close()
+
+    return asyncio.run(poll())
+
+
 def cmd_subscriptions_load(args: argparse.Namespace) -> int:
     from streams.kafka_client import produce
     from streams.sources.files import load_subscriptions
@@ -235,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any input is rejected")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feeds", help="RSS/Atom feeds: add, list, remove, poll")
+    s = p.add_subparsers(dest="action", required=True)
+    q = s.add_parser("add", help="add a feed (or change its interval)")
+    q.add_argument("url")
+    q.add_argument("--interval", type=float, default=300.0, help="seconds between polls")
+    q.set_defaults(func=cmd_feeds_add)
+    q = s.add_parser("list", help="feeds, their state and how many entries were sent")
+    q.set_defaults(func=cmd_feeds_list)
+    q = s.add_parser("remove", help="remove a feed and its sent-entry state")
+    q.add_argument("url")
+    q.set_defaults(func=cmd_feeds_remove)
+    q = s.add_parser("poll", help="poll due feeds and send new entries (until Ctrl-C)")
+    q.add_argument("--once", action="store_true", help="one pass over the due feeds, then exit")
+    q.set_defaults(func=cmd_feeds_poll)
 
     p = sub.add_parser("dlq", help="dead letters: list them, replay them after a fix")
     s = p.add_subparsers(dest="action", required=True)

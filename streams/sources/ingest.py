@@ -25,9 +25,6 @@ from streams.sources.files import raw_key
 STAGE = "ingest"
 # Unacknowledged sends in flight: bounds memory on huge files while keeping the pipe full.
 _WINDOW = 500
-# Dead letters must fit a Kafka message (1 MiB) even base64-encoded: an input rejected for its
-# size keeps its first 700 kB, enough to find and fix it, and the error says so.
-_DLQ_PAYLOAD_MAX = 700_000
 
 
 @dataclass
@@ -43,14 +40,6 @@ class Summary:
             if self.rejected
             else ""
         )
-
-
-def bounded(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected]:
-    """A payload fit for a dead letter, and the rejection saying if it was cut."""
-    if len(payload) <= _DLQ_PAYLOAD_MAX:
-        return payload, rejected
-    note = f" [payload truncated to its first {_DLQ_PAYLOAD_MAX} of {len(payload)} bytes]"
-    return payload[:_DLQ_PAYLOAD_MAX], Rejected(rejected.error_type, rejected.error + note)
 
 
 class Progress:
@@ -114,7 +103,7 @@ async def ingest(
             done_bytes += len(payload) + 1
             outcome = validate_article(payload, validator)
             if isinstance(outcome, Rejected):
-                record = dead_letter(STAGE, source, *bounded(payload, outcome)).to_dict()
+                record = dead_letter(STAGE, source, payload, outcome).to_dict()
                 pending.append(
                     await producer.send(dlq_topic, key=STAGE.encode(), value=codecs.dumps(record))
                 )

@@ -28,7 +28,6 @@ from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.validate import validate_article
 from streams.sources.files import raw_key
-from streams.sources.ingest import bounded
 
 STAGE = "ingest"
 SOURCE_TOPIC = "http:POST /api/articles"
@@ -114,7 +113,7 @@ class ArticlesView(View):  # type: ignore[misc]
         outcome = validate_article(payload, _validator)
         if isinstance(outcome, Rejected):
             source = SourceRef(SOURCE_TOPIC, 0, index)
-            record = dead_letter(STAGE, source, *bounded(payload, outcome))
+            record = dead_letter(STAGE, source, payload, outcome)
             acks.append(
                 await tocsin_app.deadletter.send(
                     key=STAGE.encode(), value=codecs.dumps(record.to_dict())
