@@ -3,7 +3,8 @@
 - Conditional GETs: the feed's ``ETag`` and ``Last-Modified`` are stored and sent back as
   ``If-None-Match``/``If-Modified-Since``; a ``304`` costs the publisher no body.
 - Per-feed intervals (``tocsin feeds add URL --interval S``); failing feeds back off
-  exponentially (up to 6 hours) instead of being hammered.
+  exponentially (up to 6 hours) instead of being hammered, and never sooner than a 429/503
+  ``Retry-After`` asks.
 - A global politeness limit: at most ``concurrency`` requests in flight over all hosts, and at
   least ``host_delay`` seconds between two requests to one host (feed and page fetches alike).
 - Entries whose feed carries only a summary are followed to their page, whose main text is
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
+import email.utils
 import hashlib
 import ipaddress
 import logging
@@ -335,7 +337,7 @@ class FeedPoller:
             self._done(feed, "304 not modified")
             return
         if status != 200:
-            self._failed(feed, f"HTTP {status}", report)
+            self._failed(feed, f"HTTP {status}", report, _retry_after(response_headers))
             return
         parsed = feedparser.parse(body, response_headers=response_headers)
         if parsed.get("bozo") and not parsed.get("entries"):
@@ -410,13 +412,31 @@ class FeedPoller:
         feed.next_poll = time.time() + feed.interval
         self.store.save(feed)
 
-    def _failed(self, feed: Feed, error: str, report: PollReport) -> None:
+    def _failed(
+        self, feed: Feed, error: str, report: PollReport, retry_after: float | None = None
+    ) -> None:
         report.failed += 1
         report.errors.append(f"{feed.url}: {error}")
         feed.failures += 1
         feed.last_status = error[:300]
-        feed.next_poll = time.time() + min(feed.interval * 2**feed.failures, MAX_BACKOFF)
+        backoff = min(feed.interval * 2**feed.failures, MAX_BACKOFF)
+        # A publisher's Retry-After (429/503) is a floor, never an excuse to come back sooner.
+        feed.next_poll = time.time() + max(backoff, min(retry_after or 0.0, 24 * 3600.0))
         self.store.save(feed)
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if any."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(moment.timestamp() - time.time(), 0.0)
 
 
 def kafka_sink(producer: Any, topic: str) -> Sink:

@@ -94,6 +94,10 @@ class Site:
             headers={"Last-Modified": self.atom_modified},
         )
 
+    async def busy(self, request: web.Request) -> web.Response:
+        self.log(request)
+        return web.Response(status=429, headers={"Retry-After": "3600"})
+
     async def page(self, request: web.Request) -> web.Response:
         self.log(request)
         if request.match_info["name"] == "gone":
@@ -108,6 +112,7 @@ async def site() -> AsyncIterator[Site]:
     app.router.add_get("/feed.xml", state.feed)
     app.router.add_get("/atom.xml", state.atom)
     app.router.add_get("/page/{name}", state.page)
+    app.router.add_get("/busy.xml", state.busy)
     runner = web.AppRunner(app)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
@@ -231,6 +236,12 @@ async def test_failing_page_is_retried_and_failing_feed_backs_off(
     missing = store.get(f"{site.base}/missing.xml")
     assert missing is not None and missing.failures == 1 and "404" in str(missing.last_status)
     assert missing.next_poll > time.time() + 50  # 30 s * 2: backed off
+
+    store.add(f"{site.base}/busy.xml", interval=30)
+    async with poller(store, sink) as p:
+        await p.poll_once()
+    busy = store.get(f"{site.base}/busy.xml")
+    assert busy is not None and busy.next_poll > time.time() + 3500  # Retry-After honoured
 
 
 def test_untrusted_links_do_not_reach_private_addresses() -> None:
