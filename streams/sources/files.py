@@ -48,11 +48,22 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[tuple[SourceRef, bytes]]:
         elif path.suffix.lower() in TEXT_SUFFIXES:
             page = parse_text_page(path.read_text(encoding="utf-8", errors="replace"))
             yield SourceRef(str(path), 0, 1), codecs.dumps(page)
-        elif path.suffix.lower() in HTML_SUFFIXES:
+        elif _is_html(path):
             yield SourceRef(str(path), 0, 1), codecs.dumps(_html_file(path))
         else:
             with path.open("rb") as handle:
                 yield from _jsonl_lines(handle, str(path))
+
+
+def _is_html(path: Path) -> bool:
+    """By suffix; a file with another suffix (``download``, ``page.php``) by its first bytes."""
+    from streams.sources.html import looks_like_html
+
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES or suffix in JSONL_SUFFIXES:
+        return suffix in HTML_SUFFIXES
+    with path.open("rb") as handle:
+        return looks_like_html(handle.read(2048))
 
 
 def _jsonl_lines(handle: BinaryIO, name: str) -> Iterator[tuple[SourceRef, bytes]]:
