@@ -197,7 +197,7 @@ def parse_published(value: str) -> str:
 
 # Language identification: fewer letters than this say too little to be trusted.
 _LANGUAGE_MIN_LETTERS = 40
-_LANGUAGE_SAMPLE_CHARS = 4000
+_LANGUAGE_SAMPLE_CHARS = 600
 _LANGUAGE_MIN_CONFIDENCE = 0.8
 
 
@@ -213,7 +213,7 @@ def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language (py3langid, 97 languages), or ``None`` when the
     text is too short or the classifier is not confident."""
     sample = text[:_LANGUAGE_SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < _LANGUAGE_MIN_LETTERS:
+    if sum(map(str.isalpha, sample)) < _LANGUAGE_MIN_LETTERS:
         return None
     code, confidence = _language_identifier().classify(sample)
     return str(code) if confidence >= _LANGUAGE_MIN_CONFIDENCE else None
