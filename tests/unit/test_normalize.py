@@ -192,3 +192,18 @@ def test_language_is_detected_for_long_enough_text() -> None:
 def test_structured_text_keeps_subheadings_and_list_items() -> None:
     text = "How the count was made\nRights groups count 91 abductions.\n- 34 still missing"
     assert clean_body(text) == text
+
+
+@given(st.text(max_size=400))
+def test_clean_body_with_headings_is_idempotent(text: str) -> None:
+    once = clean_body(text, drop_headings=True)
+    assert clean_body(once, drop_headings=True) == once
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=500))
+def test_text_pages_never_raise(text: str) -> None:
+    from streams.sources.files import parse_text_page
+
+    page = parse_text_page(text)
+    assert isinstance(page["text"], str)
+    assert len(page.get("title", "")) <= 1000
