@@ -20,7 +20,6 @@ from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.validate import validate_article
 from streams.settings import Settings
-from streams.sources.files import raw_key
 
 STAGE = "ingest"
 # Unacknowledged sends in flight: bounds memory on huge files while keeping the pipe full.
@@ -113,7 +112,9 @@ async def ingest(
                         f"{source.topic}:{source.offset}: {outcome.error_type}: {outcome.error}"
                     )
             else:
-                pending.append(await producer.send(raw_topic, key=raw_key(payload), value=payload))
+                pending.append(
+                    await producer.send(raw_topic, key=outcome.content_hash.encode(), value=payload)
+                )
                 summary.sent += 1
             if len(pending) >= _WINDOW:
                 for future in pending:

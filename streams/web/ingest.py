@@ -27,7 +27,6 @@ from streams.errors import DecodeError
 from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.validate import validate_article
-from streams.sources.files import raw_key
 
 STAGE = "ingest"
 SOURCE_TOPIC = "http:POST /api/articles"
@@ -126,6 +125,8 @@ class ArticlesView(View):  # type: ignore[misc]
                 "error_type": outcome.error_type,
                 "error": outcome.error,
             }
-        acks.append(await tocsin_app.articles_raw.send(key=raw_key(payload), value=payload))
+        acks.append(
+            await tocsin_app.articles_raw.send(key=outcome.content_hash.encode(), value=payload)
+        )
         count(STAGE, "accepted")
         return {"index": index, "status": "accepted", "id": outcome.id}

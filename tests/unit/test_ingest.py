@@ -42,3 +42,23 @@ def test_http_helpers() -> None:
     for bad in (b"[]", b"5", b"{oops", b"\xff", ("[" + ",".join(["{}"] * (MAX_ITEMS + 1)) + "]")):
         with pytest.raises(ValueError):
             split_items(bad if isinstance(bad, bytes) else bad.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Protest  in Paris.", "Caption line\nPhoto: AFP\nBody one.\nRead more", "  é\u200b x \n\n y"],
+)
+def test_sources_key_raw_inputs_like_raw_key(text: str) -> None:
+    """Sources key raw messages by the validated content hash: it must equal raw_key, so
+    copies share a partition whichever way they were sent."""
+    import orjson
+
+    from streams import schemas, topics
+    from streams.models import Article
+    from streams.pipeline.validate import validate_article
+    from streams.sources.files import raw_key
+
+    payload = orjson.dumps({"text": text})
+    article = validate_article(payload, schemas.validator(topics.ARTICLES_RAW.schema_file))
+    assert isinstance(article, Article)
+    assert raw_key(payload) == article.content_hash.encode()
