@@ -107,6 +107,8 @@ async def read_letters(settings: Settings, idle_timeout: float = 2.0) -> list[Le
             continue  # not ours: every letter tocsin writes is JSON
         if isinstance(value, dict):
             out.append(Letter(value, record.partition, record.offset))
+    # Letters are keyed by stage, so partitions interleave stages: show them in time order.
+    out.sort(key=lambda letter: (str(letter.record.get("failed_at", "")), letter.offset))
     return out
 
 
