@@ -27,6 +27,10 @@ from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
 
 log = logging.getLogger(__name__)
+# Per-input outcomes of "dedupe" are unique | duplicate | deadletter (the dashboard sums them);
+# the intermediate steps are counted under their own names.
+SCATTER = "dedupe-scatter"
+SWEEP = "dedupe-sweep"
 CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
 SWEEP_EVERY_S = 600.0  # one pass over a partition's keys at most this often
 
@@ -78,15 +82,15 @@ async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
     try:
         for verdict in stage.sweep(_partition_items(table, partition), table, now, CONFIG):
             await _emit(verdict)
-            count(STAGE, "gather_timeout")
+            count(SWEEP, "gather_timeout")
     except asyncio.CancelledError:
         raise
     except Exception:
         # Not the event's fault: it was handled already. Log, count, try again next time.
         log.exception("dedupe: sweeping %s partition %s failed", table.name, partition)
-        count(STAGE, "sweep_error")
+        count(SWEEP, "error")
     else:
-        count(STAGE, "sweep")
+        count(SWEEP, "swept")
 
 
 async def _emit(verdict: Article | Duplicate) -> None:
@@ -94,7 +98,7 @@ async def _emit(verdict: Article | Duplicate) -> None:
         await tocsin_app.articles_duplicates.send(
             key=verdict.article_id.encode(), value=codecs.dumps(verdict.to_dict())
         )
-        count(STAGE, f"duplicate_{verdict.kind}")
+        count(STAGE, "duplicate")
     else:
         await tocsin_app.articles_unique.send(
             key=verdict.id.encode(), value=codecs.dumps(verdict.to_dict())
@@ -121,7 +125,7 @@ async def dedupe_articles(stream: Any) -> None:
                     await tocsin_app.dedupe_bands.send(
                         key=probe.key.encode(), value=codecs.dumps(probe.to_dict())
                     )
-                count(STAGE, "scattered")
+                count(SCATTER, "scattered")
             await _maybe_sweep(seen, event, now)
 
 

@@ -172,9 +172,10 @@ def test_two_workers_catch_near_duplicates_across_partitions(
 
 def test_both_workers_worked_and_swept_their_state(two_worker_verdicts: dict[str, Any]) -> None:
     for w in WORKERS:
-        counts = (w.status() or {}).get("counts", {}).get("dedupe", {})
-        assert counts.get("scattered", 0) > 0, w.log_tail()  # each owns some partitions
-        assert counts.get("sweep", 0) > 0 and not counts.get("sweep_error"), w.log_tail()
+        counts = (w.status() or {}).get("counts", {})
+        scatter, sweep = counts.get("dedupe-scatter", {}), counts.get("dedupe-sweep", {})
+        assert scatter.get("scattered", 0) > 0, w.log_tail()  # each owns some partitions
+        assert sweep.get("swept", 0) > 0 and not sweep.get("error"), w.log_tail()
 
 
 def test_racing_copies_agree_on_one_original(two_worker_verdicts: dict[str, Any]) -> None:
