@@ -47,7 +47,9 @@ def test_healthz_reports_the_stream_that_stopped(stalled_worker: Worker) -> None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         status, _h, body = get(worker, "/healthz")
-        if status == 503:
+        # With a 3 s threshold the dedupe scatter/gather agents (33 band messages for this one
+        # article) can be flagged for a moment before the article reaches extract: wait for it.
+        if status == 503 and "extract" in {s["stage"] for s in orjson.loads(body)["stalls"]}:
             break
         time.sleep(1)
     assert status == 503, f"never unhealthy: {body!r}\n{worker.log_tail()}"
