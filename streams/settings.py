@@ -25,6 +25,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -61,6 +68,15 @@ def _model(raw: str) -> str:
     return raw
 
 
+def _optional_file(raw: str) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError("no such file")
+    return path
+
+
 def _log_level(raw: str) -> str:
     upper = raw.upper()
     if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -83,6 +99,13 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "extract_batch": (_positive_int, "max articles per nlp.pipe batch"),
     "extract_within": (_positive_float, "seconds to wait while filling an extraction batch"),
     "log_level": (_log_level, "worker log level"),
+    "themes_file": (_optional_file, "theme taxonomy JSON replacing the shipped one"),
+    "actors_file": (_optional_file, "actor gazetteer JSON replacing the shipped one"),
+    "places_file": (_optional_file, "place aliases/demonyms JSON replacing the shipped one"),
+    "extract_processes": (
+        _non_negative_int,
+        "extraction processes (model loaded once in each); 0 = one thread in the worker",
+    ),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
 }
 
@@ -105,6 +128,10 @@ class Settings:
     extract_within: float = 0.2
     log_level: str = "INFO"
     verbose_web: bool = False
+    themes_file: Path | None = None
+    actors_file: Path | None = None
+    places_file: Path | None = None
+    extract_processes: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

