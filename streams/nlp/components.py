@@ -101,14 +101,13 @@ def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:
 
 
 def _longest_per_span(hits: list[Hit]) -> list[Hit]:
-    """Drop a hit strictly inside a longer hit of another theme; keep equal spans."""
+    """Drop a hit inside a longer hit; equal spans of different themes both stay."""
     out = []
     for hit in hits:
         inside = any(
             o.start <= hit.start
             and hit.end <= o.end
             and (o.end - o.start) > (hit.end - hit.start)
-            and o.label != hit.label
             for o in hits
         )
         if not inside:

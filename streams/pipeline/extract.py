@@ -171,11 +171,25 @@ class _Mention:
     sentence: int
 
 
+_PLACE_WORDS = (
+    "city", "town", "township", "village", "district", "province", "state", "region",
+    "county", "governorate", "municipality", "area", "camp", "neighbourhood", "neighborhood",
+)  # fmt: skip
+
+
+def place_key(text: str) -> str:
+    """"the Douala city" -> "Douala": the name the place tables know."""
+    words = text.removeprefix("the ").removeprefix("The ").split()
+    while len(words) > 1 and words[-1].lower() in _PLACE_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
 def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
     """Mentions -> places. An ambiguous name ("Hyderabad": IN or PK) takes the country the
     article names unambiguously elsewhere, else its best-known reading."""
     table = place_table()
-    readings = {m: table.get(m.text.removeprefix("the "), ()) for m in mentions}
+    readings = {m: table.get(place_key(m.text), ()) for m in mentions}
     sure = {r[0].country for r in readings.values() if r and len({p.country for p in r}) == 1}
     out: dict[_Mention, Place] = {}
     for mention, options in readings.items():
@@ -185,32 +199,39 @@ def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
         region = chosen.region or next(
             (p.region for p in options if p.country == chosen.country and p.region), None
         )
-        out[mention] = Place(mention.text.removeprefix("the ")[:300], chosen.country, region)
+        out[mention] = Place(place_key(mention.text)[:300], chosen.country, region)
     return out
 
 
-def _mentions(reading: _Reading) -> tuple[list[_Mention], list[tuple[int, int]]]:
+def _mentions(reading: _Reading) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
     """Place mentions (gazetteer over the whole text, NER in parsed sentences) and the
     character ranges of person/organisation entities (a place name inside one is not a
     place: "Paris Hilton")."""
     doc = reading.names
-    people: list[tuple[int, int]] = []
+    people: list[tuple[int, int, str]] = []
     mentions: list[_Mention] = []
     for unit in reading.units:
         for ent in unit.span.ents:
             start = unit.offset + ent.start_char - unit.span.start_char
             if ent.label_ in _ACTOR_LABELS:
-                people.append((start, start + len(ent.text)))
+                people.append((start, start + len(ent.text), ent.text))
             elif ent.label_ in _PLACE_LABELS:
                 mentions.append(_Mention(ent.text, start, unit.index))
     for hit in doc._.place_hits:
         span = doc[hit.start : hit.end]
-        if any(a <= span.start_char < b for a, b in people):
+        if any(
+            a <= span.start_char < b and len(place_key(name)) > len(span.text)
+            for a, b, name in people
+        ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
         mentions.append(_Mention(span.text, span.start_char, reading.sentence_of_token[hit.start]))
+    # One mention per position: the gazetteer's and NER's readings of a name often overlap.
+    table = place_table()
     seen: set[int] = set()
     unique = []
-    for mention in sorted(mentions, key=lambda m: (m.char, -len(m.text))):
+    for mention in sorted(
+        mentions, key=lambda m: (m.char, place_key(m.text) not in table, -len(m.text))
+    ):
         if mention.char in seen:
             continue
         seen.add(mention.char)
@@ -323,10 +344,25 @@ def _apply_rules(
     return theme
 
 
+def _cue_applies(doc: Doc, cue: Hit) -> bool:
+    """"May" in "2 May 2020" is a month, not a modal."""
+    tok = doc[cue.start]
+    if tok.text == "May" and (
+        (tok.i > 0 and doc[tok.i - 1].like_num) or (tok.i + 1 < len(doc) and doc[tok.i + 1].like_num)
+    ):
+        return False
+    return True
+
+
 def _cued(sent: Span, hit: Hit, kind: str) -> bool:
     doc = sent.doc
     for cue in doc._.cue_hits:
-        if cue.label == kind and sent.start <= cue.start and cue.end <= hit.start:
+        if (
+            cue.label == kind
+            and sent.start <= cue.start
+            and cue.end <= hit.start
+            and _cue_applies(doc, cue)
+        ):
             if hit.start - cue.end <= CUE_WINDOW or doc[cue.start].lower_ in {"denied", "denies"}:
                 return True
     return False
