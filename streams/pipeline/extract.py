@@ -499,8 +499,9 @@ def _themes(
     events: list[tuple[Event, float, int]], taxonomy: Taxonomy
 ) -> tuple[list[str], str | None]:
     """Reported themes by weight (title and lead count double), and the primary one: among
-    the themes carrying at least a third of the top weight, the one the taxonomy ranks first
-    (an attack in which people were also abducted is an attack)."""
+    the themes of the headline or first sentence (else those carrying at least a third of
+    the top weight), the one the taxonomy ranks first (an attack in which people were also
+    abducted is an attack)."""
     scores: Counter[str] = Counter()
     first: dict[str, int] = {}
     for n, (event, weight, sentence) in enumerate(events):
@@ -514,6 +515,10 @@ def _themes(
     top = scores[themes[0]]
     ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
+    # The headline (or first sentence) names the main happening when it names any.
+    lead = {e.theme for e, _w, n in events if n == 0 and not (e.negated or e.hypothetical)}
+    if lead:
+        candidates = [t for t in themes if t in lead]
     primary = min(candidates, key=lambda t: (ranks[t].rank, -scores[t]))
     counted_as = ranks[primary].primary_as
     if counted_as:

@@ -1,0 +1,146 @@
+"""Extraction off the event loop on every core: a process pool with the model loaded once in
+each process.
+
+Threads do not help: spaCy holds the GIL for most of its work, and a busy GIL starves the
+event loop (heartbeats, commits). Processes are started with ``spawn`` (forking a process that
+runs an event loop and Kafka client threads is unsafe), the model is loaded by the pool
+initializer, and a batch is cut into one chunk per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from spacy.language import Language
+
+from streams.models import Article, EventRecord, Rejected
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every process loads: the model and the taxonomy/gazetteer files."""
+
+    model: str
+    themes_file: Path | None = None
+    actors_file: Path | None = None
+    places_file: Path | None = None
+
+    def build(self) -> Language:
+        from streams.nlp import build_nlp
+
+        return build_nlp(self.model, self.themes_file, self.actors_file, self.places_file)
+
+
+_nlp: Language | None = None
+
+
+def _init_process(spec: ModelSpec, level: int) -> None:
+    """Pool initializer: load the model once in this process. Ctrl-C is the parent's to
+    handle (it shuts the pool down); a child dying on SIGINT would break the pool."""
+    global _nlp
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=level, format=f"[extract pid {os.getpid()}] %(message)s")
+    _nlp = spec.build()
+
+
+def _run(articles: list[Article]) -> list[EventRecord | Rejected]:
+    from streams.pipeline.extract import extract_batch
+
+    assert _nlp is not None, "pool initializer did not run"
+    return extract_batch(_nlp, articles)
+
+
+def _model_of_process() -> str:
+    from streams.nlp import model_name
+
+    assert _nlp is not None
+    return f"{model_name(_nlp)} in pid {os.getpid()}"
+
+
+class ExtractPool:
+    """``await pool.extract(articles)`` runs the extract stage in ``processes`` processes
+    (0: one thread of this process, the model loaded here)."""
+
+    def __init__(self, spec: ModelSpec, processes: int) -> None:
+        self.spec = spec
+        self.processes = processes
+        self._executor: Executor | None = None
+        self._local: Language | None = None
+
+    def _start(self) -> Executor:
+        if self.processes == 0:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacy")
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=get_context("spawn"),
+            initializer=_init_process,
+            initargs=(self.spec, logging.getLogger().getEffectiveLevel() or logging.INFO),
+        )
+
+    async def start(self) -> list[str]:
+        """Start the processes and load the model in each; returns what each loaded."""
+        loop = asyncio.get_running_loop()
+        self._executor = self._start()
+        if self.processes == 0:
+            self._local = await loop.run_in_executor(self._executor, self.spec.build)
+            from streams.nlp import model_name
+
+            loaded = [f"{model_name(self._local)} in a thread of pid {os.getpid()}"]
+        else:
+            # One task per process at once makes the pool start (and load) every process.
+            loaded = await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._executor, _model_of_process)
+                    for _ in range(self.processes)
+                )
+            )
+        for line in loaded:
+            log.info("extract: NLP model %s", line)
+        return list(loaded)
+
+    async def extract(self, articles: list[Article]) -> list[EventRecord | Rejected]:
+        """One result per article, in order; a crashed process is replaced and the batch
+        retried once, then its articles are rejected (dead letters), never lost."""
+        if self._executor is None:
+            await self.start()
+        for attempt in (1, 2):
+            try:
+                return await self._extract(articles)
+            except BrokenProcessPool as exc:
+                log.error("extract: a pool process died (%s); restarting the pool", exc)
+                self.close()
+                await self.start()
+                if attempt == 2:
+                    return [Rejected("ExtractorCrashed", str(exc)[:500]) for _ in articles]
+        raise AssertionError("unreachable")
+
+    async def _extract(self, articles: list[Article]) -> list[EventRecord | Rejected]:
+        from streams.pipeline.extract import extract_batch
+
+        loop = asyncio.get_running_loop()
+        assert self._executor is not None
+        if self.processes == 0:
+            assert self._local is not None
+            return await loop.run_in_executor(self._executor, extract_batch, self._local, articles)
+        size = -(-len(articles) // self.processes)
+        chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
+        parts = await asyncio.gather(
+            *(loop.run_in_executor(self._executor, _run, chunk) for chunk in chunks)
+        )
+        return [result for part in parts for result in part]
+
+    def close(self) -> None:
+        """Stop the processes (idempotent); pending work is cancelled."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
