@@ -73,6 +73,7 @@ class GazetteerComponent:
         self.cues = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.cues.add("NEG", _docs(nlp, taxonomy.negation_cues))
         self.cues.add("HYP", _docs(nlp, taxonomy.hypothetical_cues))
+        self.cues.add("CAUSE", _docs(nlp, taxonomy.cause_cues))
         self.agents = PhraseMatcher(nlp.vocab, attr="LOWER")
         for agent_class, words in taxonomy.agents.items():
             self.agents.add(agent_class, _docs(nlp, words))

@@ -40,14 +40,18 @@ class Theme:
 
 @dataclass(frozen=True)
 class Rule:
-    """Re-reads a trigger of ``theme`` as ``becomes`` when its agent is of ``agent_class``
-    ("detained by militants" is an abduction) or its sentence holds one of ``sentence_has``
-    ("clashes between protesters and police" is a riot, not an armed clash)."""
+    """Re-reads a trigger of ``theme`` as ``becomes`` when all its conditions hold: its agent
+    is of ``agent_class`` ("detained by militants" is an abduction), its target of
+    ``target_class``, its sentence holds one of ``sentence_has`` ("clashes between protesters
+    and police" is a riot, not an armed clash)."""
 
     theme: str
     becomes: str
     agent_class: str | None = None
     sentence_has: tuple[str, ...] = ()
+    # "armed": the target is a state or non-state armed actor (an attack on soldiers is a
+    # clash in ACLED's coding; an attack on civilians is an attack).
+    target_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Taxonomy:
     agents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     negation_cues: tuple[str, ...] = ()
     hypothetical_cues: tuple[str, ...] = ()
+    # "protested against the killing": a trigger after one of these in its sentence is the
+    # grievance of another event, reported (a theme) but not the main happening.
+    cause_cues: tuple[str, ...] = ()
 
     def theme(self, theme_id: str) -> Theme:
         return next(t for t in self.themes if t.id == theme_id)
@@ -109,6 +116,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             r["becomes"],
             r.get("agent_class"),
             tuple(w.lower() for w in r.get("sentence_has", ())),
+            r.get("target_class"),
         )
         for r in data.get("rules", ())
     )
@@ -126,6 +134,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         {k: tuple(w.lower() for w in v) for k, v in data.get("agents", {}).items()},
         tuple(c.lower() for c in data.get("negation_cues", ())),
         tuple(c.lower() for c in data.get("hypothetical_cues", ())),
+        tuple(c.lower() for c in data.get("cause_cues", ())),
     )
 
 

@@ -330,13 +330,31 @@ def _agent_class(
     return before[-1].label if before else None
 
 
+def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
+    """"armed" when the target of a trigger is a state or non-state armed actor: the parsed
+    target, else the agent words right after the trigger ("attacked army positions")."""
+    doc = sent.doc
+    agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
+    if target is not None:
+        hits = [h for h in agents if target.start <= h.start < target.end]
+    else:
+        hits = [h for h in agents if hit.end <= h.start <= hit.end + 4]
+    return "armed" if hits else None
+
+
 def _apply_rules(
-    theme: str, agent_class: str | None, lowered: str, rules: Iterable[Rule]
+    theme: str,
+    agent_class: str | None,
+    target_class: str | None,
+    lowered: str,
+    rules: Iterable[Rule],
 ) -> str:
     for rule in rules:
         if rule.theme != theme:
             continue
         if rule.agent_class is not None and rule.agent_class != agent_class:
+            continue
+        if rule.target_class is not None and rule.target_class != target_class:
             continue
         if rule.sentence_has and not any(f" {w} " in lowered for w in rule.sentence_has):
             continue
@@ -413,7 +431,7 @@ def _record(
     by_sentence: dict[int, list[Place]] = {}
     for mention, place in places.items():
         by_sentence.setdefault(mention.sentence, []).append(place)
-    events: list[tuple[Event, float, int]] = []  # (event, weight, sentence index)
+    events: list[tuple[Event, float, int, bool]] = []  # (event, weight, sentence, cause)
     for unit in reading.units:
         sent = unit.span
         doc = sent.doc
@@ -427,7 +445,11 @@ def _record(
             span = doc[hit.start : hit.end]
             actor, target = _roles(span)
             theme = _apply_rules(
-                hit.label, _agent_class(sent, hit, actor, component), lowered, taxonomy.rules
+                hit.label,
+                _agent_class(sent, hit, actor, component),
+                _target_class(sent, hit, target),
+                lowered,
+                taxonomy.rules,
             )
             if actor is None and not doc.has_annotation("DEP"):
                 actor = _blank_actor(sent, hit)
@@ -452,10 +474,14 @@ def _record(
                 hypothetical=hypothetical,
                 confidence=round(min(confidence, 1.0), 2),
             )
-            events.append((event, hit.weight, unit.index))
+            cause = any(
+                c.label == "CAUSE" and sent.start <= c.start and c.end <= hit.start
+                for c in doc._.cue_hits
+            )
+            events.append((event, hit.weight, unit.index, cause))
     themes, primary = _themes(events, taxonomy)
     evidence: dict[str, Evidence] = {}
-    for event, _w, _n in events:
+    for event, _w, _n, _c in events:
         if not (event.negated or event.hypothetical) and event.theme not in evidence:
             evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
     ordered_places = [places[m] for m in mentions if m in places]
@@ -472,7 +498,7 @@ def _record(
         source=article.source,
         published_at=article.published_at,
         model=model,
-        events=tuple(e for e, _w, _n in events[:MAX_EVENTS]),
+        events=tuple(e for e, _w, _n, _c in events[:MAX_EVENTS]),
         regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
     )
 
@@ -496,7 +522,7 @@ def _blank_actor(sent: Span, hit: Hit) -> Span | None:
 
 
 def _themes(
-    events: list[tuple[Event, float, int]], taxonomy: Taxonomy
+    events: list[tuple[Event, float, int, bool]], taxonomy: Taxonomy
 ) -> tuple[list[str], str | None]:
     """Reported themes by weight (title and lead count double), and the primary one: among
     the themes of the headline or first sentence (else those carrying at least a third of
@@ -504,7 +530,7 @@ def _themes(
     abducted is an attack)."""
     scores: Counter[str] = Counter()
     first: dict[str, int] = {}
-    for n, (event, weight, sentence) in enumerate(events):
+    for n, (event, weight, sentence, _cause) in enumerate(events):
         if event.negated or event.hypothetical:
             continue
         scores[event.theme] += weight * (2.0 if sentence <= 1 else 1.0)
@@ -516,9 +542,14 @@ def _themes(
     ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
     # The headline (or first sentence) names the main happening when it names any.
-    lead = {e.theme for e, _w, n in events if n == 0 and not (e.negated or e.hypothetical)}
+    lead = {
+        e.theme for e, _w, n, cause in events if n == 0 and not (e.negated or e.hypothetical or cause)
+    }
     if lead:
         candidates = [t for t in themes if t in lead]
+    else:  # grievances ("a protest against the attack") are not the main happening
+        main = {e.theme for e, _w, _n, cause in events if not cause}
+        candidates = [t for t in candidates if t in main] or candidates
     primary = min(candidates, key=lambda t: (ranks[t].rank, -scores[t]))
     counted_as = ranks[primary].primary_as
     if counted_as:
