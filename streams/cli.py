@@ -177,10 +177,11 @@ def format_record(record: dict[str, Any]) -> str:
         lines.append(
             f"  - {event['theme']} [{_safe(event['trigger'], 60)}] conf={event['confidence']:.2f}"
             f"{' ' + ' '.join(m.upper() for m in marks) if marks else ''}"
-            f"  actor={_safe(event['actor'] or '-', 80)}  target={_safe(event['target'] or '-', 80)}"
+            f"  actor={_safe(event['actor'] or '-', 80)}"
+            f"  target={_safe(event['target'] or '-', 80)}"
             f"  where={where}"
         )
-        lines.append(f"      \"{_safe(event['sentence'], 300)}\"")
+        lines.append(f'      "{_safe(event["sentence"], 300)}"')
     return "\n".join(lines)
 
 

@@ -106,9 +106,7 @@ def _longest_per_span(hits: list[Hit]) -> list[Hit]:
     out = []
     for hit in hits:
         inside = any(
-            o.start <= hit.start
-            and hit.end <= o.end
-            and (o.end - o.start) > (hit.end - hit.start)
+            o.start <= hit.start and hit.end <= o.end and (o.end - o.start) > (hit.end - hit.start)
             for o in hits
         )
         if not inside:

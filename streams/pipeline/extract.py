@@ -178,7 +178,7 @@ _PLACE_WORDS = (
 
 
 def place_key(text: str) -> str:
-    """"the Douala city" -> "Douala": the name the place tables know."""
+    """ "the Douala city" -> "Douala": the name the place tables know."""
     words = text.removeprefix("the ").removeprefix("The ").split()
     while len(words) > 1 and words[-1].lower() in _PLACE_WORDS:
         words.pop()
@@ -305,7 +305,7 @@ def _opt(tok: Token | None) -> Span | None:
 def _agent_class(
     sent: Span, hit: Hit, actor: Span | None, component: GazetteerComponent
 ) -> str | None:
-    """"state" or "non_state" for the doer of a trigger: from the parsed actor when there
+    """ "state" or "non_state" for the doer of a trigger: from the parsed actor when there
     is one, else from agent words around the trigger ("detained by militants")."""
     doc = sent.doc
     agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
@@ -331,12 +331,14 @@ def _agent_class(
 
 
 def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
-    """"armed" when the target of a trigger is a state or non-state armed actor: the parsed
+    """ "armed" when the target of a trigger is a state or non-state armed actor: the parsed
     target, else the agent words right after the trigger ("attacked army positions")."""
     doc = sent.doc
     agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
     if target is not None:
-        hits = [h for h in agents if target.start <= h.start < target.end]
+        # The whole target phrase: "a convoy of Afghan forces", "a security forces post".
+        first, last = target.root.left_edge.i, target.root.right_edge.i
+        hits = [h for h in agents if h.start <= last and h.end > first]
     else:
         hits = [h for h in agents if hit.end <= h.start <= hit.end + 4]
     return "armed" if hits else None
@@ -363,13 +365,15 @@ def _apply_rules(
 
 
 def _cue_applies(doc: Doc, cue: Hit) -> bool:
-    """"May" in "2 May 2020" is a month, not a modal."""
+    """A cue, except "May" in "2 May 2020" (a month, not a modal)."""
     tok = doc[cue.start]
-    if tok.text == "May" and (
-        (tok.i > 0 and doc[tok.i - 1].like_num) or (tok.i + 1 < len(doc) and doc[tok.i + 1].like_num)
-    ):
-        return False
-    return True
+    return not (
+        tok.text == "May"
+        and (
+            (tok.i > 0 and doc[tok.i - 1].like_num)
+            or (tok.i + 1 < len(doc) and doc[tok.i + 1].like_num)
+        )
+    )
 
 
 def _cued(sent: Span, hit: Hit, kind: str) -> bool:
@@ -380,9 +384,9 @@ def _cued(sent: Span, hit: Hit, kind: str) -> bool:
             and sent.start <= cue.start
             and cue.end <= hit.start
             and _cue_applies(doc, cue)
+            and (hit.start - cue.end <= CUE_WINDOW or doc[cue.start].lower_ in {"denied", "denies"})
         ):
-            if hit.start - cue.end <= CUE_WINDOW or doc[cue.start].lower_ in {"denied", "denies"}:
-                return True
+            return True
     return False
 
 
@@ -454,7 +458,9 @@ def _record(
             if actor is None and not doc.has_annotation("DEP"):
                 actor = _blank_actor(sent, hit)
             near = [
-                p for n in (unit.index - 1, unit.index, unit.index + 1) for p in by_sentence.get(n, [])
+                p
+                for n in (unit.index - 1, unit.index, unit.index + 1)
+                for p in by_sentence.get(n, [])
             ]
             negated = _negated(sent, span, hit)
             hypothetical = _hypothetical(sent, span, hit)
@@ -513,7 +519,9 @@ def _blank_actor(sent: Span, hit: Hit) -> Span | None:
         if sent.start <= h.start < sent.end and h.start != hit.start
     ]
     after = [
-        h for h in candidates if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ == "by"
+        h
+        for h in candidates
+        if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ == "by"
     ]
     if after:
         return doc[after[0].start : after[0].end]
@@ -543,7 +551,9 @@ def _themes(
     candidates = [t for t in themes if scores[t] >= top / 3]
     # The headline (or first sentence) names the main happening when it names any.
     lead = {
-        e.theme for e, _w, n, cause in events if n == 0 and not (e.negated or e.hypothetical or cause)
+        e.theme
+        for e, _w, n, cause in events
+        if n == 0 and not (e.negated or e.hypothetical or cause)
     }
     if lead:
         candidates = [t for t in themes if t in lead]
