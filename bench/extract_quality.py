@@ -181,7 +181,8 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
         if outside:
             quiet = sum(rec.primary_theme is None for _r, rec in outside)
             print(
-                f"rows whose type is outside the taxonomy: {len(outside)}, given no primary: {quiet}"
+                f"rows whose type is outside the taxonomy: {len(outside)}, "
+                f"given no primary: {quiet}"
             )
     with_country = [(r, rec) for r, rec in zip(rows, records, strict=True) if r.country]
     if with_country:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
@@ -98,7 +99,8 @@ class GazetteerComponent:
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:
     """Pattern docs for a PhraseMatcher: tokenised only, which is all it needs."""
-    return list(nlp.tokenizer.pipe(phrases))
+    tokenizer: Any = nlp.tokenizer  # typed as a plain callable; spaCy's has .pipe
+    return list(tokenizer.pipe(phrases))
 
 
 def _longest_per_span(hits: list[Hit]) -> list[Hit]:

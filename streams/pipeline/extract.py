@@ -308,8 +308,8 @@ def _agent_class(
     """ "state" or "non_state" for the doer of a trigger: from the parsed actor when there
     is one, else from agent words around the trigger ("detained by militants")."""
     doc = sent.doc
-    agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
-    named = [
+    agents: list[Hit] = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
+    named: list[tuple[Hit, str]] = [
         (h, component.actor_info[h.label].type)
         for h in doc._.actor_hits
         if sent.start <= h.start < sent.end and h.label in component.actor_info
@@ -416,7 +416,8 @@ def _name(span: Span | None, doc: Doc, component: GazetteerComponent) -> str | N
     """Canonical gazetteer name for a role phrase when it holds a known actor."""
     if span is None:
         return None
-    for hit in doc._.actor_hits:
+    hits: list[Hit] = doc._.actor_hits
+    for hit in hits:
         if span.start <= hit.start < span.end:
             return hit.label
     text = " ".join(span.text.split())
@@ -536,12 +537,14 @@ def _themes(
     the themes of the headline or first sentence (else those carrying at least a third of
     the top weight), the one the taxonomy ranks first (an attack in which people were also
     abducted is an attack)."""
-    scores: Counter[str] = Counter()
+    scores: dict[str, float] = {}
     first: dict[str, int] = {}
     for n, (event, weight, sentence, _cause) in enumerate(events):
         if event.negated or event.hypothetical:
             continue
-        scores[event.theme] += weight * (2.0 if sentence <= 1 else 1.0)
+        scores[event.theme] = scores.get(event.theme, 0.0) + weight * (
+            2.0 if sentence <= 1 else 1.0
+        )
         first.setdefault(event.theme, n)
     themes = sorted(scores, key=lambda t: (-scores[t], first[t]))
     if not themes:
