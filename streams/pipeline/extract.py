@@ -185,11 +185,25 @@ def place_key(text: str) -> str:
     return " ".join(words)
 
 
+def _lookup(table: dict[str, tuple[PlaceName, ...]], key: str) -> tuple[PlaceName, ...]:
+    """Readings of a name, else of its longest known leading words ("Donetsk Filtration
+    Station" is in Donetsk)."""
+    found = table.get(key)
+    if found:
+        return found
+    words = key.split()
+    for n in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:n])
+        if len(head) > 3 and head in table:
+            return table[head]
+    return ()
+
+
 def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
     """Mentions -> places. An ambiguous name ("Hyderabad": IN or PK) takes the country the
     article names unambiguously elsewhere, else its best-known reading."""
     table = place_table()
-    readings = {m: table.get(place_key(m.text), ()) for m in mentions}
+    readings = {m: _lookup(table, place_key(m.text)) for m in mentions}
     sure = {r[0].country for r in readings.values() if r and len({p.country for p in r}) == 1}
     out: dict[_Mention, Place] = {}
     for mention, options in readings.items():
