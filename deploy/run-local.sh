@@ -38,6 +38,7 @@ $BIN/tocsin topics create
 setsid $BIN/tocsin worker >"$WORKER_LOG" 2>&1 &
 worker_pid=$!
 echo "worker pid $worker_pid, log in $WORKER_LOG, status at http://${TOCSIN_WEB_HOST:-127.0.0.1}:${TOCSIN_WEB_PORT:-6066}/api/status"
+echo "dashboard: http://${TOCSIN_WEB_HOST:-127.0.0.1}:${TOCSIN_WEB_PORT:-6066}/  (metrics: /metrics, health: /healthz, /readyz)"
 $BIN/tocsin subscriptions load streams/samples/subscriptions.yaml
 $BIN/tocsin ingest streams/samples
 echo "alerts as they arrive (Ctrl-C to stop):"

@@ -21,6 +21,9 @@ app = faust.App(
     # (faust-streaming #323, #517, #47).
     processing_guarantee="at_least_once",
     producer_acks=-1,
+    # Raw articles may be up to ~1 MB (the validate stage's limit); faust's default request
+    # limit (1,000,000 bytes) is below that, the broker's (1 MiB + 12) is not.
+    producer_max_request_size=1_048_576,
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.replication_factor,
     # No on_leader tasks here, and leader-topic creation has failed on Kafka 4 (#667).

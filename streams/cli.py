@@ -65,18 +65,151 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from streams.kafka_client import produce
-    from streams.sources.files import iter_inputs, raw_key
+    from streams.sources.files import input_size, iter_inputs
+    from streams.sources.ingest import Progress, ingest, print_summary
 
     settings = _settings()
-    started = time.monotonic()
-    records = [(raw_key(payload), payload) for _source, payload in iter_inputs(args.paths)]
-    sent = asyncio.run(produce(settings, topics.ARTICLES_RAW.full_name(settings), records))
-    print(
-        f"sent {sent} inputs to {topics.ARTICLES_RAW.full_name(settings)} "
-        f"in {time.monotonic() - started:.1f}s"
+    progress = Progress(sys.stderr, input_size(args.paths), enabled=args.progress)
+    summary = asyncio.run(ingest(settings, iter_inputs(args.paths), progress=progress))
+    print_summary(summary, topics.ARTICLES_RAW.full_name(settings))
+    return 1 if args.strict and summary.rejected else 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from streams import deadletters
+
+    settings = _settings()
+    since = deadletters.parse_since(args.since) if args.since else None
+    letters = deadletters.select(
+        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
     )
+    shown = letters[-args.limit :] if args.limit else letters
+    for letter in shown:
+        print(codecs.dumps(letter.record).decode() if args.json else deadletters.describe(letter))
+    if not args.json:
+        by_stage: dict[str, int] = {}
+        for letter in letters:
+            stage = str(letter.record.get("stage"))
+            by_stage[stage] = by_stage.get(stage, 0) + 1
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(by_stage.items())) or "none"
+        print(f"{len(letters)} dead letters ({counts}) in {topics.DEADLETTER.full_name(settings)}")
     return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from streams import deadletters
+
+    settings = _settings()
+    since = deadletters.parse_since(args.since) if args.since else None
+    letters = deadletters.select(
+        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
+    )
+    if args.dry_run:
+        for letter in letters:
+            target = deadletters.replay_target(letter, settings)
+            print(f"{target} <- {deadletters.describe(letter)}")
+        print(f"would replay {len(letters)} dead letters")
+        return 0
+    sent = asyncio.run(deadletters.replay(settings, letters))
+    where = ", ".join(f"{n} to {topic}" for topic, n in sorted(sent.items())) or "nothing"
+    print(f"replayed {len(letters)} dead letters of stage {args.stage}: {where}")
+    return 0
+
+
+def cmd_feeds_add(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    settings = _settings()
+    store = FeedStore(settings.feeds_file)
+    try:
+        feed = store.add(args.url, args.interval)
+    except ValueError as exc:
+        print(f"tocsin: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"feed {feed.url} every {feed.interval:.0f}s (state in {settings.feeds_file})")
+    return 0
+
+
+def cmd_feeds_list(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    settings = _settings()
+    store = FeedStore(settings.feeds_file)
+    try:
+        for feed in store.all():
+            due = max(feed.next_poll - time.time(), 0)
+            print(
+                f"{_safe(feed.url, 100)}  every {feed.interval:.0f}s  next in {due:.0f}s  "
+                f"sent {store.sent_count(feed.url)}  {_safe(feed.last_status or 'never polled')}"
+            )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_feeds_remove(args: argparse.Namespace) -> int:
+    from streams.sources.feeds import FeedStore
+
+    store = FeedStore(_settings().feeds_file)
+    try:
+        removed = store.remove(args.url)
+    finally:
+        store.close()
+    print(f"removed {args.url}" if removed else f"no feed {args.url}")
+    return 0 if removed else 1
+
+
+def cmd_feeds_poll(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from aiokafka import AIOKafkaProducer
+
+    from streams.sources.feeds import FeedPoller, FeedStore, kafka_sink
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    topic = topics.ARTICLES_RAW.full_name(settings)
+
+    async def poll() -> int:
+        store = FeedStore(settings.feeds_file)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.brokers,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=2_000_000,
+        )
+        await producer.start()
+        try:
+            async with FeedPoller(
+                store,
+                kafka_sink(producer, topic),
+                concurrency=settings.feeds_concurrency,
+                host_delay=settings.feeds_host_delay,
+            ) as poller:
+                if args.once:
+                    report = await poller.poll_once()
+                    for error in report.errors:
+                        print(f"error: {_safe(error)}", file=sys.stderr)
+                    print(
+                        f"polled {report.polled} feeds ({report.not_modified} not modified, "
+                        f"{report.failed} failed), fetched {report.pages_fetched} pages, "
+                        f"sent {report.sent} entries to {topic}"
+                    )
+                    return 1 if report.failed else 0
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await poller.run(stop)
+                return 0
+        finally:
+            await producer.stop()
+            store.close()
+
+    return asyncio.run(poll())
 
 
 def cmd_subscriptions_load(args: argparse.Namespace) -> int:
@@ -230,7 +363,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings()
     for env_name, default, help_ in Settings.describe():
         field = env_name.removeprefix("TOCSIN_").lower()
-        print(f"{env_name:26} = {getattr(settings, field)!s:28} (default {default}) {help_}")
+        value = getattr(settings, field)
+        if field.endswith("_token") and value:
+            value = "(set, hidden)"  # a secret does not belong on a terminal or in a log
+        print(f"{env_name:26} = {value!s:28} (default {default}) {help_}")
     return 0
 
 
@@ -249,9 +385,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["create"])
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("ingest", help="send JSONL files, text pages or folders to the raw topic")
-    p.add_argument("paths", nargs="+", type=Path)
+    p = sub.add_parser(
+        "ingest", help="check and send JSONL files, text/HTML pages, folders or - (stdin)"
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="files, folders, or - for JSONL on stdin")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input is rejected")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feeds", help="RSS/Atom feeds: add, list, remove, poll")
+    s = p.add_subparsers(dest="action", required=True)
+    q = s.add_parser("add", help="add a feed (or change its interval)")
+    q.add_argument("url")
+    q.add_argument("--interval", type=float, default=300.0, help="seconds between polls")
+    q.set_defaults(func=cmd_feeds_add)
+    q = s.add_parser("list", help="feeds, their state and how many entries were sent")
+    q.set_defaults(func=cmd_feeds_list)
+    q = s.add_parser("remove", help="remove a feed and its sent-entry state")
+    q.add_argument("url")
+    q.set_defaults(func=cmd_feeds_remove)
+    q = s.add_parser("poll", help="poll due feeds and send new entries (until Ctrl-C)")
+    q.add_argument("--once", action="store_true", help="one pass over the due feeds, then exit")
+    q.set_defaults(func=cmd_feeds_poll)
+
+    p = sub.add_parser("dlq", help="dead letters: list them, replay them after a fix")
+    s = p.add_subparsers(dest="action", required=True)
+    q = s.add_parser("list", help="show dead letters (oldest first)")
+    q.add_argument("--stage", help="only this stage (validate, ingest, extract, ...)")
+    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
+    q.add_argument("--limit", type=int, default=0, help="only the last N")
+    q.add_argument("--json", action="store_true", help="one dead letter per line, as JSON")
+    q.set_defaults(func=cmd_dlq_list)
+    q = s.add_parser("replay", help="re-send the dead letters of a stage to their source topic")
+    q.add_argument("--stage", required=True)
+    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
+    q.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    q.set_defaults(func=cmd_dlq_replay)
 
     p = sub.add_parser("subscriptions", help="manage subscriptions")
     s = p.add_subparsers(dest="action", required=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,15 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         "extraction processes (model loaded once in each); 0 = one thread in the worker",
     ),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
+    "ingest_token": (str, "bearer token of POST /api/articles; empty: the endpoint is off"),
+    "ingest_max_bytes": (_positive_int, "largest request body POST /api/articles accepts"),
+    "feeds_file": (Path, "feed list and sent-entry state of the feed poller (SQLite)"),
+    "feeds_concurrency": (_positive_int, "feed poller: requests in flight at once, all hosts"),
+    "feeds_host_delay": (_positive_float, "feed poller: seconds between requests to one host"),
+    "stall_after": (
+        _positive_float,
+        "seconds a stream may have lag without progress before /healthz reports it stalled",
+    ),
 }
 
 
@@ -132,6 +141,12 @@ class Settings:
     actors_file: Path | None = None
     places_file: Path | None = None
     extract_processes: int = 2
+    ingest_token: str = field(default="", repr=False)
+    ingest_max_bytes: int = 8_000_000
+    feeds_file: Path = Path(".tocsin/feeds.sqlite")
+    feeds_concurrency: int = 4
+    feeds_host_delay: float = 1.0
+    stall_after: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

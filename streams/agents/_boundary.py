@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from streams import app as tocsin_app
-from streams import codecs
+from streams import codecs, metrics
 from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
 
@@ -26,6 +26,7 @@ COUNTS: Counter[tuple[str, str]] = Counter()
 
 def count(stage: str, outcome: str, n: int = 1) -> None:
     COUNTS[(stage, outcome)] += n
+    metrics.MESSAGES.labels(stage, outcome).inc(n)
 
 
 def source_of(event: Any) -> SourceRef:
@@ -41,6 +42,7 @@ async def send_dead_letter(stage: str, event: Any, rejected: Rejected) -> None:
     record = dead_letter(stage, source_of(event), payload, rejected, key)
     await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
     count(stage, "deadletter")
+    metrics.DEAD_LETTERS.labels(stage, metrics.error_label(rejected.error_type)).inc()
 
 
 @asynccontextmanager

@@ -8,6 +8,7 @@ process one article at a time, robinhood/faust#730).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,16 +23,25 @@ log = logging.getLogger(__name__)
 _pool: ExtractPool | None = None
 
 
+def build_nlp(model: str) -> ExtractPool:
+    """Start the extraction pool for ``model`` and block until every process has loaded it.
+    Named after the model builder it replaces: monitoring times the model load by wrapping
+    this module's ``build_nlp``."""
+    settings = tocsin_app.settings
+    spec = ModelSpec(model, settings.themes_file, settings.actors_file, settings.places_file)
+    pool = ExtractPool(spec, settings.extract_processes)
+    pool.start_blocking()
+    return pool
+
+
 async def _get_pool() -> ExtractPool:
-    """One pool per worker: the model is loaded once in each of its processes."""
+    """One pool per worker: the model is loaded once in each of its processes, off the
+    event loop."""
     global _pool
     if _pool is None:
-        settings = tocsin_app.settings
-        spec = ModelSpec(
-            settings.nlp_model, settings.themes_file, settings.actors_file, settings.places_file
-        )
-        _pool = ExtractPool(spec, settings.extract_processes)
-        await _pool.start()
+        loop = asyncio.get_running_loop()
+        # Looked up at call time, so a wrapper installed by monitoring is what runs.
+        _pool = await loop.run_in_executor(None, build_nlp, tocsin_app.settings.nlp_model)
     return _pool
 
 

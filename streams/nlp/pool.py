@@ -97,26 +97,26 @@ class ExtractPool:
             ),
         )
 
-    async def start(self) -> list[str]:
-        """Start the processes and load the model in each; returns what each loaded."""
-        loop = asyncio.get_running_loop()
+    def start_blocking(self) -> list[str]:
+        """Start the processes and load the model in each (blocks until all have); returns
+        what each loaded. Call it off the event loop (see :meth:`start`)."""
         self._executor = self._start()
         if self.processes == 0:
-            self._local = await loop.run_in_executor(self._executor, self.spec.build)
             from streams.nlp import model_name
 
+            self._local = self.spec.build()
             loaded = [f"{model_name(self._local)} in a thread of pid {os.getpid()}"]
         else:
             # One task per process at once makes the pool start (and load) every process.
-            loaded = await asyncio.gather(
-                *(
-                    loop.run_in_executor(self._executor, _model_of_process)
-                    for _ in range(self.processes)
-                )
-            )
+            futures = [self._executor.submit(_model_of_process) for _ in range(self.processes)]
+            loaded = [future.result() for future in futures]
         for line in loaded:
             log.info("extract: NLP model %s", line)
-        return list(loaded)
+        return loaded
+
+    async def start(self) -> list[str]:
+        """:meth:`start_blocking` on a helper thread: the event loop keeps running."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.start_blocking)
 
     async def extract(self, articles: list[Article]) -> list[EventRecord | Rejected]:
         """One result per article, in order; a crashed process is replaced and the batch

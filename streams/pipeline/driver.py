@@ -48,6 +48,7 @@ def dead_letter(
     stage: str, source: SourceRef, payload: bytes, rejected: Rejected, key: bytes | None = None
 ) -> DeadLetter:
     """The record every rejection becomes, on Kafka and locally."""
+    payload, rejected = bounded_payload(payload, rejected)
     return DeadLetter(
         stage=stage,
         error_type=rejected.error_type,
@@ -56,6 +57,20 @@ def dead_letter(
         payload=payload,
         failed_at=now_rfc3339(),
         key=key,
+    )
+
+
+# A dead letter must fit one Kafka message (1 MiB) even when its payload is base64 (4/3 larger).
+DEAD_LETTER_PAYLOAD_MAX = 700_000
+
+
+def bounded_payload(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected]:
+    """The payload cut to what a dead letter can carry; the error says when it was cut."""
+    if len(payload) <= DEAD_LETTER_PAYLOAD_MAX:
+        return payload, rejected
+    note = f" [payload truncated to its first {DEAD_LETTER_PAYLOAD_MAX} of {len(payload)} bytes]"
+    return payload[:DEAD_LETTER_PAYLOAD_MAX], Rejected(
+        rejected.error_type, rejected.error[:1900] + note
     )
 
 

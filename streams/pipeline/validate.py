@@ -16,14 +16,24 @@ from streams.pipeline.normalize import (
     clean_body,
     clean_title,
     content_hash,
+    detect_language,
     parse_published,
 )
 
 STAGE = "validate"
+# The schema bounds the body in characters; Kafka bounds messages in bytes (1 MiB by
+# default), so the body is also held to 1 MB of UTF-8 and the whole message to a little more.
+MAX_BODY_BYTES = 1_000_000
+MAX_PAYLOAD_BYTES = 1_040_000
 
 
 def validate_article(payload: bytes, validator: Draft202012Validator) -> Article | Rejected:
     """Decode, check against the raw-article schema, normalise and fingerprint one input."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Rejected(
+            ValidationFailed.error_type,
+            f"(root): message of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES} bytes",
+        )
     try:
         raw = codecs.loads(payload)
     except DecodeError as exc:
@@ -39,6 +49,9 @@ def validate_article(payload: bytes, validator: Draft202012Validator) -> Article
 
 
 def _normalise(raw: dict[str, Any]) -> Article:
+    body_bytes = len(raw["text"].encode("utf-8", "surrogatepass"))
+    if body_bytes > MAX_BODY_BYTES:
+        raise ValueError(f"text: {body_bytes} bytes of UTF-8 exceeds {MAX_BODY_BYTES}")
     text = clean_body(raw["text"])
     if not text:
         raise ValueError("text: nothing left after removing captions and boilerplate")
@@ -56,7 +69,8 @@ def _normalise(raw: dict[str, Any]) -> Article:
         url=url,
         published_at=published,
         source=(clean_title(raw["source"]) or None) if raw.get("source") else None,
-        language=raw.get("language"),
+        # The producer's tag wins; otherwise detected. Non-English articles are kept, marked.
+        language=raw.get("language") or detect_language(text),
     )
 
 

@@ -61,3 +61,41 @@ def test_bad_inputs_are_rejected_with_a_reason(payload: bytes, error_type: str) 
     assert outcome.error_type == error_type
     assert outcome.error
     assert len(outcome.error) < 1000  # a huge body never ends up in the message
+
+
+def test_non_english_articles_are_kept_and_marked() -> None:
+    fr = run({"text": "Quatre étudiants ont été enlevés à Nairobi lundi, selon la police kényane."})
+    assert isinstance(fr, Article) and fr.language == "fr"
+    en = run({"text": "Four students were abducted in Nairobi on Monday, Kenyan police said."})
+    assert isinstance(en, Article) and en.language == "en"
+    tagged = run({"text": "Four students were abducted in Nairobi on Monday.", "language": "en-GB"})
+    assert isinstance(tagged, Article) and tagged.language == "en-GB"  # the producer's tag wins
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": "\u00e9" * 600_000},  # 600,000 characters but 1.2 MB of UTF-8
+        {"text": "t", "author": 5},
+        {"text": "t", "source": ["x"]},
+        {"text": "t", "title": None},
+        {"text": "t", "url": "https://exa mple.com/"},
+        {"text": "t", "url": "ftp://example.com/"},
+        {"text": "t", "id": "has spaces"},
+        {"text": "t", "language": "English"},
+    ],
+)
+def test_schema_and_size_limits(value: dict[str, object]) -> None:
+    outcome = run(value)
+    assert isinstance(outcome, Rejected), value
+    assert len(outcome.error) < 1000
+
+
+def test_oversized_message_is_rejected_before_parsing() -> None:
+    payload = b'{"text": "' + b"x" * 1_100_000 + b'"}'
+    outcome = validate_article(payload, VALIDATOR)
+    assert isinstance(outcome, Rejected) and "bytes" in outcome.error
+
+
+def test_unknown_fields_are_accepted() -> None:
+    assert isinstance(run({"text": "Body.", "whatever": {"nested": [1]}, "author": "A"}), Article)

@@ -1,0 +1,355 @@
+"""The worker watching itself: a faust sensor for latencies and deliveries, a task that
+measures consumer lag and judges health, and a follower of the alerts topic for the dashboard.
+
+Everything is observed from outside the stage agents (faust's sensor hooks and the agent
+boundary), so no agent needs to know it is being measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.sensors import Sensor
+from faust.streams import current_event
+
+from streams import app as tocsin_app
+from streams import codecs, metrics, topics
+from streams.agents.subscriptions import registry
+from streams.web.feed import RECENT_MAX, AlertFeed
+from streams.web.health import ProgressTracker, Readiness, Stall, StreamPosition
+
+log = logging.getLogger(__name__)
+
+settings = tocsin_app.settings
+RAW = topics.ARTICLES_RAW.full_name(settings)
+ALERTS = topics.ALERTS.full_name(settings)
+# Topics whose records carry an article on its way to an alert; the key links each hop.
+_CARRIERS = {
+    topics.ARTICLES_VALID.full_name(settings),
+    topics.ARTICLES_UNIQUE.full_name(settings),
+    topics.EVENTS.full_name(settings),
+}
+_ORIGINS_MAX = 100_000
+_INFLIGHT_MAX = 100_000
+
+
+class StageSensor(Sensor):
+    """Per-stage timings, positions, end-to-end latency and alert deliveries.
+
+    End-to-end latency follows an article by its record keys: the raw record's timestamp is
+    remembered under the key of what validate sends (the content hash), then under the key of
+    each later hop (article id), until match sends an alert. Hops that ran in another worker
+    are not seen, so only paths entirely inside this worker are measured.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inflight: dict[tuple[str, str, int, int], float] = {}
+        self.origins: OrderedDict[bytes, float] = OrderedDict()
+        # (stage, topic, partition) -> next offset to process, as seen by this agent's stream
+        self.processed: dict[tuple[str, str, int], int] = {}
+        # Where an agent started on a partition it has not processed anything on yet: the
+        # group's committed offset when first looked at. Kept, not re-read: faust may commit
+        # past records an agent never processed (when an agent crashes), which would hide the
+        # very stall /healthz is for.
+        self.baselines: dict[tuple[str, str, int], int] = {}
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[Any, Any]:
+        if len(self.inflight) > _INFLIGHT_MAX:  # events that never came out (crashed streams)
+            self.inflight.clear()
+        self.inflight[(_stage(stream), tp.topic, tp.partition, offset)] = time.monotonic()
+        return {}
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: dict[Any, Any] | None = None
+    ) -> None:
+        stage = _stage(stream)
+        self.processed[(stage, tp.topic, tp.partition)] = offset + 1
+        started = self.inflight.pop((stage, tp.topic, tp.partition, offset), None)
+        if started is not None:
+            metrics.STAGE_DURATION.labels(stage).observe(time.monotonic() - started)
+        stamp = _timestamp(event)
+        if stamp is not None:
+            metrics.STAGE_LATENCY.labels(stage).observe(max(0.0, time.time() - stamp))
+
+    def on_rebalance_start(self, app: Any) -> dict[Any, Any]:
+        # Positions of partitions this worker may lose (and get back later, behind what
+        # another worker did) are forgotten; the group's committed offsets stand in until the
+        # agents process again, so a stale position never looks like a stall.
+        self.processed.clear()
+        self.baselines.clear()
+        return {}
+
+    def _origin_of(self, event: Any) -> float | None:
+        message = event.message
+        if message.topic == RAW:
+            return _timestamp(event)
+        key = message.key
+        return self.origins.get(key) if isinstance(key, bytes) else None
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        if topic != ALERTS and topic not in _CARRIERS:
+            return topic
+        key = message.key if isinstance(message.key, bytes) else None
+        source = current_event()
+        origin = self._origin_of(source) if source is not None else None
+        if origin is None and key is not None:
+            # Batched agents (extract) send outside the stream's event context; their input
+            # and output share the key (article id).
+            origin = self.origins.get(key)
+        if origin is None:
+            return topic
+        if topic == ALERTS:
+            metrics.END_TO_END.observe(max(0.0, time.time() - origin))
+        elif key is not None:
+            self.origins[key] = origin
+            self.origins.move_to_end(key)
+            while len(self.origins) > _ORIGINS_MAX:
+                self.origins.popitem(last=False)
+        return topic
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        if state == ALERTS:
+            metrics.ALERTS_DELIVERED.labels("kafka").inc()
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        if state == ALERTS:
+            metrics.ALERTS_FAILED.labels("kafka").inc()
+
+
+def _stage(stream: Any) -> str:
+    return str(getattr(stream, "prefix", "") or "stream").rsplit(".", 1)[-1]
+
+
+def _timestamp(event: Any) -> float | None:
+    stamp = getattr(event.message, "timestamp", None)
+    return float(stamp) if isinstance(stamp, int | float) and stamp > 0 else None
+
+
+sensor = StageSensor()
+tocsin_app.app.sensors.add(sensor)
+
+
+def consumers_by_topic() -> dict[str, list[str]]:
+    """topic -> names of the agents reading it, from the app's own agent registry."""
+    out: dict[str, list[str]] = {}
+    for agent in tocsin_app.app.agents.values():
+        for name in getattr(agent.channel, "topics", ()) or ():
+            out.setdefault(name, []).append(agent.name.rsplit(".", 1)[-1])
+    return out
+
+
+class Monitor:
+    """Lag, stalls and readiness, refreshed by :func:`watch` every few seconds."""
+
+    def __init__(self) -> None:
+        self.tracker = ProgressTracker(stall_after=settings.stall_after)
+        self.readiness = Readiness(("(not checked yet)",), False, False, False)
+        self.checked_at = 0.0
+        self.started = time.time()
+
+    def stalls(self) -> list[Stall]:
+        return self.tracker.stalls(time.monotonic())
+
+    def snapshot(self) -> dict[str, Any]:
+        stalls = self.stalls()
+        return {
+            "healthy": not stalls and self._fresh(),
+            "stalls": [s.to_dict() for s in stalls],
+            "checked_at": self.checked_at,
+            "lag": self.tracker.lag_by_stage(),
+            "stall_after_s": settings.stall_after,
+        }
+
+    def _fresh(self) -> bool:
+        # The watch task itself is a stream of sorts: if it stopped, nothing above is true.
+        return time.time() - self.checked_at < max(30.0, 6 * _INTERVAL) or (
+            self.checked_at == 0.0 and time.time() - self.started < 60.0
+        )
+
+
+monitor = Monitor()
+
+
+def refresh_stall_gauge(now: float | None = None) -> None:
+    """Set ``tocsin_stream_stalled`` from the tracker as of ``now`` (a scrape between two checks
+    sees a stall that has just crossed the limit, as /healthz does)."""
+    now = time.monotonic() if now is None else now
+    stalled = {s.stage for s in monitor.tracker.stalls(now)}
+    stages = {s for names in consumers_by_topic().values() for s in names}
+    for stage in stages | stalled:
+        metrics.STREAM_STALLED.labels(stage).set(1 if stage in stalled else 0)
+
+
+def tables_recovered() -> bool:
+    """faust's table recovery has finished (it restarts on every rebalance)."""
+    recovery: Any = getattr(tocsin_app.app.tables, "recovery", None)
+    return bool(recovery is not None and recovery.completed.is_set())
+
+
+_INTERVAL = 5.0
+
+
+@tocsin_app.app.task
+async def watch() -> None:
+    """Every few seconds: end offsets and committed positions of every assigned source
+    partition, through a separate client (a stalled faust consumer stops updating its own
+    high-water marks, so they cannot be trusted for this)."""
+    client = AIOKafkaConsumer(
+        bootstrap_servers=settings.brokers,
+        group_id=settings.app_id,  # only to read the group's committed offsets; never joins
+        enable_auto_commit=False,
+        metadata_max_age_ms=5000,
+    )
+    await client.start()
+    try:
+        while True:
+            try:
+                await _check(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("monitor: check failed")
+            await asyncio.sleep(_INTERVAL)
+    finally:
+        await client.stop()
+
+
+async def _check(client: AIOKafkaConsumer) -> None:
+    app = tocsin_app.app
+    readers = consumers_by_topic()
+    assigned = [tp for tp in app.consumer.assignment() if tp.topic in readers]
+    tps = [TopicPartition(tp.topic, tp.partition) for tp in assigned]
+    positions: list[StreamPosition] = []
+    if tps:
+        ends = await client.end_offsets(tps)
+        starts = await client.beginning_offsets(tps)
+        # The group's committed offset, once, for partitions an agent has not touched yet.
+        untouched = {
+            tp
+            for tp in tps
+            for stage in readers[tp.topic]
+            if (stage, tp.topic, tp.partition) not in sensor.processed
+            and (stage, tp.topic, tp.partition) not in sensor.baselines
+        }
+        committed = {tp: await client.committed(tp) for tp in untouched}
+        for tp in tps:
+            for stage in readers[tp.topic]:
+                ident = (stage, tp.topic, tp.partition)
+                if ident not in sensor.processed and ident not in sensor.baselines:
+                    c = committed.get(tp)
+                    sensor.baselines[ident] = c if c is not None else starts[tp]
+                position = sensor.processed.get(ident, sensor.baselines.get(ident, starts[tp]))
+                positions.append(StreamPosition(stage, tp.topic, tp.partition, position, ends[tp]))
+    now = time.monotonic()
+    monitor.tracker.observe(positions, now)
+    lag: dict[tuple[str, str], int] = {}
+    for p in positions:
+        lag[(p.stage, p.topic)] = lag.get((p.stage, p.topic), 0) + p.lag
+    metrics.CONSUMER_LAG.clear()
+    for (stage, topic), n in lag.items():
+        metrics.CONSUMER_LAG.labels(stage, topic).set(n)
+    refresh_stall_gauge(now)
+    existing = await client.topics()
+    wanted = [spec.full_name(settings) for spec in topics.ALL]
+    monitor.readiness = Readiness(
+        missing_topics=tuple(t for t in wanted if t not in existing),
+        recovered=tables_recovered(),
+        assigned=bool(assigned),
+        subscriptions_loaded=registry.ready.is_set(),
+    )
+    monitor.checked_at = time.time()
+
+
+# ---- alerts for the dashboard -------------------------------------------------------------
+
+feed = AlertFeed()
+
+
+@tocsin_app.app.task
+async def follow_alerts() -> None:
+    """Read the last alerts of every partition, then follow the topic (group-less: every
+    worker's dashboard shows all alerts, not only its partitions'). Restarts after errors: the
+    dashboard must not go quiet for good because the broker hiccuped."""
+    while True:
+        try:
+            await _follow_alerts()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("alerts feed: restarting in 5 s")
+            await asyncio.sleep(5.0)
+
+
+async def _follow_alerts() -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.brokers,
+        group_id=None,
+        enable_auto_commit=False,
+        metadata_max_age_ms=5000,
+    )
+    await consumer.start()
+    try:
+        partitions: set[int] | None = None
+        while not partitions:
+            await consumer.topics()  # refreshes the cluster metadata
+            partitions = consumer.partitions_for_topic(ALERTS)
+            if not partitions:
+                log.warning("alerts feed: waiting for topic %s", ALERTS)
+                await asyncio.sleep(2.0)
+        tps = [TopicPartition(ALERTS, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        backlog = max(1, RECENT_MAX // len(tps))
+        for tp in tps:
+            consumer.seek(tp, max(starts[tp], ends[tp] - backlog))
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            records = sorted(
+                (r for rs in batches.values() for r in rs), key=lambda r: (r.timestamp, r.offset)
+            )
+            for record in records:
+                _add_record(record)
+    finally:
+        await consumer.stop()
+
+
+def _add_record(record: Any) -> None:
+    try:
+        value = codecs.loads(record.value)
+    except Exception:  # noqa: BLE001 - a bad record on the alerts topic is not ours to fix
+        log.warning("alerts feed: undecodable record at %s/%s", record.partition, record.offset)
+        return
+    if isinstance(value, dict):
+        feed.add(value, record.timestamp / 1000.0)
+
+
+# ---- model load time ----------------------------------------------------------------------
+
+
+def instrument_model_loading() -> None:
+    """Time the extract agent's model load without editing the agent: wrap the builder it
+    calls. If the agent stops calling ``build_nlp`` the gauge stays absent (a test checks)."""
+    from streams.agents import extract
+
+    builder: Callable[..., Any] | None = getattr(extract, "build_nlp", None)
+    if builder is None or getattr(builder, "_tocsin_timed", False):
+        return
+
+    def timed(name: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        nlp = builder(name, *args, **kwargs)
+        metrics.MODEL_LOAD.labels(str(name)).set(time.perf_counter() - started)
+        return nlp
+
+    timed._tocsin_timed = True  # type: ignore[attr-defined]
+    extract.build_nlp = timed  # type: ignore[attr-defined,assignment]

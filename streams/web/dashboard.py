@@ -1,0 +1,315 @@
+"""The worker's monitoring web: dashboard, alert pages, live alerts (SSE), stats, metrics,
+health.
+
+| route | |
+|---|---|
+| ``/`` | dashboard (static HTML + JS served from ``streams/web/static``, no CDN) |
+| ``/alerts/{alert_id}`` | one alert with its evidence |
+| ``/static/{name}`` | the dashboard's assets (an allow-list, not a directory) |
+| ``/api/alerts`` , ``/api/alerts/{alert_id}`` | the latest alerts as JSON |
+| ``/api/live/alerts`` | server-sent events, one ``alert`` event per new alert |
+| ``/api/stats?window=1m&by=theme`` | windowed counts |
+| ``/api/monitor`` | per-stage counts and lag, health and readiness |
+| ``/metrics`` | Prometheus |
+| ``/healthz`` , ``/readyz`` | liveness by progress, readiness |
+
+Every response carries a strict Content-Security-Policy (no inline script or style, nothing
+from other origins). Pages never embed data: the browser fetches JSON and renders it with
+``textContent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web as aioweb
+
+from streams import app as tocsin_app
+from streams import metrics
+from streams.agents import monitor as mon
+from streams.agents import stats as stats_agent
+from streams.agents._boundary import COUNTS
+from streams.pipeline import stats
+from streams.web.feed import RECENT_MAX
+
+STATIC = Path(__file__).with_name("static")
+_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+}
+# Read once: the set of files served is fixed, so no path from a request reaches the disk.
+ASSETS: dict[str, tuple[bytes, str]] = {
+    p.name: (p.read_bytes(), _TYPES[p.suffix]) for p in STATIC.iterdir() if p.suffix in _TYPES
+}
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: Any, response: Any) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") or request.path in {"/metrics", "/healthz", "/readyz"}:
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+async def _close_live_clients(_app: Any) -> None:
+    # aiohttp waits for open connections on shutdown; end the SSE streams so it need not.
+    for queue in list(mon.feed.clients):
+        mon.feed.unsubscribe(queue)
+        if not queue.full():
+            queue.put_nowait(None)
+
+
+_previous_init = tocsin_app.app.on_webserver_init
+
+
+def _on_webserver_init(web: Any) -> None:
+    """Headers on every response (pages, JSON, errors) and SSE shutdown, set on the aiohttp
+    application before it starts."""
+    _previous_init(web)
+    web.web_app.on_response_prepare.append(_security_headers)
+    web.web_app.on_shutdown.append(_close_live_clients)
+
+
+tocsin_app.app.on_webserver_init = _on_webserver_init  # type: ignore[method-assign]
+mon.instrument_model_loading()
+
+
+def _asset(web: Any, name: str) -> Any:
+    asset = ASSETS.get(name)
+    if asset is None:
+        return web.json({"error": "not found"}, status=404)
+    body, ctype = asset
+    headers = {"Content-Type": f"{ctype}; charset=utf-8", "Cache-Control": "no-cache"}
+    return web.bytes(body, headers=headers)
+
+
+def _error(web: Any, status: int, message: str) -> Any:
+    return web.json({"error": message}, status=status)
+
+
+@tocsin_app.app.page("/")
+async def dashboard(web: Any, request: Any) -> Any:
+    return _asset(web, "dashboard.html")
+
+
+@tocsin_app.app.page("/favicon.ico")
+async def favicon(web: Any, request: Any) -> Any:
+    return web.bytes(b"", status=204)
+
+
+@tocsin_app.app.page("/alerts/{alert_id}")
+async def alert_page(web: Any, request: Any, alert_id: str) -> Any:
+    return _asset(web, "alert.html")
+
+
+@tocsin_app.app.page("/static/{name}")
+async def static(web: Any, request: Any, name: str) -> Any:
+    return _asset(web, name)
+
+
+@tocsin_app.app.page("/api/alerts")
+async def recent_alerts(web: Any, request: Any) -> Any:
+    """The latest alerts this worker has seen, newest first; ``?subscription=`` filters."""
+    limit = _int(request.query.get("limit"), default=100, low=1, high=RECENT_MAX)
+    if limit is None:
+        return _error(web, 400, f"limit must be an integer in 1..{RECENT_MAX}")
+    subscription = request.query.get("subscription")
+    alerts = [
+        a
+        for a in reversed(mon.feed.recent)
+        if not subscription or a["subscription_id"] == subscription
+    ]
+    return web.json({"alerts": alerts[:limit]})
+
+
+@tocsin_app.app.page("/api/alerts/{alert_id}")
+async def one_alert(web: Any, request: Any, alert_id: str) -> Any:
+    alert = mon.feed.by_id.get(alert_id)
+    if alert is None:
+        return _error(web, 404, "unknown alert (this worker keeps the latest alerts only)")
+    # The event record behind it, when this worker counted it (its partition, recent).
+    event = mon.feed.events.get(alert.get("article_id") or "")
+    return web.json({**alert, "event": event})
+
+
+MAX_LIVE_CLIENTS = 100  # each holds a connection and a bounded queue
+
+
+@tocsin_app.app.page("/api/live/alerts")
+async def live_alerts(web: Any, request: Any) -> Any:
+    """Server-sent events: ``event: alert`` with the alert as JSON, a comment every 15 s."""
+    if len(mon.feed.clients) >= MAX_LIVE_CLIENTS:
+        return _error(web, 503, "too many live clients")
+    response = aioweb.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    queue = mon.feed.subscribe()
+    try:
+        await response.write(b"retry: 2000\n\n")
+        while True:
+            try:
+                alert = await asyncio.wait_for(queue.get(), timeout=15.0)
+            except TimeoutError:
+                if queue not in mon.feed.clients:  # dropped as too slow, or shutting down
+                    break
+                await response.write(b": keepalive\n\n")
+                continue
+            if alert is None:
+                break
+            # orjson escapes control characters, so a value cannot end the SSE frame early.
+            await response.write(b"event: alert\ndata: " + orjson.dumps(alert) + b"\n\n")
+    except (ConnectionResetError, RuntimeError):
+        pass  # the browser went away
+    finally:
+        mon.feed.unsubscribe(queue)
+    return response
+
+
+def _int(raw: str | None, *, default: int, low: int, high: int) -> int | None:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+_ENTRIES_TTL = 2.0
+_entries_cache: dict[str, tuple[float, list[stats.Entry]]] = {}
+
+
+def _entries(window: str) -> list[stats.Entry]:
+    """One table scan serves every chart the dashboard asks for within a couple of seconds."""
+    cached = _entries_cache.get(window)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > _ENTRIES_TTL:
+        cached = (now, list(stats_agent.entries(window)))
+        _entries_cache[window] = cached
+    return cached[1]
+
+
+@tocsin_app.app.page("/api/stats")
+async def stats_view(web: Any, request: Any) -> Any:
+    """Windowed counts: ``window`` 1m|1h, ``by`` a dimension, ``periods`` windows back
+    (current included), ``limit`` top values; ``series=<counter>`` adds per-window counts."""
+    query = request.query
+    window = stats.WINDOWS.get(query.get("window", "1m"))
+    if window is None:
+        return _error(web, 400, f"window must be one of {', '.join(stats.WINDOWS)}")
+    by = query.get("by", "total")
+    if by not in stats.DIMENSIONS:
+        return _error(web, 400, f"by must be one of {', '.join(stats.DIMENSIONS)}")
+    default_periods = 60 if window.name == "1m" else 24
+    periods = _int(query.get("periods"), default=default_periods, low=1, high=window.keep)
+    if periods is None:
+        return _error(web, 400, f"periods must be an integer in 1..{window.keep}")
+    limit = _int(query.get("limit"), default=20, low=1, high=1000)
+    if limit is None:
+        return _error(web, 400, "limit must be an integer in 1..1000")
+    now = time.time()
+    entries = _entries(window.name)
+    counts = stats.totals(entries, by, now, window, periods)
+    body: dict[str, Any] = {
+        "window": window.name,
+        "by": by,
+        "periods": periods,
+        "from": stats.window_start(now, window.size) - (periods - 1) * window.size,
+        "to": now,
+        "counts": [{"value": v, "count": n} for v, n in stats.top(counts, limit)],
+        # Counters live with the partitions this worker owns; with several workers each
+        # reports its share.
+        "scope": "partitions assigned to this worker",
+    }
+    series_key = query.get("series")
+    if series_key:
+        dim, _sep, value = series_key.partition(":")
+        counter = stats.key(dim, value)
+        body["series"] = [
+            {"start": s, "count": n}
+            for s, n in stats.series(entries, counter, now, window, periods)
+        ]
+    return web.json(body)
+
+
+@tocsin_app.app.page("/api/monitor")
+async def monitor_view(web: Any, request: Any) -> Any:
+    """Per-stage outcome counts and lag, health and readiness, for the dashboard."""
+    outcomes: dict[str, dict[str, int]] = {}
+    for (stage, outcome), n in sorted(COUNTS.items()):
+        outcomes.setdefault(stage, {})[outcome] = n
+    lag = mon.monitor.tracker.lag_by_stage()
+    names = sorted(set(outcomes) | set(lag), key=_stage_order)
+    stages = [
+        {
+            "name": name,
+            # Inputs handled: a match "alert" outcome counts alerts, not inputs.
+            "handled": sum(n for o, n in outcomes.get(name, {}).items() if o != "alert"),
+            "outcomes": outcomes.get(name, {}),
+            "lag": lag.get(name),
+        }
+        for name in names
+    ]
+    return web.json(
+        {
+            "stages": stages,
+            "health": mon.monitor.snapshot(),
+            "readiness": mon.monitor.readiness.to_dict(),
+            "live_clients": len(mon.feed.clients),
+            "uptime_s": round(time.time() - mon.monitor.started, 1),
+        }
+    )
+
+
+_ORDER = ["validate", "dedupe", "extract", "match", "subscriptions", "stats"]
+
+
+def _stage_order(name: str) -> tuple[int, str]:
+    return (_ORDER.index(name) if name in _ORDER else len(_ORDER), name)
+
+
+@tocsin_app.app.page("/metrics")
+async def prometheus(web: Any, request: Any) -> Any:
+    mon.refresh_stall_gauge()
+    body, ctype = metrics.exposition()
+    return web.bytes(body, headers={"Content-Type": ctype})
+
+
+@tocsin_app.app.page("/healthz")
+async def healthz(web: Any, request: Any) -> Any:
+    """503 when a stream has had lag without progress for ``TOCSIN_STALL_AFTER`` seconds
+    (faust's silent stall, #175), or when the monitor itself stopped checking."""
+    snapshot = mon.monitor.snapshot()
+    return web.json(snapshot, status=200 if snapshot["healthy"] else 503)
+
+
+@tocsin_app.app.page("/readyz")
+async def readyz(web: Any, request: Any) -> Any:
+    """200 once every topic exists, table recovery finished, partitions are assigned and the
+    subscriptions are loaded."""
+    readiness = mon.monitor.readiness
+    # Recovery restarts on every rebalance: read it live rather than from the last check.
+    body = readiness.to_dict()
+    recovered = mon.tables_recovered()
+    body["tables_recovered"] = recovered
+    ready = readiness.ready and recovered
+    body["ready"] = ready
+    return web.json(body, status=200 if ready else 503)

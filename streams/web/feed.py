@@ -1,0 +1,136 @@
+"""The latest alerts for the dashboard, and the live (SSE) clients waiting for new ones.
+
+Pure asyncio and data: the shell (``agents/monitor.py``) feeds it records from the alerts topic;
+the web pages read it. Alerts come from a topic anyone with access may write to, so only known
+fields are kept, each bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from typing import Any
+
+from streams import metrics
+
+RECENT_MAX = 500
+EVENTS_MAX = 2000
+_FIELD_MAX = 4000
+
+
+def _bounded(alert: dict[str, Any]) -> dict[str, Any]:
+    """Alerts come from a topic anyone with access may write to: keep known fields, bounded."""
+    out: dict[str, Any] = {}
+    for name in (
+        "alert_id",
+        "subscription_id",
+        "subscription_name",
+        "article_id",
+        "title",
+        "url",
+        "source",
+        "published_at",
+        "primary_theme",
+        "evidence",
+    ):
+        value = alert.get(name)
+        out[name] = value[:_FIELD_MAX] if isinstance(value, str) else None
+    matched = alert.get("matched")
+    out["matched"] = (
+        {
+            str(k)[:40]: [str(v)[:200] for v in vs[:50]]
+            for k, vs in list(matched.items())[:10]
+            if isinstance(vs, list)
+        }
+        if isinstance(matched, dict)
+        else {}
+    )
+    return out
+
+
+def _strings(value: Any, limit: int = 50, size: int = 200) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v)[:size] for v in value[:limit] if isinstance(v, str | int | float)]
+
+
+def bounded_event(record: dict[str, Any]) -> dict[str, Any]:
+    """What the alert page shows of an event record: facets, places and evidence, bounded."""
+    places = [
+        {"text": str(p.get("text", ""))[:200], "country": str(p.get("country", ""))[:8]}
+        for p in (record.get("places") or [])[:50]
+        if isinstance(p, dict)
+    ]
+    evidence = [
+        {
+            "theme": str(e.get("theme", ""))[:60],
+            "trigger": str(e.get("trigger", ""))[:200],
+            "sentence": str(e.get("sentence", ""))[:_FIELD_MAX],
+        }
+        for e in (record.get("evidence") or [])[:20]
+        if isinstance(e, dict)
+    ]
+    return {
+        "article_id": str(record.get("article_id", ""))[:_FIELD_MAX],
+        "themes": _strings(record.get("themes")),
+        "countries": _strings(record.get("countries")),
+        "actors": _strings(record.get("actors")),
+        "places": places,
+        "evidence": evidence,
+        "model": str(record.get("model", ""))[:100],
+    }
+
+
+class AlertFeed:
+    """The latest alerts (bounded), by id, and the live clients waiting for new ones."""
+
+    def __init__(self, maxlen: int = RECENT_MAX, queue_size: int = 256) -> None:
+        self.recent: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.queue_size = queue_size
+        # article id -> its event record, for the alert page (latest EVENTS_MAX only)
+        self.events: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def add_event(self, record: dict[str, Any]) -> None:
+        event = bounded_event(record)
+        article_id = event["article_id"]
+        if not article_id:
+            return
+        self.events[article_id] = event
+        self.events.move_to_end(article_id)
+        while len(self.events) > EVENTS_MAX:
+            self.events.popitem(last=False)
+
+    def add(self, alert: dict[str, Any], received_at: float) -> bool:
+        """Keep and broadcast one alert; False for a redelivery of one already kept."""
+        alert = _bounded(alert)
+        alert_id = alert["alert_id"]
+        if not alert_id or alert_id in self.by_id:
+            return False
+        alert["received_at"] = received_at
+        if len(self.recent) == self.recent.maxlen:
+            oldest = self.recent[0]
+            self.by_id.pop(oldest["alert_id"], None)
+        self.recent.append(alert)
+        self.by_id[alert_id] = alert
+        for queue in list(self.clients):
+            try:
+                queue.put_nowait(alert)
+                metrics.ALERTS_DELIVERED.labels("sse").inc()
+            except asyncio.QueueFull:
+                # A client that cannot keep up is dropped rather than buffered without bound;
+                # its browser reconnects and reloads the recent list.
+                metrics.ALERTS_FAILED.labels("sse").inc()
+                self.clients.discard(queue)
+        return True
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=self.queue_size)
+        self.clients.add(queue)
+        metrics.SSE_CLIENTS.set(len(self.clients))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self.clients.discard(queue)
+        metrics.SSE_CLIENTS.set(len(self.clients))

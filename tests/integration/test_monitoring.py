@@ -1,0 +1,283 @@
+"""Monitoring on a real worker and broker: /metrics after a known input, /api/stats, health
+and readiness, and the dashboard in headless Chromium (live alerts without a reload, and an
+article titled ``<script>alert(1)</script>`` shown as text)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams import codecs, topics
+from streams.pipeline.match import alert_id
+from streams.sources.files import raw_key
+from tests.integration.conftest import REPO, Namespace, Worker
+from tests.integration.test_worker import send, subscribe
+
+pytestmark = pytest.mark.integration
+
+SUB_ID = "monitoring-kenya"
+SUBSCRIPTION = {
+    "id": SUB_ID,
+    "name": "Abductions in Kenya (monitoring test)",
+    "themes": ["abduction"],
+    "countries": ["KE"],
+    "actors": [],
+}
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", REPO / "out" / "screenshots"))
+
+
+def get(worker: Worker, path: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(worker.url + path, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def scrape(worker: Worker) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    status, headers, body = get(worker, "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def article(title: str, text: str) -> dict[str, Any]:
+    return {"id": f"mon-{uuid.uuid4().hex[:10]}", "title": title, "text": text}
+
+
+def kenya_text(tag: str) -> str:
+    return f"Gunmen abducted {tag}, a reporter, in Nairobi, Kenya, on Monday, police said."
+
+
+def produce(ns: Namespace, articles: list[dict[str, Any]]) -> None:
+    async def go() -> None:
+        for a in articles:
+            body = codecs.dumps(a)
+            await send(ns, topics.ARTICLES_RAW, [body], key=raw_key(body))
+
+    # Playwright's sync API keeps an event loop running in this thread; produce from another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, go()).result()
+
+
+def wait_for(check: Any, timeout: float, what: str, worker: Worker) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.5)
+    pytest.fail(f"{what} not seen within {timeout}s\n{worker.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def subscribed(namespace: Namespace, worker: Worker) -> Worker:
+    subscribe(namespace, worker, SUBSCRIPTION)
+    return worker
+
+
+def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -> None:
+    worker = subscribed
+    before = scrape(worker)
+    first = article("Reporter abducted in Nairobi", kenya_text("Jane Doe"))
+    other = article("Council approves budget", "The city council in Lyon approved its budget.")
+    copy = {**first, "id": first["id"] + "-copy"}  # the same body: an exact duplicate
+    produce(namespace, [first, other, copy])
+    asyncio.run(send(namespace, topics.ARTICLES_RAW, [b"\xff not json"]))
+
+    def settled() -> dict[Any, float] | None:
+        now = scrape(worker)
+        done = (
+            value(now, "tocsin_messages_total", stage="match", outcome="event")
+            - value(before, "tocsin_messages_total", stage="match", outcome="event")
+            >= 2
+            and value(now, "tocsin_messages_total", stage="stats", outcome="alerts")
+            - value(before, "tocsin_messages_total", stage="stats", outcome="alerts")
+            >= 1
+        )
+        return now if done else None
+
+    after = wait_for(settled, 90, "two events matched and one alert counted", worker)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    m = "tocsin_messages_total"
+    assert delta(m, stage="validate", outcome="valid") == 3
+    assert delta(m, stage="validate", outcome="deadletter") == 1
+    assert delta(m, stage="dedupe", outcome="unique") == 2
+    assert delta(m, stage="dedupe", outcome="duplicate") == 1
+    assert delta(m, stage="extract", outcome="event") == 2
+    assert delta(m, stage="match", outcome="alert") == 1
+    assert delta(m, stage="stats", outcome="articles_in") == 4
+    assert delta(m, stage="stats", outcome="duplicates") == 1
+    assert delta(m, stage="stats", outcome="deadletters") == 1
+    assert delta("tocsin_dead_letters_total", stage="validate", error_type="decode_error") == 1
+    assert delta("tocsin_alerts_delivered_total", sink="kafka") == 1
+    assert delta("tocsin_alerts_failed_total", sink="kafka") == 0
+    assert delta("tocsin_stage_duration_seconds_count", stage="validate") == 4
+    assert delta("tocsin_stage_latency_seconds_count", stage="extract") == 2
+    assert delta("tocsin_end_to_end_latency_seconds_count") == 1
+    assert delta("tocsin_end_to_end_latency_seconds_sum") > 0
+    loads = [v for (name, _labels), v in after.items() if name == "tocsin_model_load_seconds"]
+    assert loads and all(v > 0 for v in loads), "model load time not recorded"
+    lag_names = {
+        dict(labels).get("stage") for (name, labels) in after if name == "tocsin_consumer_lag"
+    }
+    assert {"validate", "dedupe", "extract", "match", "stats"} <= lag_names
+
+    # The same input in the windowed statistics.
+    status, _h, body = get(worker, "/api/stats?window=1m&by=total&periods=10")
+    assert status == 200
+    totals = {c["value"]: c["count"] for c in orjson.loads(body)["counts"]}
+    assert totals["articles_in"] >= 4 and totals["deadletters"] >= 1
+    assert totals["duplicates"] >= 1 and totals["alerts"] >= 1
+    for by, wanted in (("theme", "abduction"), ("country", "KE"), ("subscription", SUB_ID)):
+        status, _h, body = get(worker, f"/api/stats?window=1h&by={by}&periods=1")
+        assert status == 200
+        assert wanted in {c["value"] for c in orjson.loads(body)["counts"]}, by
+    assert get(worker, "/api/stats?window=5m")[0] == 400
+    assert get(worker, "/api/stats?by=nonsense")[0] == 400
+    assert get(worker, "/api/stats?window=1m&periods=100000")[0] == 400
+
+
+def test_health_and_readiness(subscribed: Worker) -> None:
+    worker = subscribed
+    status, _h, body = get(worker, "/readyz")
+    assert status == 200, body
+    ready = orjson.loads(body)
+    assert ready["ready"] and ready["tables_recovered"] and not ready["missing_topics"]
+
+    def healthy() -> bool:
+        status, _h, body = get(worker, "/healthz")
+        return status == 200 and orjson.loads(body)["healthy"]
+
+    wait_for(healthy, 30, "healthy /healthz", worker)
+
+
+def test_pages_are_static_files_with_strict_headers(subscribed: Worker) -> None:
+    worker = subscribed
+    for path, ctype in (("/", "text/html"), ("/static/dashboard.js", "text/javascript")):
+        status, headers, body = get(worker, path)
+        assert status == 200 and headers["Content-Type"].startswith(ctype)
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert b"innerHTML" not in body
+    status, headers, _body = get(worker, "/api/alerts")
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" in headers
+    for path in ("/static/..%2Fdashboard.py", "/static/nope.js", "/static/%2e%2e%2fapp.py"):
+        assert get(worker, path)[0] == 404, path
+    assert get(worker, "/api/alerts/al-unknown")[0] == 404
+    assert get(worker, "/api/alerts?limit=0")[0] == 400
+
+
+# ---- the dashboard in a real browser ------------------------------------------------------
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (Playwright's own browser download is not used)."""
+    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser"):
+        if candidate and (path := shutil.which(candidate)):
+            return path
+    message = "no chromium found (apt-get install chromium, or set CHROMIUM=/path/to/it)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # Containers run as root without user namespaces; the page is our own.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
+    namespace: Namespace, subscribed: Worker, browser: Any
+) -> None:
+    worker = subscribed
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(worker.url + "/")
+    assert response is not None and response.ok
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    page.wait_for_selector("#live-state.ok", timeout=30_000)
+    page.evaluate("window.__noReload = 1")
+
+    title = f"Reporter abducted in Mombasa {uuid.uuid4().hex[:6]}"
+    produce(namespace, [article(title, kenya_text("John Roe"))])
+    item = page.locator("#alerts li", has_text=title)
+    item.wait_for(timeout=90_000)
+    assert page.evaluate("window.__noReload") == 1, "the page reloaded"
+    assert item.get_attribute("data-subscription") == SUB_ID
+    page.select_option("#sub-filter", SUB_ID)
+    assert item.is_visible()
+    page.select_option("#sub-filter", "")
+    assert page.locator('#stages tr[data-stage="extract"]').count() == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+    evil_title = "<script>alert(1)</script>"
+    evil = article(evil_title, kenya_text("<img src=x onerror=alert(2)> Ann Poe"))
+    produce(namespace, [evil])
+    evil_id = alert_id(SUB_ID, evil["id"])
+    evil_item = page.locator(f'#alerts li[data-alert-id="{evil_id}"]')
+    evil_item.wait_for(timeout=90_000)
+    assert evil_item.locator("a.title").text_content() == evil_title
+    assert page.locator("#alerts script, #alerts img").count() == 0
+    page.wait_for_timeout(500)
+
+    # The alert's own page, with its evidence: still text.
+    evil_item.locator("a.title").click()
+    page.wait_for_function(
+        "document.getElementById('title').textContent !== 'loading …'", timeout=10_000
+    )
+    assert page.locator("#title").text_content() == evil_title
+    assert "<img src=x onerror=alert(2)>" in (page.locator("#evidence").text_content() or "")
+    assert page.locator("main script, main img").count() == 0
+    # The event behind it: every evidence sentence, also as text.
+    page.locator("#event-evidence li").first.wait_for(timeout=10_000)
+    sentences = page.locator("#event-evidence .evidence").all_text_contents()
+    assert any("<img src=x onerror=alert(2)>" in t for t in sentences), sentences
+    assert "KE" in (page.locator("#event").text_content() or "")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / "alert.png"))
+    page.close()
+    assert dialogs == [], f"script ran: {dialogs}"
+    assert errors == [], errors

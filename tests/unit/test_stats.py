@@ -1,0 +1,105 @@
+"""Stream statistics: which counters a record moves, and how windows add up."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.pipeline import stats
+from streams.pipeline.stats import WINDOWS, counter_keys, key, series, top, totals
+
+MINUTE = WINDOWS["1m"]
+HOUR = WINDOWS["1h"]
+NOW = 1_800_000_030.0  # 30 s into a minute
+M0 = NOW - 30.0  # start of the current minute
+
+
+def test_every_kind_counts_one_record_even_when_it_cannot_be_decoded() -> None:
+    for kind in stats.KINDS:
+        assert counter_keys(kind, None) == [kind]
+    with pytest.raises(ValueError):
+        counter_keys("bogus", None)
+
+
+def test_an_event_counts_each_theme_country_and_actor_once() -> None:
+    record = {
+        "themes": ["abduction", "protest", "abduction"],
+        "countries": ["KE"],
+        "actors": ["William Ruto", 7, ""],
+    }
+    assert sorted(counter_keys(stats.EVENT, record)) == sorted(
+        [
+            "events",
+            key("theme", "abduction"),
+            key("theme", "protest"),
+            key("country", "KE"),
+            key("actor", "William Ruto"),
+        ]
+    )
+
+
+def test_alerts_count_by_subscription_and_dead_letters_by_stage() -> None:
+    assert counter_keys(stats.ALERT, {"subscription_id": "kenya"}) == [
+        "alerts",
+        key("subscription", "kenya"),
+    ]
+    assert counter_keys(stats.DEAD_LETTER, {"stage": "validate"}) == [
+        "deadletters",
+        key("deadletter_stage", "validate"),
+    ]
+    assert counter_keys(stats.DUPLICATE, {"article_id": "x"}) == ["duplicates"]
+
+
+def test_untrusted_values_are_bounded_and_cannot_forge_a_key() -> None:
+    long_actor = "A" * 10_000
+    forged = f"x{stats.SEP}y"
+    keys = counter_keys(
+        stats.EVENT, {"actors": [long_actor, forged] + [f"a{i}" for i in range(500)]}
+    )
+    assert all(len(k) <= len("actor") + 1 + stats.MAX_VALUE for k in keys)
+    assert all(k.count(stats.SEP) <= 1 for k in keys)
+    assert len(keys) <= stats.MAX_PER_RECORD + 1
+
+
+def test_totals_add_partitions_and_windows_inside_the_range_only() -> None:
+    theme = key("theme", "abduction")
+    entries = [
+        ((theme, M0), 2),  # partition 0, this minute
+        ((theme, M0), 3),  # partition 3, this minute: same key, another store
+        ((theme, M0 - 60 * 59), 1),  # 59 minutes ago: inside the last hour
+        ((theme, M0 - 60 * 60), 100),  # 60 minutes ago: outside
+        ((key("theme", "protest"), M0), 4),
+        ((key("country", "KE"), M0), 9),
+        (("articles_in", M0), 7),
+    ]
+    assert totals(entries, "theme", NOW, MINUTE, 60) == {"abduction": 6, "protest": 4}
+    assert totals(entries, "theme", NOW, MINUTE, 1) == {"abduction": 5, "protest": 4}
+    assert totals(entries, "country", NOW, MINUTE, 60) == {"KE": 9}
+    assert totals(entries, "total", NOW, MINUTE, 60) == {"articles_in": 7}
+
+
+def test_hour_windows_cover_the_last_day() -> None:
+    h0 = stats.window_start(NOW, HOUR.size)
+    entries = [
+        (("alerts", h0 - 3600 * 23), 1),
+        (("alerts", h0 - 3600 * 24), 1),
+        (("alerts", h0), 2),
+    ]
+    assert totals(entries, "total", NOW, HOUR, 24) == {"alerts": 3}
+
+
+def test_series_has_every_window_oldest_first_with_zeros() -> None:
+    entries = [(("articles_in", M0), 2), (("articles_in", M0), 1), (("articles_in", M0 - 120), 5)]
+    assert series(entries, "articles_in", NOW, MINUTE, 3) == [
+        (M0 - 120, 5),
+        (M0 - 60, 0),
+        (M0, 3),
+    ]
+
+
+def test_top_orders_by_count_then_name() -> None:
+    assert top({"b": 2, "a": 2, "c": 5, "d": 1}, 3) == [("c", 5), ("a", 2), ("b", 2)]
+
+
+def test_window_expiry_keeps_what_the_api_can_ask_for() -> None:
+    # /api/stats accepts periods up to `keep`; those windows must not have expired yet.
+    assert MINUTE.expires >= 60 * 60 and HOUR.expires >= 24 * 3600
