@@ -292,6 +292,72 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_record(record: dict[str, Any]) -> str:
+    """An event record for a terminal: themes, places, actors, then every event with its
+    evidence sentence (untrusted text made safe)."""
+    places = ", ".join(
+        f"{p['text']}={p['country']}" + (f"/{p['region']}" if p.get("region") else "")
+        for p in record["places"]
+    )
+    lines = [
+        f"ARTICLE {_safe(record['article_id'], 80)}  {_safe(record.get('title') or '', 160)}",
+        f"  primary={record['primary_theme'] or '-'}  themes={','.join(record['themes']) or '-'}"
+        f"  countries={','.join(record['countries']) or '-'}"
+        f"  regions={','.join(record.get('regions', [])) or '-'}",
+        f"  actors: {_safe(', '.join(record['actors']) or '-', 400)}",
+        f"  places: {_safe(places or '-', 400)}",
+        f"  model: {record['model']}",
+    ]
+    for event in record.get("events", []):
+        marks = [m for m in ("negated", "hypothetical") if event[m]]
+        where = ",".join(sorted({p["country"] for p in event["places"]})) or "-"
+        lines.append(
+            f"  - {event['theme']} [{_safe(event['trigger'], 60)}] conf={event['confidence']:.2f}"
+            f"{' ' + ' '.join(m.upper() for m in marks) if marks else ''}"
+            f"  actor={_safe(event['actor'] or '-', 80)}"
+            f"  target={_safe(event['target'] or '-', 80)}"
+            f"  where={where}"
+        )
+        lines.append(f'      "{_safe(event["sentence"], 300)}"')
+    return "\n".join(lines)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from streams import schemas
+    from streams.models import Rejected
+    from streams.nlp import build_nlp
+    from streams.pipeline.extract import extract_batch
+    from streams.pipeline.validate import validate_article
+    from streams.sources.files import iter_inputs
+
+    settings = _settings()
+    if not args.file.exists():
+        print(f"tocsin: {args.file}: no such file or folder", file=sys.stderr)
+        return 2
+    nlp = build_nlp(
+        args.model or settings.nlp_model,
+        settings.themes_file,
+        settings.actors_file,
+        settings.places_file,
+    )
+    validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
+    failed = 0
+    for source, payload in iter_inputs([args.file]):
+        article = validate_article(payload, validator)
+        if isinstance(article, Rejected):
+            print(f"REJECTED {source.topic}:{source.offset} {article.error_type}: {article.error}")
+            failed += 1
+            continue
+        (result,) = extract_batch(nlp, [article])
+        if isinstance(result, Rejected):
+            print(f"FAILED {article.id} {result.error_type}: {_safe(result.error)}")
+            failed += 1
+            continue
+        record = result.to_dict()
+        print(codecs.dumps(record).decode() if args.json else format_record(record), flush=True)
+    return 1 if failed else 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     command = [str(KAFKA_SCRIPT), args.action, "--nodes", str(args.nodes)]
     return subprocess.call(command, env=os.environ.copy())
@@ -388,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model", help="spaCy package or 'blank' (default: TOCSIN_NLP_MODEL)")
     p.set_defaults(func=cmd_run_local)
+
+    p = sub.add_parser("extract", help="print the events of articles with their evidence")
+    p.add_argument("file", type=Path, help="a text page, a JSONL file of articles or a folder")
+    p.add_argument("--model", help="spaCy package or 'blank' (default: TOCSIN_NLP_MODEL)")
+    p.add_argument("--json", action="store_true", help="one event record (JSON) per line")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("kafka", help="fetch/start/stop the local Kafka broker")
     p.add_argument("action", choices=["fetch", "up", "down", "status"])

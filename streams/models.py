@@ -76,6 +76,7 @@ class Place:
 
     text: str
     country: str
+    region: str | None = None  # ISO 3166-2 first-level subdivision, when the name is one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +95,40 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One reported happening: a trigger in a sentence, who did it to whom, and where."""
+
+    theme: str
+    trigger: str
+    sentence: str
+    actor: str | None = None
+    target: str | None = None
+    places: tuple[Place, ...] = ()
+    negated: bool = False
+    hypothetical: bool = False
+    confidence: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["places"] = [p.to_dict() for p in self.places]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            theme=data["theme"],
+            trigger=data["trigger"],
+            sentence=data["sentence"],
+            actor=data.get("actor"),
+            target=data.get("target"),
+            places=tuple(Place(**p) for p in data.get("places", ())),
+            negated=bool(data.get("negated", False)),
+            hypothetical=bool(data.get("hypothetical", False)),
+            confidence=float(data.get("confidence", 0.5)),
+        )
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """What an article reports (``news.events.v1``, key: article id)."""
 
@@ -109,6 +144,8 @@ class EventRecord:
     source: str | None = None
     published_at: str | None = None
     model: str = ""
+    events: tuple[Event, ...] = ()
+    regions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +161,8 @@ class EventRecord:
             "source": self.source,
             "published_at": self.published_at,
             "model": self.model,
+            "events": [e.to_dict() for e in self.events],
+            "regions": list(self.regions),
         }
 
     @classmethod
@@ -141,6 +180,8 @@ class EventRecord:
             source=data.get("source"),
             published_at=data.get("published_at"),
             model=data.get("model", ""),
+            events=tuple(Event.from_dict(e) for e in data.get("events", ())),
+            regions=tuple(data.get("regions", ())),
         )
 
 

@@ -25,6 +25,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -68,6 +75,15 @@ def _model(raw: str) -> str:
     return raw
 
 
+def _optional_file(raw: str) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError("no such file")
+    return path
+
+
 def _log_level(raw: str) -> str:
     upper = raw.upper()
     if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -102,6 +118,13 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "dedupe_gather_timeout": (
         _positive_float,
         "seconds an article waits for missing band reports before it is decided without them",
+    ),
+    "themes_file": (_optional_file, "theme taxonomy JSON replacing the shipped one"),
+    "actors_file": (_optional_file, "actor gazetteer JSON replacing the shipped one"),
+    "places_file": (_optional_file, "place aliases/demonyms JSON replacing the shipped one"),
+    "extract_processes": (
+        _non_negative_int,
+        "extraction processes (model loaded once in each); 0 = one thread in the worker",
     ),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
     "ingest_token": (str, "bearer token of POST /api/articles; empty: the endpoint is off"),
@@ -141,6 +164,10 @@ class Settings:
     dedupe_bucket_max: int = 32
     dedupe_gather_timeout: float = 3600.0
     verbose_web: bool = False
+    themes_file: Path | None = None
+    actors_file: Path | None = None
+    places_file: Path | None = None
+    extract_processes: int = 2
     ingest_token: str = field(default="", repr=False)
     ingest_max_bytes: int = 8_000_000
     feeds_file: Path = Path(".tocsin/feeds.sqlite")

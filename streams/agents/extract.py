@@ -1,47 +1,70 @@
-"""Agent ``extract``: unique articles -> event records, spaCy batched on a worker thread.
+"""Agent ``extract``: unique articles -> event records, spaCy batched in a process pool.
 
-``stream.take_events`` gathers up to ``extract_batch`` articles; ``nlp.pipe`` runs on a
-dedicated thread so the event loop keeps heart-beating while spaCy works (awaiting an
-executor per event would process one article at a time, robinhood/faust#730).
+``stream.take_events`` gathers up to ``extract_batch`` articles; the batch is split over
+``extract_processes`` processes (each loaded the model once, at start-up) so both cores work
+and the event loop keeps heart-beating while spaCy runs (awaiting an executor per event would
+process one article at a time, robinhood/faust#730).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from spacy.language import Language
 
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, send_dead_letter, stage_boundary
 from streams.models import Article, Rejected
-from streams.nlp import build_nlp
-from streams.pipeline.extract import STAGE, extract_batch
+from streams.nlp.pool import ExtractPool, ModelSpec
+from streams.pipeline.extract import STAGE
 
 log = logging.getLogger(__name__)
-# One thread: a spaCy pipeline is not meant to be called from two threads at once.
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacy")
-_nlp: Language | None = None
+_pool: ExtractPool | None = None
 
 
-async def _model() -> Language:
-    """Load the model once per worker, off the event loop."""
-    global _nlp
-    if _nlp is None:
+def build_nlp(model: str) -> ExtractPool:
+    """Start the extraction pool for ``model`` and block until every process has loaded it.
+    Named after the model builder it replaces: monitoring times the model load by wrapping
+    this module's ``build_nlp``."""
+    settings = tocsin_app.settings
+    spec = ModelSpec(model, settings.themes_file, settings.actors_file, settings.places_file)
+    pool = ExtractPool(spec, settings.extract_processes)
+    pool.start_blocking()
+    return pool
+
+
+async def _get_pool() -> ExtractPool:
+    """One pool per worker: the model is loaded once in each of its processes, off the
+    event loop."""
+    global _pool
+    if _pool is None:
         loop = asyncio.get_running_loop()
-        _nlp = await loop.run_in_executor(_executor, build_nlp, tocsin_app.settings.nlp_model)
-    return _nlp
+        # Looked up at call time, so a wrapper installed by monitoring is what runs.
+        _pool = await loop.run_in_executor(None, build_nlp, tocsin_app.settings.nlp_model)
+    return _pool
+
+
+def close_pool() -> None:
+    """Stop the extraction processes (worker shutdown)."""
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool = None
 
 
 @tocsin_app.app.agent(tocsin_app.articles_unique, name="extract")
 async def extract_events(stream: Any) -> None:
     settings = tocsin_app.settings
-    nlp = await _model()
-    loop = asyncio.get_running_loop()
-    async for events in stream.take_events(settings.extract_batch, within=settings.extract_within):
+    pool = await _get_pool()
+    try:
+        await _consume(stream, pool, settings.extract_batch, settings.extract_within)
+    finally:
+        close_pool()
+
+
+async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) -> None:
+    async for events in stream.take_events(batch, within=within):
         decoded: list[tuple[Any, Article]] = []
         for event in events:
             async with stage_boundary(STAGE, event):
@@ -49,7 +72,7 @@ async def extract_events(stream: Any) -> None:
         if not decoded:
             continue
         articles = [article for _event, article in decoded]
-        results = await loop.run_in_executor(_executor, extract_batch, nlp, articles)
+        results = await pool.extract(articles)
         for (event, article), result in zip(decoded, results, strict=True):
             async with stage_boundary(STAGE, event):
                 if isinstance(result, Rejected):

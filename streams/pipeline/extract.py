@@ -1,27 +1,49 @@
-"""Stage ``extract``: unique articles -> event records (themes, countries, actors, evidence).
+"""Stage ``extract``: unique articles -> event records (themes, events, places, actors).
 
-Runs ``nlp.pipe`` over a batch; the worker calls :func:`extract_batch` on an executor thread so
-the event loop keeps serving heartbeats while spaCy works.
+Two passes. The cheap one tokenises every article, splits sentences and phrase-matches theme
+triggers, actor names and place names (``tocsin_gazetteer``); only the sentences holding a
+trigger go through the statistical pipeline (tagger, parser, NER), in one ``nlp.pipe`` over
+the whole batch. Each trigger becomes an :class:`~streams.models.Event` with its sentence,
+who did it to whom (from the dependency parse when there is one), the places of its own and
+the adjacent sentences, negated/hypothetical marks and a confidence. The article record keeps
+``themes`` (every reported, i.e. non-negated and non-hypothetical, theme) and ``primary_theme``
+(the main happening by the taxonomy's ACLED-style precedence).
+
+On ``spacy.blank("en")`` the same code runs without the second pass: roles come from the
+agent words of the taxonomy ("by militants") and the gazetteer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.pipeline import Sentencizer
+from spacy.tokens import Doc, Span, Token
 
-from streams.models import Article, EventRecord, Evidence, Place, Rejected
+from streams.models import Article, Event, EventRecord, Evidence, Place, Rejected
 from streams.nlp import model_name
-from streams.nlp.gazetteer import place_index
+from streams.nlp.components import GazetteerComponent, Hit
+from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, place_index, place_table
 
 STAGE = "extract"
 # spaCy's cost grows with length; a news body past this is almost always scraped junk.
 MAX_NLP_CHARS = 100_000
-_ACTOR_LABELS = {"PERSON", "ORG"}
-_PLACE_LABELS = {"GPE", "LOC", "NORP"}
+# Bounds on the statistical pass per article: the sentences parsed and their length.
+MAX_FOCUS_SENTENCES = 40
+MAX_PARSED_SENTENCE_CHARS = 1500
+MAX_EVENTS = 100
 MAX_ACTORS = 12
+_ACTOR_LABELS = {"PERSON", "ORG"}
+_PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
+_MODALS = {"would", "could", "might", "may", "should"}
+# How far before a trigger a negation or hypothetical cue still applies to it (tokens).
+CUE_WINDOW = 6
+_SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
+_LEFT_MODIFIERS = {"compound", "amod", "nummod", "poss", "nmod", "quantmod"}
+_sentencizer = Sentencizer()
 
 
 def article_text(article: Article) -> str:
@@ -34,83 +56,537 @@ def article_text(article: Article) -> str:
     return f"{article.title}{stop}\n\n{body}"
 
 
-def extract_batch(nlp: Language, articles: Sequence[Article]) -> list[EventRecord | Rejected]:
-    """One record (or rejection) per article, in order. A failing article does not fail the
-    others: on an error the batch is redone one article at a time."""
+def gazetteer(nlp: Language) -> GazetteerComponent:
+    component = nlp.get_pipe("tocsin_gazetteer")
+    assert isinstance(component, GazetteerComponent)
+    return component
+
+
+def has_statistics(nlp: Language) -> bool:
+    """Whether ``nlp`` has a trained parser or NER worth a second pass."""
+    return nlp.has_pipe("parser") or nlp.has_pipe("ner")
+
+
+def fast_doc(nlp: Language, text: str) -> Doc:
+    """The cheap pass: tokens, rule-based sentences and the gazetteer's phrase matches."""
+    return gazetteer(nlp)(_sentencizer(nlp.make_doc(text)))
+
+
+@dataclass
+class _Unit:
+    """A sentence the events are read from: a parsed sentence doc, or a span of the fast doc
+    (blank model, or a sentence too long to parse). ``index`` is its sentence number in the
+    article and ``offset`` its first character in the article text."""
+
+    span: Span
+    index: int
+    offset: int
+
+
+@dataclass
+class _Reading:
+    """Everything read from one article."""
+
+    names: Doc  # whole-article doc with gazetteer hits (actors, places)
+    sentence_of_token: list[int]  # names-doc token -> sentence index
+    units: list[_Unit] = field(default_factory=list)
+
+
+def extract_batch(
+    nlp: Language, articles: Sequence[Article], *, focus: bool = True
+) -> list[EventRecord | Rejected]:
+    """One record (or rejection) per article, in order. ``focus=False`` is the naive
+    baseline: the full pipeline over every whole article. A failing article does not fail
+    the others: on an error the batch is redone one article at a time."""
     try:
-        docs = list(nlp.pipe(article_text(a) for a in articles))
+        readings = _read_batch(nlp, [article_text(a) for a in articles], focus)
+        model = model_name(nlp)
+        taxonomy = gazetteer(nlp).taxonomy
         return [
-            record_from_doc(doc, a, model_name(nlp)) for doc, a in zip(docs, articles, strict=True)
+            _record(reading, a, model, taxonomy, gazetteer(nlp))
+            for reading, a in zip(readings, articles, strict=True)
         ]
     except Exception:  # noqa: BLE001  (isolate the culprit below, then report it per article)
-        return [_extract_one(nlp, a) for a in articles]
+        return [_extract_one(nlp, a, focus) for a in articles]
 
 
-def _extract_one(nlp: Language, article: Article) -> EventRecord | Rejected:
+def _extract_one(nlp: Language, article: Article, focus: bool) -> EventRecord | Rejected:
     try:
-        return record_from_doc(nlp(article_text(article)), article, model_name(nlp))
+        (reading,) = _read_batch(nlp, [article_text(article)], focus)
+        component = gazetteer(nlp)
+        return _record(reading, article, model_name(nlp), component.taxonomy, component)
     except Exception as exc:  # noqa: BLE001  (becomes a dead letter, never a crash)
         return Rejected(type(exc).__name__, str(exc)[:500])
 
 
-def _negated_sentences(doc: Doc, theme: str) -> set[int]:
-    """Start offsets of sentences holding a negative term for ``theme`` (or a global one)."""
-    return {
-        doc[start].sent.start for label, start in doc._.negative_starts if label in ("*", theme)
-    }
+def _sentence_index(doc: Doc) -> list[int]:
+    index = [0] * len(doc)
+    for n, sent in enumerate(doc.sents):
+        for i in range(sent.start, sent.end):
+            index[i] = n
+    return index
 
 
-def record_from_doc(doc: Doc, article: Article, model: str) -> EventRecord:
-    """Read the gazetteer hits and entities of ``doc`` into an :class:`EventRecord`."""
-    scores: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    evidence: dict[str, Evidence] = {}
-    negated = {
-        theme: _negated_sentences(doc, theme) for theme in {h.label for h in doc._.theme_hits}
-    }
-    for hit in doc._.theme_hits:
-        sent = doc[hit.start].sent
-        if sent.start in negated[hit.label]:
+def _read_batch(nlp: Language, texts: list[str], focus: bool) -> list[_Reading]:
+    if not focus and has_statistics(nlp):
+        readings = []
+        for doc in nlp.pipe(texts):
+            reading = _Reading(doc, _sentence_index(doc))
+            for n, sent in enumerate(doc.sents):
+                if any(sent.start <= h.start < sent.end for h in doc._.theme_hits):
+                    reading.units.append(_Unit(sent, n, sent.start_char))
+            readings.append(reading)
+        return readings
+    readings = []
+    jobs: list[tuple[int, int, int, str]] = []  # (article, sentence index, offset, text)
+    for a, text in enumerate(texts):
+        doc = fast_doc(nlp, text)
+        reading = _Reading(doc, _sentence_index(doc))
+        readings.append(reading)
+        sents = list(doc.sents)
+        wanted = sorted({reading.sentence_of_token[h.start] for h in doc._.theme_hits})
+        for n in wanted[:MAX_FOCUS_SENTENCES]:
+            sent = sents[n]
+            if has_statistics(nlp) and len(sent.text) <= MAX_PARSED_SENTENCE_CHARS:
+                jobs.append((a, n, sent.start_char, sent.text))
+            else:
+                reading.units.append(_Unit(sent, n, sent.start_char))
+    if jobs:
+        for (a, n, offset, _text), sdoc in zip(
+            jobs, nlp.pipe(text for *_rest, text in jobs), strict=True
+        ):
+            readings[a].units.append(_Unit(sdoc[:], n, offset))
+    for reading in readings:
+        reading.units.sort(key=lambda u: u.offset)
+    return readings
+
+
+# -- places -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Mention:
+    text: str
+    char: int  # position in the article text
+    sentence: int
+
+
+_PLACE_WORDS = (
+    "city", "town", "township", "village", "district", "province", "state", "region",
+    "county", "governorate", "municipality", "area", "camp", "neighbourhood", "neighborhood",
+)  # fmt: skip
+
+
+def place_key(text: str) -> str:
+    """ "the Douala city" -> "Douala": the name the place tables know."""
+    words = text.removeprefix("the ").removeprefix("The ").split()
+    while len(words) > 1 and words[-1].lower() in _PLACE_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def _lookup(table: dict[str, tuple[PlaceName, ...]], key: str) -> tuple[PlaceName, ...]:
+    """Readings of a name, else of its longest known leading words ("Donetsk Filtration
+    Station" is in Donetsk)."""
+    found = table.get(key)
+    if found:
+        return found
+    words = key.split()
+    for n in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:n])
+        if len(head) > 3 and head in table:
+            return table[head]
+    return ()
+
+
+def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
+    """Mentions -> places. An ambiguous name ("Hyderabad": IN or PK) takes the country the
+    article names unambiguously elsewhere, else its best-known reading."""
+    table = place_table()
+    readings = {m: _lookup(table, place_key(m.text)) for m in mentions}
+    sure = {r[0].country for r in readings.values() if r and len({p.country for p in r}) == 1}
+    out: dict[_Mention, Place] = {}
+    for mention, options in readings.items():
+        if not options:
             continue
-        scores[hit.label] += hit.weight
-        first_seen.setdefault(hit.label, hit.start)
-        if hit.label not in evidence:
-            evidence[hit.label] = Evidence(
-                hit.label, doc[hit.start : hit.end].text, _sentence(sent)
+        chosen: PlaceName = next((p for p in options if p.country in sure), options[0])
+        region = chosen.region or next(
+            (p.region for p in options if p.country == chosen.country and p.region), None
+        )
+        out[mention] = Place(place_key(mention.text)[:300], chosen.country, region)
+    return out
+
+
+def _mentions(reading: _Reading) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
+    """Place mentions (gazetteer over the whole text, NER in parsed sentences) and the
+    character ranges of person/organisation entities (a place name inside one is not a
+    place: "Paris Hilton")."""
+    doc = reading.names
+    people: list[tuple[int, int, str]] = []
+    mentions: list[_Mention] = []
+    for unit in reading.units:
+        for ent in unit.span.ents:
+            start = unit.offset + ent.start_char - unit.span.start_char
+            if ent.label_ in _ACTOR_LABELS:
+                people.append((start, start + len(ent.text), ent.text))
+            elif ent.label_ in _PLACE_LABELS:
+                mentions.append(_Mention(ent.text, start, unit.index))
+    for hit in doc._.place_hits:
+        span = doc[hit.start : hit.end]
+        if any(
+            a <= span.start_char < b and len(place_key(name)) > len(span.text)
+            for a, b, name in people
+        ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
+            continue
+        mentions.append(_Mention(span.text, span.start_char, reading.sentence_of_token[hit.start]))
+    # One mention per position: the gazetteer's and NER's readings of a name often overlap.
+    table = place_table()
+    seen: set[int] = set()
+    unique = []
+    for mention in sorted(
+        mentions, key=lambda m: (m.char, place_key(m.text) not in table, -len(m.text))
+    ):
+        if mention.char in seen:
+            continue
+        seen.add(mention.char)
+        unique.append(mention)
+    return unique, people
+
+
+# -- roles --------------------------------------------------------------------------------
+
+
+def _phrase(tok: Token) -> Span:
+    """A head noun with its left modifiers ("unidentified gunmen", "Kenyan police")."""
+    start = tok.i
+    for child in reversed(list(tok.lefts)):
+        if child.dep_ in _LEFT_MODIFIERS and child.i == start - 1:
+            start = child.i
+    end = tok.i + 1
+    for child in tok.rights:
+        if child.dep_ in {"flat", "compound"} and child.i == end:
+            end = child.i + 1
+    return tok.doc[start:end]
+
+
+def _pobj(prep: Token) -> Token | None:
+    return next((c for c in prep.children if c.dep_ == "pobj"), None)
+
+
+def _roles(span: Span) -> tuple[Span | None, Span | None]:
+    """(actor, target) of a trigger from the dependency parse."""
+    doc = span.doc
+    if not doc.has_annotation("DEP"):
+        return None, None
+    tok = span.root
+    actor: Token | None = None
+    target: Token | None = None
+    if tok.pos_ in {"NOUN", "PROPN"}:
+        for child in tok.children:
+            if child.dep_ == "prep" and child.lower_ == "by":
+                actor = _pobj(child) or actor
+            elif child.dep_ == "prep" and child.lower_ in {"of", "on", "against", "targeting"}:
+                target = _pobj(child) or target
+            elif child.dep_ == "poss":
+                target = child
+        if actor is None and tok.dep_ in {"dobj", "attr"} and tok.head.pos_ in {"VERB", "AUX"}:
+            actor = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
+        if actor is None and tok.dep_ in _SUBJECTS:
+            actor = None  # "the attack killed ..." names no doer
+        return _opt(actor), _opt(target)
+    verb = tok
+    for child in verb.children:
+        if child.dep_ == "nsubj":
+            actor = child
+        elif child.dep_ == "nsubjpass" or child.dep_ == "dobj":
+            target = child
+        elif child.dep_ == "agent":
+            actor = _pobj(child) or actor
+    if actor is None and target is None and verb.dep_ in {"conj", "xcomp", "advcl"}:
+        head = verb.head
+        actor = next((c for c in head.children if c.dep_ == "nsubj"), None)
+    if actor is None and verb.dep_ in {"acl", "relcl"} and verb.tag_ == "VBN":
+        target = verb.head  # "students abducted by gunmen"
+        by = next((c for c in verb.children if c.dep_ == "agent"), None)
+        actor = _pobj(by) if by is not None else None
+    return _opt(actor), _opt(target)
+
+
+def _opt(tok: Token | None) -> Span | None:
+    return _phrase(tok) if tok is not None else None
+
+
+def _agent_class(
+    sent: Span, hit: Hit, actor: Span | None, component: GazetteerComponent
+) -> str | None:
+    """ "state" or "non_state" for the doer of a trigger: from the parsed actor when there
+    is one, else from agent words around the trigger ("detained by militants")."""
+    doc = sent.doc
+    agents: list[Hit] = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
+    named: list[tuple[Hit, str]] = [
+        (h, component.actor_info[h.label].type)
+        for h in doc._.actor_hits
+        if sent.start <= h.start < sent.end and h.label in component.actor_info
+    ]
+    kinds = {"security_force": "state", "armed_group": "non_state"}
+    if actor is not None:
+        for h in agents:
+            if actor.start <= h.start < actor.end:
+                return h.label
+        for h, kind in named:
+            if actor.start <= h.start < actor.end and kind in kinds:
+                return kinds[kind]
+    # "by <agent>" after the trigger, else the closest agent word before it.
+    for h in agents:
+        if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ in {"by", "of"}:
+            return h.label
+    before = [h for h in agents if h.end <= hit.start]
+    return before[-1].label if before else None
+
+
+def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
+    """ "armed" when the target of a trigger is a state or non-state armed actor: the parsed
+    target, else the agent words right after the trigger ("attacked army positions")."""
+    doc = sent.doc
+    agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
+    if target is not None:
+        # The whole target phrase: "a convoy of Afghan forces", "a security forces post".
+        first, last = target.root.left_edge.i, target.root.right_edge.i
+        hits = [h for h in agents if h.start <= last and h.end > first]
+    else:
+        hits = [h for h in agents if hit.end <= h.start <= hit.end + 4]
+    return "armed" if hits else None
+
+
+def _apply_rules(
+    theme: str,
+    agent_class: str | None,
+    target_class: str | None,
+    lowered: str,
+    rules: Iterable[Rule],
+) -> str:
+    for rule in rules:
+        if rule.theme != theme:
+            continue
+        if rule.agent_class is not None and rule.agent_class != agent_class:
+            continue
+        if rule.target_class is not None and rule.target_class != target_class:
+            continue
+        if rule.sentence_has and not any(f" {w} " in lowered for w in rule.sentence_has):
+            continue
+        return rule.becomes
+    return theme
+
+
+def _cue_applies(doc: Doc, cue: Hit) -> bool:
+    """A cue, except "May" in "2 May 2020" (a month, not a modal)."""
+    tok = doc[cue.start]
+    return not (
+        tok.text == "May"
+        and (
+            (tok.i > 0 and doc[tok.i - 1].like_num)
+            or (tok.i + 1 < len(doc) and doc[tok.i + 1].like_num)
+        )
+    )
+
+
+def _cued(sent: Span, hit: Hit, kind: str) -> bool:
+    doc = sent.doc
+    for cue in doc._.cue_hits:
+        if (
+            cue.label == kind
+            and sent.start <= cue.start
+            and cue.end <= hit.start
+            and _cue_applies(doc, cue)
+            and (hit.start - cue.end <= CUE_WINDOW or doc[cue.start].lower_ in {"denied", "denies"})
+        ):
+            return True
+    return False
+
+
+def _negated(sent: Span, span: Span, hit: Hit) -> bool:
+    if _cued(sent, hit, "NEG"):
+        return True
+    if span.doc.has_annotation("DEP"):
+        root = span.root
+        for tok in (root, root.head):
+            if any(c.dep_ == "neg" or (c.dep_ == "det" and c.lower_ == "no") for c in tok.children):
+                return True
+    return False
+
+
+def _hypothetical(sent: Span, span: Span, hit: Hit) -> bool:
+    if _cued(sent, hit, "HYP"):
+        return True
+    if span.doc.has_annotation("DEP"):
+        return any(c.dep_ == "aux" and c.lower_ in _MODALS for c in span.root.children)
+    return False
+
+
+# -- the record ---------------------------------------------------------------------------
+
+
+def _name(span: Span | None, doc: Doc, component: GazetteerComponent) -> str | None:
+    """Canonical gazetteer name for a role phrase when it holds a known actor."""
+    if span is None:
+        return None
+    hits: list[Hit] = doc._.actor_hits
+    for hit in hits:
+        if span.start <= hit.start < span.end:
+            return hit.label
+    text = " ".join(span.text.split())
+    return text[:300] or None
+
+
+def _record(
+    reading: _Reading,
+    article: Article,
+    model: str,
+    taxonomy: Taxonomy,
+    component: GazetteerComponent,
+) -> EventRecord:
+    mentions, _people = _mentions(reading)
+    places = _resolve(mentions)
+    by_sentence: dict[int, list[Place]] = {}
+    for mention, place in places.items():
+        by_sentence.setdefault(mention.sentence, []).append(place)
+    events: list[tuple[Event, float, int, bool]] = []  # (event, weight, sentence, cause)
+    for unit in reading.units:
+        sent = unit.span
+        doc = sent.doc
+        lowered = " " + " ".join(t.lower_ for t in sent) + " "
+        cancelled = {
+            label for label, start in doc._.negative_starts if sent.start <= start < sent.end
+        }
+        for hit in doc._.theme_hits:
+            if not sent.start <= hit.start < sent.end or {"*", hit.label} & cancelled:
+                continue
+            span = doc[hit.start : hit.end]
+            actor, target = _roles(span)
+            theme = _apply_rules(
+                hit.label,
+                _agent_class(sent, hit, actor, component),
+                _target_class(sent, hit, target),
+                lowered,
+                taxonomy.rules,
             )
-    themes = sorted(scores, key=lambda t: (-scores[t], first_seen[t]))
-    places = _places(doc)
+            if actor is None and not doc.has_annotation("DEP"):
+                actor = _blank_actor(sent, hit)
+            near = [
+                p
+                for n in (unit.index - 1, unit.index, unit.index + 1)
+                for p in by_sentence.get(n, [])
+            ]
+            negated = _negated(sent, span, hit)
+            hypothetical = _hypothetical(sent, span, hit)
+            confidence = 0.35 + 0.1 * min(hit.weight, 3.0)
+            confidence += 0.1 if (actor is not None or target is not None) else 0.0
+            confidence += 0.1 if near else 0.0
+            if negated or hypothetical:
+                confidence *= 0.3
+            event = Event(
+                theme=theme,
+                trigger=span.text[:300],
+                sentence=" ".join(sent.text.split())[:1000],
+                actor=_name(actor, doc, component),
+                target=_name(target, doc, component),
+                places=tuple(dict.fromkeys(near))[:10],
+                negated=negated,
+                hypothetical=hypothetical,
+                confidence=round(min(confidence, 1.0), 2),
+            )
+            cause = any(
+                c.label == "CAUSE" and sent.start <= c.start and c.end <= hit.start
+                for c in doc._.cue_hits
+            )
+            events.append((event, hit.weight, unit.index, cause))
+    themes, primary = _themes(events, taxonomy)
+    evidence: dict[str, Evidence] = {}
+    for event, _w, _n, _c in events:
+        if not (event.negated or event.hypothetical) and event.theme not in evidence:
+            evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
+    ordered_places = [places[m] for m in mentions if m in places]
     return EventRecord(
         article_id=article.id,
         themes=tuple(themes),
-        primary_theme=themes[0] if themes else None,
-        countries=tuple(dict.fromkeys(p.country for p in places)),
-        actors=tuple(_actors(doc)),
-        places=tuple(dict.fromkeys(places)),
-        evidence=tuple(evidence[t] for t in themes),
+        primary_theme=primary,
+        countries=tuple(dict.fromkeys(p.country for p in ordered_places)),
+        actors=tuple(_actors(reading)),
+        places=tuple(dict.fromkeys(ordered_places)),
+        evidence=tuple(evidence[t] for t in themes if t in evidence),
         title=article.title,
         url=article.url,
         source=article.source,
         published_at=article.published_at,
         model=model,
+        events=tuple(e for e, _w, _n, _c in events[:MAX_EVENTS]),
+        regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
     )
 
 
-def _sentence(sent: Span) -> str:
-    return " ".join(sent.text.split())[:1000]
+def _blank_actor(sent: Span, hit: Hit) -> Span | None:
+    """Without a parse: the gazetteer actor or agent word closest before the trigger, or
+    the one after "by"."""
+    doc = sent.doc
+    candidates = [
+        h
+        for h in (*doc._.actor_hits, *doc._.agent_hits)
+        if sent.start <= h.start < sent.end and h.start != hit.start
+    ]
+    after = [
+        h
+        for h in candidates
+        if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ == "by"
+    ]
+    if after:
+        return doc[after[0].start : after[0].end]
+    before = [h for h in candidates if h.end <= hit.start]
+    return doc[before[-1].start : before[-1].end] if before else None
 
 
-def _places(doc: Doc) -> list[Place]:
-    index = place_index()
-    hits = [(h.start, Place(doc[h.start : h.end].text, h.label)) for h in doc._.place_hits]
-    covered = {i for h in doc._.place_hits for i in range(h.start, h.end)}
-    for ent in doc.ents:
-        if ent.label_ in _PLACE_LABELS and ent.start not in covered:
-            name = ent.text.removeprefix("the ")
-            code = index.get(name)
-            if code:
-                hits.append((ent.start, Place(name, code)))
-    return [place for _start, place in sorted(hits, key=lambda h: h[0])]
+def _themes(
+    events: list[tuple[Event, float, int, bool]], taxonomy: Taxonomy
+) -> tuple[list[str], str | None]:
+    """Reported themes by weight (title and lead count double), and the primary one: among
+    the themes of the headline or first sentence (else those carrying at least a third of
+    the top weight), the one the taxonomy ranks first (an attack in which people were also
+    abducted is an attack)."""
+    scores: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for n, (event, weight, sentence, _cause) in enumerate(events):
+        if event.negated or event.hypothetical:
+            continue
+        scores[event.theme] = scores.get(event.theme, 0.0) + weight * (
+            2.0 if sentence <= 1 else 1.0
+        )
+        first.setdefault(event.theme, n)
+    themes = sorted(scores, key=lambda t: (-scores[t], first[t]))
+    if not themes:
+        return [], None
+    top = scores[themes[0]]
+    ranks = {t.id: t for t in taxonomy.themes}
+    candidates = [t for t in themes if scores[t] >= top / 3]
+    # The headline (or first sentence) names the main happening when it names any.
+    lead = {
+        e.theme
+        for e, _w, n, cause in events
+        if n == 0 and not (e.negated or e.hypothetical or cause)
+    }
+    if lead:
+        candidates = [t for t in themes if t in lead]
+    else:  # grievances ("a protest against the attack") are not the main happening
+        main = {e.theme for e, _w, _n, cause in events if not cause}
+        candidates = [t for t in candidates if t in main] or candidates
+    primary = min(candidates, key=lambda t: (ranks[t].rank, -scores[t]))
+    counted_as = ranks[primary].primary_as
+    if counted_as:
+        primary = counted_as
+        if counted_as not in themes:
+            themes.append(counted_as)
+    return themes, primary
+
+
+# -- actors -------------------------------------------------------------------------------
 
 
 def _actor_name(ent: Span) -> str | None:
@@ -124,22 +600,30 @@ def _actor_name(ent: Span) -> str | None:
     return text
 
 
-def _actors(doc: Doc) -> list[str]:
-    """Gazetteer actors by canonical name, then named PERSON/ORG entities, with short
-    mentions ("Mwangi") linked to a longer name in the same document ("Denis Mwangi")."""
+def _actors(reading: _Reading) -> list[str]:
+    """Gazetteer actors by canonical name (whole text), then PERSON/ORG entities of the
+    parsed sentences, with short mentions ("Mwangi") linked to a longer name in the same
+    document ("Denis Mwangi")."""
+    doc = reading.names
     counts: Counter[str] = Counter()
     order: dict[str, int] = {}
     covered: set[int] = set()
     for hit in doc._.actor_hits:
         counts[hit.label] += 1
-        order.setdefault(hit.label, hit.start)
-        covered.update(range(hit.start, hit.end))
-    names = [
-        (ent.start, _actor_name(ent))
-        for ent in doc.ents
-        if ent.label_ in _ACTOR_LABELS and not covered.intersection(range(ent.start, ent.end))
-    ]
-    named = [(start, name) for start, name in names if name]
+        order.setdefault(hit.label, doc[hit.start].idx)
+        span = doc[hit.start : hit.end]
+        covered.update(range(span.start_char, span.end_char))
+    named: list[tuple[int, str]] = []
+    for unit in reading.units:
+        for ent in unit.span.ents:
+            if ent.label_ not in _ACTOR_LABELS:
+                continue
+            start = unit.offset + ent.start_char - unit.span.start_char
+            if covered.intersection(range(start, start + len(ent.text))):
+                continue
+            name = _actor_name(ent)
+            if name:
+                named.append((start, name))
     full = [name for _start, name in named if " " in name]
     for start, name in named:
         if " " not in name:

@@ -12,6 +12,8 @@ import pytest
 # Before streams.app is imported: tables in memory, no RocksDB files from unit tests.
 os.environ["TOCSIN_STORE"] = "memory://"
 os.environ["TOCSIN_NLP_MODEL"] = "blank"
+# One thread of the test process: test_context() runs no worker to own a process pool.
+os.environ["TOCSIN_EXTRACT_PROCESSES"] = "0"
 
 from streams import app as tocsin_app
 
