@@ -64,7 +64,10 @@ def test_pool_matches_in_process_extraction_and_keeps_the_loop_free(nlp_blank: A
         r.to_dict() for r in expected if isinstance(r, EventRecord)
     ]
     assert len(results) == len(batch)
-    assert worst_lag < 0.5, f"event loop blocked for {worst_lag:.2f}s"
+    # A blocking call would hold the loop for the whole batch (many seconds). The bound is
+    # generous because on two cores both extraction processes compete with this one for CPU,
+    # and the OS alone can delay it by a few hundred ms; faust's heartbeat tolerates seconds.
+    assert worst_lag < 2.0, f"event loop blocked for {worst_lag:.2f}s"
 
 
 def test_cli_extract_prints_events_with_evidence(capsys: pytest.CaptureFixture[str]) -> None:
