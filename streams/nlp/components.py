@@ -52,8 +52,11 @@ class GazetteerComponent:
         taxonomy: Taxonomy,
         actors: tuple[Actor, ...],
         places: Iterable[str],
+        places_path: Path | None = None,
     ) -> None:
         self.taxonomy = taxonomy
+        # The place file the extract stage resolves names with (None: the shipped one).
+        self.places_path = places_path
         self.actor_info = {a.name: a for a in actors}
         self._theme_weight: dict[str, dict[str, float]] = {}
         self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -140,4 +143,5 @@ def make_gazetteer(
         load_taxonomy(Path(themes_path) if themes_path else None),
         load_actors(Path(actors_path) if actors_path else None),
         matchable_places(Path(places_path) if places_path else None),
+        Path(places_path) if places_path else None,
     )

