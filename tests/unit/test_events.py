@@ -115,3 +115,64 @@ def test_theme_file_override_adds_a_theme_without_code(tmp_path: Path) -> None:
 def test_sports_idiom_is_no_event(nlp: Any) -> None:
     rec = record(nlp, "The striker kidnapped the match in stoppage time in Nairobi.")
     assert rec.themes == () and rec.events == ()
+
+
+def test_detained_militants_are_arrested_not_abductors(nlp: Any) -> None:
+    rec = record(nlp, "Five PKK militants were detained by police in Istanbul on Monday.")
+    assert rec.primary_theme == "arrest" and "abduction" not in rec.themes
+    assert rec.countries == ("TR",)
+
+
+def test_villages_resolve_when_ner_marks_them(nlp_model: Any) -> None:
+    # Lozove (about 2,000 people) is in GeoNames' populated places of 500+; names that small
+    # are not phrase-matched everywhere, they count when NER marks a place.
+    rec = record(nlp_model, "Shelling hit the village of Lozove in eastern Ukraine.")
+    assert ("Lozove", "UA") in [(p.text, p.country) for p in rec.places]
+
+
+def test_an_ambiguous_name_takes_the_country_of_the_other_places(nlp: Any) -> None:
+    # Tripoli alone is Libya's capital; beside Sidon it is Lebanon's second city.
+    assert record(nlp, "Protesters marched in Tripoli and Sidon on Sunday.").countries == ("LB",)
+    assert record(nlp, "Protesters marched in Tripoli on Sunday.").countries == ("LY",)
+
+
+def test_armed_groups_give_a_country_when_no_place_is_named(nlp: Any) -> None:
+    rec = record(nlp, "Al-Shabaab militants attacked a military base at dawn.")
+    assert rec.countries == ("SO",) and rec.places == ()
+    # People travel: a leader alone says nothing about where it happened.
+    assert record(nlp, "William Ruto held talks with his counterpart.").countries == ()
+
+
+def test_a_currency_is_not_a_place(nlp: Any) -> None:
+    rec = record(nlp, "Protesters angry at the US dollar exchange rate blocked roads in Beirut.")
+    assert rec.countries == ("LB",)
+
+
+def test_a_lynching_is_mob_violence_and_still_a_killing(nlp: Any) -> None:
+    rec = record(nlp, "A mob lynched two men accused of cattle theft in Jharkhand.")
+    assert rec.primary_theme == "riot" and {"riot", "killing"} <= set(rec.themes)
+    assert {e.theme for e in rec.events} == {"riot"}  # the kept reading is not listed
+
+
+def test_natural_disasters_are_no_killings(nlp: Any) -> None:
+    rec = record(nlp, "An earthquake killed 40 people and injured hundreds in Sulawesi.")
+    assert not {"killing", "attack"} & set(rec.themes)
+
+
+def test_an_agreement_after_fighting_is_the_agreement(nlp: Any) -> None:
+    rec = record(nlp, "Both sides agreed a ceasefire after the worst fighting in decades.")
+    assert rec.primary_theme == "ceasefire" and "armed_clash" in rec.themes
+
+
+@pytest.mark.parametrize(
+    ("text", "theme"),
+    [
+        ("Rebels shelled army positions near Donetsk.", "explosion"),
+        ("Rebels fired mortars and small arms at army positions near Donetsk.", "armed_clash"),
+    ],
+)
+def test_one_sided_shelling_is_remote_violence_an_exchange_is_a_clash(
+    nlp: Any, text: str, theme: str
+) -> None:
+    rec = record(nlp, text)
+    assert rec.primary_theme == theme and rec.countries == ("UA",)
