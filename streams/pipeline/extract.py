@@ -405,21 +405,30 @@ def _target_class(sent: Span, hit: Hit, target: Span | None) -> str | None:
     target, else the agent words right after the trigger ("attacked army positions")."""
     doc = sent.doc
     agents = [h for h in doc._.agent_hits if sent.start <= h.start < sent.end]
-    hits: list[Hit] = []
     if target is not None:
-        # The whole target phrase: "a convoy of Afghan forces", "a security forces post".
-        first, last = target.root.left_edge.i, target.root.right_edge.i
-        hits = [h for h in agents if h.start <= last and h.end > first]
-    if not hits:  # no parse, or a misparse ("ambushed IS militants" read as a verb "IS")
+        # The whole target phrase ("a convoy of Afghan forces", "a security forces post")
+        # but not its clauses ("a civilian who was delivering water to military checkpoints").
+        phrase = _phrase_tokens(target.root)
+        hits = [h for h in agents if any(i in phrase for i in range(h.start, h.end))]
+    elif _passive(doc, hit):  # no parsed subject: "a police officer from X was attacked"
+        hits = [h for h in agents if hit.start - 8 <= h.start and h.end <= hit.start]
+    else:
         hits = [
             h
             for h in agents
             if hit.end <= h.start <= hit.end + 4
             and "by" not in {t.lower_ for t in doc[hit.end : h.start]}
         ]
-    if not hits and _passive(doc, hit):  # "a police officer ... was attacked"
-        hits = [h for h in agents if hit.start - 8 <= h.start and h.end <= hit.start]
     return "armed" if hits else None
+
+
+def _phrase_tokens(root: Token) -> set[int]:
+    """Token indices of a noun phrase without its relative and adverbial clauses."""
+    out = {root.i}
+    for child in root.children:
+        if child.dep_ not in {"relcl", "acl", "advcl"}:
+            out |= _phrase_tokens(child)
+    return out
 
 
 def _apply_rules(
