@@ -32,7 +32,7 @@ for _name in (
     "theme_hits",
     "actor_hits",
     "place_hits",
-    "negative_starts",
+    "negative_hits",
     "cue_hits",
     "agent_hits",
 ):
@@ -42,8 +42,8 @@ for _name in (
 
 class GazetteerComponent:
     """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` (label ``PLACE``: the
-    text is looked up in :func:`~streams.nlp.gazetteer.place_table`), ``negative_starts``
-    (token offsets of sentence-cancelling negative terms), ``cue_hits`` (``NEG``/``HYP``
+    text is looked up in :func:`~streams.nlp.gazetteer.place_table`), ``negative_hits``
+    (negative terms, label ``*`` for the global ones), ``cue_hits`` (``NEG``/``HYP``
     cues) and ``agent_hits`` (``state``/``non_state`` agent nouns)."""
 
     def __init__(
@@ -94,7 +94,7 @@ class GazetteerComponent:
         doc._.theme_hits = _longest_per_span(theme_hits)
         doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
-        doc._.negative_starts = [(strings[mid], start) for mid, start, _end in self.negatives(doc)]
+        doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
         doc._.actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
         return doc

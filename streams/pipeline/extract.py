@@ -452,6 +452,19 @@ def _apply_rules(
     return None
 
 
+def _cancelled(hits: list[Hit], negatives: list[Hit]) -> set[Hit]:
+    """The triggers a sentence's negative terms cancel. A negative that overlaps a trigger of
+    its theme is a misreading of that trigger only ("in March" is no march, "cardiac arrest"
+    no arrest: "protested in the 25 of March sector" still is a protest); any other cancels
+    every trigger of its theme in the sentence ("kidnapped the match" beside "striker")."""
+    out: set[Hit] = set()
+    for neg in negatives:
+        mine = [h for h in hits if neg.label in ("*", h.label)]
+        overlapping = [h for h in mine if h.start < neg.end and neg.start < h.end]
+        out.update(overlapping or mine)
+    return out
+
+
 def _cue_applies(doc: Doc, cue: Hit) -> bool:
     """A cue, except "May" in "2 May 2020" (a month, not a modal)."""
     tok = doc[cue.start]
@@ -531,11 +544,12 @@ def _record(
         sent = unit.span
         doc = sent.doc
         lowered = " " + " ".join(t.lower_ for t in sent) + " "
-        cancelled = {
-            label for label, start in doc._.negative_starts if sent.start <= start < sent.end
-        }
-        for hit in doc._.theme_hits:
-            if not sent.start <= hit.start < sent.end or {"*", hit.label} & cancelled:
+        hits = [h for h in doc._.theme_hits if sent.start <= h.start < sent.end]
+        cancelled = _cancelled(
+            hits, [h for h in doc._.negative_hits if sent.start <= h.start < sent.end]
+        )
+        for hit in hits:
+            if hit in cancelled:
                 continue
             span = doc[hit.start : hit.end]
             actor, target = _roles(span)

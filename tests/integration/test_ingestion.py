@@ -167,6 +167,21 @@ def test_accounting_of_a_hostile_mix(namespace: Namespace, worker: Worker) -> No
     )
     assert "after-99" in {v["id"] for v in values(after)}
     assert worker.status() is not None
+    # Nothing stuck: /healthz healthy and the validate stage's consumer lag back to zero.
+    health: dict[str, Any] = {}
+
+    def caught_up() -> bool:
+        try:
+            with urllib.request.urlopen(worker.url + "/healthz", timeout=5) as response:
+                health.update(orjson.loads(response.read()))
+        except urllib.error.HTTPError as err:
+            health.update(orjson.loads(err.read()))
+        return bool(health.get("healthy")) and health.get("lag", {}).get("validate", 1) == 0
+
+    deadline = time.monotonic() + 60
+    while not caught_up() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert health.get("healthy") and health["lag"].get("validate") == 0, (health, worker.log_tail())
 
 
 def test_post_articles(namespace: Namespace, worker: Worker) -> None:

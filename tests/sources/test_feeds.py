@@ -254,3 +254,23 @@ def test_untrusted_links_do_not_reach_private_addresses() -> None:
     assert not _may_follow("http://localhost/", feed)
     assert not _may_follow("file:///etc/passwd", feed)
     assert _may_follow("http://127.0.0.1:9/page", "http://127.0.0.1:9/feed.xml")  # own host
+
+
+async def test_global_concurrency_limit_holds_across_hosts() -> None:
+    import asyncio
+
+    from streams.sources.feeds import HostGate
+
+    gate = HostGate(concurrency=2, host_delay=0.0)
+    running = peak = 0
+
+    async def fetch(n: int) -> None:
+        nonlocal running, peak
+        async with gate.request(f"http://host{n}.example/feed"):
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.02)
+            running -= 1
+
+    await asyncio.gather(*(fetch(n) for n in range(8)))
+    assert peak == 2  # eight hosts, never more than two requests at once
