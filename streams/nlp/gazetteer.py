@@ -355,10 +355,11 @@ def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]
     )
 
 
-def is_place_name(name: str, path: Path | None = None) -> bool:
-    """Whether ``name`` is a known place name."""
+def is_place_name(name: str, path: Path | None = None, *, small: bool = True) -> bool:
+    """Whether ``name`` is a known place name; ``small=False`` leaves out the places under
+    SMALL_PLACE_POPULATION (a village somewhere shares its name with many a person)."""
     tables = _place_tables(path)
-    return name in tables[0] or name in tables[2]
+    return name in tables[0] or (small and name in tables[2])
 
 
 def matchable_places(path: Path | None = None) -> frozenset[str]:

@@ -382,7 +382,12 @@ def _agent_class(
         for h, kind in named:
             if actor.start <= h.start < actor.end and kind in kinds:
                 return kinds[kind]
-    # "by <agent>" after the trigger, else the closest agent word before it.
+    # "by <agent>" after the trigger, else the closest agent before it; gazetteer armed
+    # actors count as agents ("IS" is the Islamic State only when written so).
+    agents = sorted(
+        agents + [Hit(h.start, h.end, kinds[kind]) for h, kind in named if kind in kinds],
+        key=lambda h: h.start,
+    )
     for h in agents:
         if hit.end <= h.start <= hit.end + 3 and doc[h.start - 1].lower_ in {"by", "of"}:
             return h.label
@@ -660,9 +665,9 @@ def _themes(
     events: list[tuple[Event, float, int, bool]], taxonomy: Taxonomy, titled: bool
 ) -> tuple[list[str], str | None]:
     """Reported themes by weight (title and lead count double), and the primary one: among
-    the themes of the headline or first sentence (else those carrying at least a third of
-    the top weight), the one the taxonomy ranks first (an attack in which people were also
-    abducted is an attack)."""
+    the themes of the headline or lead (else those carrying at least a third of
+    the top weight), the one the taxonomy ranks first (an attack in which people were killed
+    and others abducted is an attack)."""
     scores: dict[str, float] = {}
     first: dict[str, int] = {}
     for n, (event, weight, sentence, _cause) in enumerate(events):
@@ -678,9 +683,9 @@ def _themes(
     top = scores[themes[0]]
     ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
-    # The headline (or first sentence) names the main happening when it names any.
-    # The lead: the headline when there is one, else the first two sentences (a short
-    # report's second sentence often says what the first one's crowd did).
+    # The lead names the main happening when it names any: the headline when there is one,
+    # else the first two sentences (a short report's second sentence often says what the
+    # first one's crowd did).
     last_lead = 0 if titled else 1
     lead = {
         e.theme
@@ -708,7 +713,9 @@ def _actor_name(ent: Span, places: Path | None) -> str | None:
     """An entity's text as an actor name, or None when it is noise: a place, a dateline
     ("MARSEILLE"), a span across paragraphs or a stop word."""
     text = ent.text.removeprefix("The ").removeprefix("the ")
-    if "\n" in text or len(ent) > 6 or is_place_name(text, places) or not text[:1].isupper():
+    if "\n" in text or len(ent) > 6 or not text[:1].isupper():
+        return None
+    if is_place_name(text, places, small=False):  # villages share names with people
         return None
     if len(ent) == 1 and ((text.isupper() and len(text) > 4) or ent[0].is_stop):
         return None
