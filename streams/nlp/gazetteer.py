@@ -38,6 +38,9 @@ class Theme:
     rank: int = 100
     # Counted as this theme when primary (ACLED has no "killing" type: it codes the attack).
     primary_as: str | None = None
+    # Themes this one turns into when a short report's next sentence says so ("residents
+    # demonstrated ... They burned tyres" is a violent demonstration): riot escalates protest.
+    escalates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             plover=t.get("plover", ""),
             rank=int(t.get("rank", 100)),
             primary_as=t.get("primary_as"),
+            escalates=tuple(t.get("escalates", ())),
         )
         for t in data["themes"]
     )
@@ -134,6 +138,8 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     for theme in themes:
         if theme.primary_as and theme.primary_as not in known:
             raise ValueError(f"{path}: {theme.id}.primary_as names an unknown theme")
+        if set(theme.escalates) - known:
+            raise ValueError(f"{path}: {theme.id}.escalates names an unknown theme")
     return Taxonomy(
         themes,
         tuple(n.lower() for n in data.get("global_negatives", ())),

@@ -683,15 +683,20 @@ def _themes(
     top = scores[themes[0]]
     ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
-    # The lead names the main happening when it names any: the headline when there is one,
-    # else the first two sentences (a short report's second sentence often says what the
-    # first one's crowd did).
-    last_lead = 0 if titled else 1
-    lead = {
-        e.theme
-        for e, _w, n, cause in events
-        if n <= last_lead and not (e.negated or e.hypothetical or cause)
-    }
+
+    # The lead names the main happening when it names any: the headline, else the first
+    # sentence; without a headline the second sentence can escalate it (a short report's
+    # second sentence often says what the first one's crowd did).
+    def reported(n: int) -> set[str]:
+        return {
+            e.theme
+            for e, _w, s, cause in events
+            if s == n and not (e.negated or e.hypothetical or cause)
+        }
+
+    lead = reported(0)
+    if not titled:
+        lead |= {t for t in reported(1) if set(ranks[t].escalates) & lead}
     if lead:
         candidates = [t for t in themes if t in lead]
     else:  # grievances ("a protest against the attack") are not the main happening
