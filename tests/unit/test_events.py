@@ -176,3 +176,12 @@ def test_one_sided_shelling_is_remote_violence_an_exchange_is_a_clash(
 ) -> None:
     rec = record(nlp, text)
     assert rec.primary_theme == theme and rec.countries == ("UA",)
+
+
+def test_a_second_sentence_escalates_a_protest_but_does_not_replace_the_lead(nlp: Any) -> None:
+    rec = record(
+        nlp, "Residents demonstrated in Bafoussam on Monday. They burned tyres on the road."
+    )
+    assert rec.primary_theme == "riot" and "protest" in rec.themes
+    rec = record(nlp, "Rebels shelled army positions near Donetsk. Clashes followed in Avdiivka.")
+    assert rec.primary_theme == "explosion"
