@@ -42,7 +42,7 @@ for _name in (
 
 class GazetteerComponent:
     """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` (label ``PLACE``: the
-    text is looked up in :func:`~streams.nlp.gazetteer.place_table`), ``negative_hits``
+    text is looked up in :func:`~streams.nlp.gazetteer.place_readings`), ``negative_hits``
     (negative terms, label ``*`` for the global ones), ``cue_hits`` (``NEG``/``HYP``
     cues) and ``agent_hits`` (``state``/``non_state`` agent nouns)."""
 

