@@ -234,12 +234,13 @@ def _resolve(
     "Analalava, Sofia" is Madagascar, not Bulgaria. Each supporting name weighs 10x, so a
     village namesake in a neighbouring country does not beat a province and its capital
     ("Daman district, Kandahar" stays in Afghanistan)."""
-    readings = {m: _lookup(place_key(m.text), places) for m in mentions}
+    keys = {m: place_key(m.text) for m in mentions}
+    readings = {m: _lookup(key, places) for m, key in keys.items()}
     support: dict[_Mention, Counter[str]] = {}
     for mention in readings:
         votes: Counter[str] = Counter(hints)
         for other, options in readings.items():
-            if other is not mention and place_key(other.text) != place_key(mention.text):
+            if keys[other] != keys[mention]:  # another name, not a repeat of this one
                 votes.update({p.country for p in options})
         support[mention] = votes
     out: dict[_Mention, Place] = {}

@@ -25,6 +25,7 @@ from streams.deadletters import REPLAY_HEADER
 from streams.kafka_client import consume
 from tests.conftest import KENYA_PAGE, REPO
 from tests.integration.conftest import Namespace, Worker
+from tests.integration.test_monitoring import get, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -167,21 +168,14 @@ def test_accounting_of_a_hostile_mix(namespace: Namespace, worker: Worker) -> No
     )
     assert "after-99" in {v["id"] for v in values(after)}
     assert worker.status() is not None
+
     # Nothing stuck: /healthz healthy and the validate stage's consumer lag back to zero.
-    health: dict[str, Any] = {}
-
     def caught_up() -> bool:
-        try:
-            with urllib.request.urlopen(worker.url + "/healthz", timeout=5) as response:
-                health.update(orjson.loads(response.read()))
-        except urllib.error.HTTPError as err:
-            health.update(orjson.loads(err.read()))
-        return bool(health.get("healthy")) and health.get("lag", {}).get("validate", 1) == 0
+        status, _h, body = get(worker, "/healthz")
+        health = orjson.loads(body)
+        return status == 200 and health["healthy"] and health["lag"].get("validate", 1) == 0
 
-    deadline = time.monotonic() + 60
-    while not caught_up() and time.monotonic() < deadline:
-        time.sleep(1)
-    assert health.get("healthy") and health["lag"].get("validate") == 0, (health, worker.log_tail())
+    wait_for(caught_up, 60, "healthy /healthz with no validate lag", worker)
 
 
 def test_post_articles(namespace: Namespace, worker: Worker) -> None:
