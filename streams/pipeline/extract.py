@@ -698,6 +698,9 @@ def _themes(
     lead = reported(0)
     if not titled:
         lead |= {t for t in reported(1) if set(ranks[t].escalates) & lead}
+    if not lead:  # a headline of grievances only ("presses Ruto over abductions in phone
+        # call"): still what the story is about, before anything further down
+        lead = {e.theme for e, _w, n, _c in events if n == 0 and not (e.negated or e.hypothetical)}
     if lead:
         candidates = [t for t in themes if t in lead]
     else:  # grievances ("a protest against the attack") are not the main happening

@@ -57,6 +57,7 @@ def test_shared_example_page_keeps_kenya_and_drops_the_captions(nlp: Any) -> Non
     assert "Getty" not in article.text and "Kyiv" not in article.text
     record = extract(nlp, article)
     assert {"abduction"} <= set(record.themes) and "KE" in record.countries
+    assert record.primary_theme == "abduction"  # the headline's subject, not the body's asides
     assert not {"UA", "IL", "PS"} & set(record.countries)
     assert {"William Ruto", "Antony Blinken"} <= set(record.actors)
 
