@@ -227,6 +227,8 @@ def browser() -> Iterator[Any]:
 def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     namespace: Namespace, subscribed: Worker, browser: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     worker = subscribed
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     dialogs: list[str] = []
@@ -265,10 +267,9 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
 
     # The alert's own page, with its evidence: still text.
     evil_item.locator("a.title").click()
-    page.wait_for_function(
-        "document.getElementById('title').textContent !== 'loading …'", timeout=10_000
-    )
-    assert page.locator("#title").text_content() == evil_title
+    # A locator assertion, not wait_for_function: a string predicate that has to be polled
+    # is evaluated with eval(), which the page's CSP (rightly) refuses.
+    expect(page.locator("#title")).to_have_text(evil_title, timeout=10_000)
     assert "<img src=x onerror=alert(2)>" in (page.locator("#evidence").text_content() or "")
     assert page.locator("main script, main img").count() == 0
     # The event behind it: every evidence sentence, also as text.
