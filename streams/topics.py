@@ -36,6 +36,9 @@ ARTICLES_DUPLICATES = TopicSpec(
     "news.articles.duplicates.v1", key="article id", local_name="duplicates"
 )
 EVENTS = TopicSpec("news.events.v1", key="article id", local_name="events")
+# Story updates (issue #6): keyed by story key so the candidate stories of a theme and country
+# meet on one partition. Not yet produced by an agent or the local driver.
+STORIES = TopicSpec("news.stories.v1", key="story key (<theme>|<first country>)")
 ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
 SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)
 DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
@@ -50,6 +53,7 @@ ALL: tuple[TopicSpec, ...] = (
     ARTICLES_UNIQUE,
     ARTICLES_DUPLICATES,
     EVENTS,
+    STORIES,
     ALERTS,
     SUBSCRIPTIONS,
     DEADLETTER,
