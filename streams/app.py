@@ -62,7 +62,33 @@ articles_valid = topic(topics.ARTICLES_VALID)
 articles_unique = topic(topics.ARTICLES_UNIQUE)
 articles_duplicates = topic(topics.ARTICLES_DUPLICATES)
 events = topic(topics.EVENTS)
+stories = topic(topics.STORIES)
+story_members = topic(topics.STORY_MEMBERS)
+story_copies = topic(topics.STORY_COPIES)
 alerts = topic(topics.ALERTS)
+digests = topic(topics.DIGESTS)
 deadletter = topic(topics.DEADLETTER)
+subscriptions = topic(topics.SUBSCRIPTIONS)
 dedupe_bands = topic(topics.DEDUPE_BANDS)
 dedupe_verdicts = topic(topics.DEDUPE_VERDICTS)
+deliver_ticks = topic(topics.DELIVER_TICKS)
+
+
+def joint(*specs: topics.TopicSpec) -> Any:
+    """Several co-partitioned topics read as one stream: faust assigns their partitions
+    together, so the records of one key meet on one partition (and its table)."""
+    return app.topic(
+        *(s.full_name(settings) for s in specs),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+
+
+# Stories read extracted articles and the copies joined to their stories (key: story key);
+# the story-copies step reads memberships and duplicates (key: original article id).
+stories_input = joint(topics.EVENTS, topics.STORY_COPIES)
+copies_input = joint(topics.STORY_MEMBERS, topics.ARTICLES_DUPLICATES)
+# The deliver agent reads alerts and ticks as one co-partitioned stream: a tick on partition p
+# closes the digests that alerts of partition p opened (its table writes go to partition p).
+deliver_input = joint(topics.ALERTS, topics.DELIVER_TICKS)

@@ -228,6 +228,120 @@ def cmd_subscriptions_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _current_subscriptions(settings: Settings) -> dict[str, dict[str, Any]]:
+    from streams.kafka_client import read_compacted
+
+    latest = asyncio.run(read_compacted(settings, topics.SUBSCRIPTIONS.full_name(settings)))
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in latest.items():
+        try:
+            out[key.decode("utf-8", errors="replace")] = codecs.loads(value)
+        except TocsinError:
+            continue  # the workers dead-letter it; nothing to list
+    return out
+
+
+def cmd_subscriptions_add(args: argparse.Namespace) -> int:
+    import secrets
+
+    from streams import schemas
+    from streams.kafka_client import produce
+    from streams.models import Rejected
+    from streams.pipeline.driver import now_rfc3339
+    from streams.pipeline.match import parse_subscription
+
+    settings = _settings()
+    data: dict[str, Any] = {"id": args.id or "sub-" + secrets.token_hex(8)}
+    for name in ("name", "owner", "query", "mode"):
+        if getattr(args, name):
+            data[name] = getattr(args, name)
+    for facet, values in (
+        ("themes", args.theme),
+        ("countries", args.country),
+        ("regions", args.region),
+        ("actors", args.actor),
+        ("sources", args.source),
+        ("keywords", args.keyword),
+    ):
+        if values:
+            data[facet] = sorted(set(values))
+    if args.min_confidence is not None:
+        data["min_confidence"] = args.min_confidence
+    if args.rate_cap is not None:
+        data["rate_cap"] = args.rate_cap
+    secret_note = ""
+    if args.webhook:
+        # A secret on the command line would land in shell history: read it from a variable.
+        secret = os.environ.get(args.secret_env or "", "") if args.secret_env else ""
+        if not secret:
+            secret = "whsec-" + secrets.token_hex(24)
+            secret_note = f"webhook secret (shown once, keep it): {secret}"
+        data["webhook"] = {"url": args.webhook, "secret": secret}
+    data["created_at"] = data["updated_at"] = now_rfc3339()
+    existing = _current_subscriptions(settings)
+    if data["id"] in existing:
+        if not args.replace:
+            print(f"tocsin: subscription {data['id']!r} exists (use --replace)", file=sys.stderr)
+            return 1
+        before = existing[data["id"]]
+        if isinstance(before, dict) and isinstance(before.get("created_at"), str):
+            data["created_at"] = before["created_at"]
+    parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
+    if isinstance(parsed, Rejected):
+        print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
+        return 1
+    record = [(parsed.id.encode(), codecs.dumps(parsed.to_dict()))]
+    asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), record))
+    print(f"{'replaced' if parsed.id in existing else 'added'} {parsed.id}")
+    if secret_note:
+        print(secret_note)
+    return 0
+
+
+def cmd_subscriptions_list(args: argparse.Namespace) -> int:
+    subs = _current_subscriptions(_settings())
+    for sub_id, data in sorted(subs.items()):
+        if args.json:
+            if isinstance(data, dict) and isinstance(data.get("webhook"), dict):
+                data = {**data, "webhook": {**data["webhook"], "secret": "********"}}
+            print(codecs.dumps(data).decode())
+            continue
+        if not isinstance(data, dict):
+            continue
+        facets = " ".join(
+            f"{f}={','.join(map(str, data[f]))}"
+            for f in ("themes", "countries", "regions", "actors", "sources", "keywords")
+            if data.get(f)
+        )
+        query = f" query={data['query']!r}" if data.get("query") else ""
+        hook = " webhook" if data.get("webhook") else ""
+        print(
+            _safe(
+                f"{sub_id}  [{data.get('mode', 'instant')}{hook}] {data.get('name', '')}: "
+                f"{facets}{query}",
+                400,
+            )
+        )
+    if not args.json:
+        print(f"{len(subs)} subscription(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_subscriptions_rm(args: argparse.Namespace) -> int:
+    from streams.kafka_client import produce
+
+    settings = _settings()
+    existing = _current_subscriptions(settings)
+    missing = [i for i in args.ids if i not in existing]
+    if missing and not args.force:
+        print(f"tocsin: no such subscription: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    tombstones: list[tuple[bytes | None, bytes | None]] = [(i.encode(), None) for i in args.ids]
+    asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), tombstones))
+    print(f"removed {', '.join(args.ids)}")
+    return 0
+
+
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
     from streams.kafka_client import consume
 
@@ -436,6 +550,29 @@ def build_parser() -> argparse.ArgumentParser:
     q = s.add_parser("load", help="validate a YAML/JSONL file and publish its subscriptions")
     q.add_argument("file", type=Path)
     q.set_defaults(func=cmd_subscriptions_load)
+    q = s.add_parser("add", help="add one subscription (facets AND query)")
+    q.add_argument("--id", help="default: a random sub-<hex>")
+    q.add_argument("--name")
+    q.add_argument("--owner")
+    q.add_argument("--query", help="e.g. 'theme:abduction AND country:KE AND NOT actor:\"X\"'")
+    for flag in ("theme", "country", "region", "actor", "source", "keyword"):
+        q.add_argument(f"--{flag}", action="append", help="repeatable; values are ORed")
+    q.add_argument("--min-confidence", type=float)
+    q.add_argument("--mode", choices=["instant", "hourly", "daily"])
+    q.add_argument("--rate-cap", type=int, help="instant webhook sends per hour (0: no cap)")
+    q.add_argument("--webhook", help="URL to POST alerts to")
+    q.add_argument(
+        "--secret-env", help="environment variable holding the webhook secret (else generated)"
+    )
+    q.add_argument("--replace", action="store_true", help="overwrite an existing id")
+    q.set_defaults(func=cmd_subscriptions_add)
+    q = s.add_parser("list", help="list the current subscriptions (secrets hidden)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_subscriptions_list)
+    q = s.add_parser("rm", help="delete subscriptions (tombstones on the compacted topic)")
+    q.add_argument("ids", nargs="+")
+    q.add_argument("--force", action="store_true", help="send tombstones even for unknown ids")
+    q.set_defaults(func=cmd_subscriptions_rm)
 
     p = sub.add_parser("alerts", help="read alerts")
     s = p.add_subparsers(dest="action", required=True)

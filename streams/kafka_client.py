@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -97,3 +97,42 @@ async def consume(
             await asyncio.sleep(0)
     finally:
         await consumer.stop()
+
+
+async def read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
+    """The latest value per key of ``topic`` as of now (a null value deletes the key)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.brokers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    latest: dict[bytes, bytes] = {}
+    try:
+        if topic not in await consumer.topics():  # also loads the topic's metadata
+            return latest
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return latest
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in assigned])
+
+        while await behind():
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    if record.key is None:
+                        continue
+                    if record.value:
+                        latest[record.key] = record.value
+                    else:
+                        latest.pop(record.key, None)
+    finally:
+        await consumer.stop()
+    return latest

@@ -77,8 +77,8 @@ STREAM_STALLED = Gauge(
 )
 ALERTS_DELIVERED = Counter(
     "tocsin_alerts_delivered",
-    "Alerts delivered, by sink (kafka: acknowledged by the broker; sse: pushed to a live "
-    "dashboard client)",
+    "Alerts delivered, by sink (kafka: acknowledged by the broker; sse: pushed to a live client; "
+    "webhook: answered 2xx)",
     ["sink"],
     registry=REGISTRY,
 )

@@ -65,6 +65,9 @@ class Duplicate:
     matched_on: Literal["content", "url", "minhash"]
     title: str | None = None
     url: str | None = None
+    # Who published the copy and when: a copy is one more source of its original's story.
+    source: str | None = None
+    published_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,8 @@ class Place:
     text: str
     country: str
     region: str | None = None  # ISO 3166-2 first-level subdivision, when the name is one
+    # Other countries' readings of the name were nearly as likely: never a high-tier alert.
+    ambiguous: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +133,10 @@ class Event:
         )
 
 
+# Keyword queries see this much of an article: bounds the events topic's message size.
+TEXT_MAX = 20_000
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """What an article reports (``news.events.v1``, key: article id)."""
@@ -146,6 +155,8 @@ class EventRecord:
     model: str = ""
     events: tuple[Event, ...] = ()
     regions: tuple[str, ...] = ()
+    # The article's text, cut to TEXT_MAX characters: what keyword queries match.
+    text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +174,7 @@ class EventRecord:
             "model": self.model,
             "events": [e.to_dict() for e in self.events],
             "regions": list(self.regions),
+            "text": self.text,
         }
 
     @classmethod
@@ -182,36 +194,83 @@ class EventRecord:
             model=data.get("model", ""),
             events=tuple(Event.from_dict(e) for e in data.get("events", ())),
             regions=tuple(data.get("regions", ())),
+            text=data.get("text") or "",
         )
+
+
+Mode = Literal["instant", "hourly", "daily"]
+Tier = Literal["high", "medium", "low"]
+MODES: tuple[str, ...] = ("instant", "hourly", "daily")
+FACETS: tuple[str, ...] = ("themes", "countries", "regions", "actors", "sources", "keywords")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where instant alerts and digests are POSTed, and the secret that signs them."""
+
+    url: str
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """What a user wants to hear about. An empty facet matches anything."""
+    """What a user wants to hear about: facets (AND across facets, OR within one) AND an
+    optional query in the boolean language of ``pipeline/query.py``."""
 
     id: str
     name: str
+    owner: str = "default"
+    query: str | None = None
     themes: frozenset[str] = field(default_factory=frozenset)
     countries: frozenset[str] = field(default_factory=frozenset)
+    regions: frozenset[str] = field(default_factory=frozenset)
     actors: frozenset[str] = field(default_factory=frozenset)
+    sources: frozenset[str] = field(default_factory=frozenset)
+    keywords: frozenset[str] = field(default_factory=frozenset)
+    min_confidence: float = 0.0
+    mode: Mode = "instant"
+    rate_cap: int = 0  # most instant webhook deliveries per hour; 0 = no cap
+    webhook: Webhook | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "themes": sorted(self.themes),
-            "countries": sorted(self.countries),
-            "actors": sorted(self.actors),
-        }
+    def facets(self) -> dict[str, frozenset[str]]:
+        return {name: getattr(self, name) for name in FACETS}
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        """The topic's JSON shape; ``redact`` hides the webhook secret (API answers)."""
+        out: dict[str, Any] = {"id": self.id, "name": self.name, "owner": self.owner}
+        if self.query is not None:
+            out["query"] = self.query
+        for name, values in self.facets().items():
+            out[name] = sorted(values)
+        out["min_confidence"] = self.min_confidence
+        out["mode"] = self.mode
+        out["rate_cap"] = self.rate_cap
+        if self.webhook is not None:
+            secret = "********" if redact else self.webhook.secret
+            out["webhook"] = {"url": self.webhook.url, "secret": secret}
+        for stamp in ("created_at", "updated_at"):
+            if getattr(self, stamp) is not None:
+                out[stamp] = getattr(self, stamp)
+        return out
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One subscription matched one article (``news.alerts.v1``, key: subscription id)."""
+    """One subscription matched one story (``news.alerts.v1``, key: subscription id).
+
+    ``alert_id`` is the same for every message about one (subscription, story): the first is
+    ``kind="new"`` (revision 1), later articles of the story send ``kind="update"`` with the
+    next revision. The article fields describe the article that caused this revision.
+    """
 
     alert_id: str
     subscription_id: str
     subscription_name: str
+    kind: Literal["new", "update"]
+    revision: int
+    story_id: str
     article_id: str
     title: str | None
     url: str | None
@@ -220,10 +279,19 @@ class Alert:
     matched: Mapping[str, tuple[str, ...]]
     primary_theme: str | None
     evidence: str | None
+    confidence: float
+    tier: Tier
+    first_seen: str
+    source_count: int
+    article_count: int
+    sources: tuple[str, ...]
+    alerted_at: str
+    owner: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["matched"] = {k: list(v) for k, v in self.matched.items()}
+        out["sources"] = list(self.sources)
         return out
 
 

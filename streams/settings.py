@@ -84,6 +84,17 @@ def _optional_file(raw: str) -> Path | None:
     return path
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    out = []
+    for part in raw.split(","):
+        if part.strip():
+            # strict=False: "10.1.2.3/8" means the network 10.0.0.0/8, as operators expect.
+            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+    return tuple(out)
+
+
 def _log_level(raw: str) -> str:
     upper = raw.upper()
     if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -132,6 +143,26 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "feeds_file": (Path, "feed list and sent-entry state of the feed poller (SQLite)"),
     "feeds_concurrency": (_positive_int, "feed poller: requests in flight at once, all hosts"),
     "feeds_host_delay": (_positive_float, "feed poller: seconds between requests to one host"),
+    "api_token": (
+        str,
+        "bearer token of /api/subscriptions and /api/alerts/stream; empty: writes are off",
+    ),
+    "webhook_allow_private": (
+        _bool,
+        "let webhooks reach private, loopback and link-local addresses (off: refused)",
+    ),
+    "webhook_allow_networks": (
+        _networks,
+        "comma-separated CIDRs webhooks may reach even though they are private",
+    ),
+    "webhook_attempts": (_positive_int, "webhook: attempts before the dead-letter topic"),
+    "webhook_timeout": (_positive_float, "webhook: seconds per attempt"),
+    "webhook_backoff_cap": (_positive_float, "webhook: longest wait between attempts (s)"),
+    "digest_tick": (_positive_float, "seconds between checks for closed digest windows"),
+    "story_window_hours": (
+        _positive_float,
+        "an article joins a story whose last article is at most this many hours away",
+    ),
     "stall_after": (
         _positive_float,
         "seconds a stream may have lag without progress before /healthz reports it stalled",
@@ -174,6 +205,14 @@ class Settings:
     feeds_concurrency: int = 4
     feeds_host_delay: float = 1.0
     stall_after: float = 60.0
+    api_token: str = field(default="", repr=False)
+    webhook_allow_private: bool = False
+    webhook_allow_networks: tuple[str, ...] = ()
+    webhook_attempts: int = 6
+    webhook_timeout: float = 10.0
+    webhook_backoff_cap: float = 30.0
+    digest_tick: float = 30.0
+    story_window_hours: float = 72.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -33,19 +33,27 @@ ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
 ARTICLES_VALID = TopicSpec("news.articles.valid.v1", key="content hash", local_name="valid")
 ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_name="unique")
 ARTICLES_DUPLICATES = TopicSpec(
-    "news.articles.duplicates.v1", key="article id", local_name="duplicates"
+    "news.articles.duplicates.v1", key="original article id", local_name="duplicates"
 )
-EVENTS = TopicSpec("news.events.v1", key="article id", local_name="events")
-# Story updates (issue #6): keyed by story key so the candidate stories of a theme and country
-# meet on one partition. Not yet produced by an agent or the local driver.
-STORIES = TopicSpec("news.stories.v1", key="story key (<theme>|<first country>)")
+# Events are keyed by story key (<theme>|<first country>) so the candidate stories of a key
+# meet on one partition of the stories agent; story updates by story id, the match state key.
+EVENTS = TopicSpec("news.events.v1", key="story key (<theme>|<first country>)", local_name="events")
+STORIES = TopicSpec("news.stories.v1", key="story id", local_name="stories")
+# Copies join their original's story (pipeline/stories.py, "copies"): memberships and
+# duplicates meet by original article id, copies go on to the stories agent by story key.
+STORY_MEMBERS = TopicSpec("news.stories.members.v1", key="article id")
+STORY_COPIES = TopicSpec("news.stories.copies.v1", key="story key (<theme>|<first country>)")
 ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
+DIGESTS = TopicSpec("news.digests.v1", key="subscription id", local_name="digests")
 SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)
 DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
 # Near-duplicate scatter/gather inside dedupe (issue #4): band probes routed by band key, then
 # the article and its band reports gathered by article id.
 DEDUPE_BANDS = TopicSpec("news.dedupe.bands.v1", key="LSH band key or URL key")
 DEDUPE_VERDICTS = TopicSpec("news.dedupe.verdicts.v1", key="article id")
+# Ticks that let the deliver agent close digest windows when no alert arrives (one per
+# partition, co-partitioned with news.alerts.v1); internal, no consumer outside tocsin.
+DELIVER_TICKS = TopicSpec("news.deliver.ticks.v1", key="none (sent to each partition)")
 
 ALL: tuple[TopicSpec, ...] = (
     ARTICLES_RAW,
@@ -54,11 +62,15 @@ ALL: tuple[TopicSpec, ...] = (
     ARTICLES_DUPLICATES,
     EVENTS,
     STORIES,
+    STORY_MEMBERS,
+    STORY_COPIES,
     ALERTS,
+    DIGESTS,
     SUBSCRIPTIONS,
     DEADLETTER,
     DEDUPE_BANDS,
     DEDUPE_VERDICTS,
+    DELIVER_TICKS,
 )
 
 # Outputs of `tocsin run --local`, in pipeline order.

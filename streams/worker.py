@@ -8,9 +8,18 @@ import streams.agents.monitor  # (#7) sensor, lag/health and alert-feed tasks
 import streams.agents.stats  # (#7) windowed stream statistics
 import streams.web.dashboard  # noqa: F401  (#7) dashboard, /metrics, /healthz, /readyz
 from streams import app as tocsin_app
-from streams.agents import dedupe, extract, match, subscriptions, validate  # noqa: F401
+from streams.agents import (  # noqa: F401
+    dedupe,
+    deliver,
+    extract,
+    match,
+    stories,
+    subscriptions,
+    validate,
+)
 from streams.web import ingest as web_ingest  # noqa: F401
 from streams.web import status  # noqa: F401
+from streams.web import subscriptions as web_subscriptions  # noqa: F401
 
 
 def run_worker() -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
+from streams.agents._state import partition_items, table
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
@@ -35,41 +35,11 @@ CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
 SWEEP_EVERY_S = 600.0  # one pass over a partition's keys at most this often
 
 
-def _table(name: str) -> Any:
-    return tocsin_app.app.Table(
-        name,
-        default=None,
-        partitions=tocsin_app.settings.topic_partitions,
-        key_type=str,
-        value_type=str,
-        # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
-        options={"driver": "rocksdict"},
-    )
-
-
-seen = _table("dedupe-exact")
-bands = _table("dedupe-bands")
-pending = _table("dedupe-gather")
+seen = table("dedupe-exact")
+bands = table("dedupe-bands")
+pending = table("dedupe-gather")
 
 _last_sweep: dict[tuple[str, int], float] = {}
-
-
-def _partition_items(table: Any, partition: int) -> Iterator[tuple[str, str]]:
-    """(key, value) of one partition of ``table``.
-
-    faust's RocksDB store keeps one database per partition; the in-memory store of agent tests
-    has one dict for all, and its changelog is never read back.
-    """
-    store = table.data
-    dbs = getattr(store, "_dbs", None)
-    if dbs is None:
-        yield from list(store.items())
-        return
-    db = dbs.get(partition)
-    if db is None:
-        return
-    for raw_key, raw_value in list(store._visible_items(db)):
-        yield store._decode_key(raw_key), store._decode_value(raw_value)
 
 
 async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
@@ -80,7 +50,7 @@ async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
         return
     _last_sweep[mark] = now
     try:
-        for verdict in stage.sweep(_partition_items(table, partition), table, now, CONFIG):
+        for verdict in stage.sweep(partition_items(table, partition), table, now, CONFIG):
             await _emit(verdict)
             count(SWEEP, "gather_timeout")
     except asyncio.CancelledError:
@@ -95,8 +65,9 @@ async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
 
 async def _emit(verdict: Article | Duplicate) -> None:
     if isinstance(verdict, Duplicate):
+        # Keyed by the original: the story-copies agent joins a copy to its original's story.
         await tocsin_app.articles_duplicates.send(
-            key=verdict.article_id.encode(), value=codecs.dumps(verdict.to_dict())
+            key=verdict.duplicate_of.encode(), value=codecs.dumps(verdict.to_dict())
         )
         count(STAGE, "duplicate")
     else:

@@ -15,9 +15,11 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, send_dead_letter, stage_boundary
+from streams.agents.monitor import relay_origin
 from streams.models import Article, Rejected
 from streams.nlp.pool import ExtractPool, ModelSpec
 from streams.pipeline.extract import STAGE
+from streams.pipeline.stories import story_key
 
 log = logging.getLogger(__name__)
 _pool: ExtractPool | None = None
@@ -78,7 +80,9 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
                 if isinstance(result, Rejected):
                     await send_dead_letter(STAGE, event, result)
                     continue
-                await tocsin_app.events.send(
-                    key=article.id.encode(), value=codecs.dumps(result.to_dict())
-                )
+                # Keyed by story key: the stories agent finds every candidate story of it
+                # in its partition's table.
+                key = story_key(result).encode()
+                relay_origin(article.id.encode(), key)
+                await tocsin_app.events.send(key=key, value=codecs.dumps(result.to_dict()))
                 count(STAGE, "event")

@@ -1,4 +1,6 @@
-"""Agent ``match``: event records x subscriptions -> ``news.alerts.v1`` (key: subscription id)."""
+"""Agent ``match``: story updates (key: story id) x subscriptions -> ``news.alerts.v1``
+(key: subscription id). Its table, keyed by story id, remembers which subscriptions alerted
+on each story (one alert per subscription and story, then updates)."""
 
 from __future__ import annotations
 
@@ -7,22 +9,26 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
+from streams.agents._state import JsonState, table
 from streams.agents.subscriptions import registry
-from streams.models import EventRecord
-from streams.pipeline.match import STAGE, match_event
+from streams.pipeline.driver import now_rfc3339
+from streams.pipeline.match import STAGE, match_story
+from streams.pipeline.stories import StoryUpdate
+
+state = table("match")
 
 
-@tocsin_app.app.agent(tocsin_app.events, name="match")
+@tocsin_app.app.agent(tocsin_app.stories, name="match")
 async def match_alerts(stream: Any) -> None:
     # Matching before the compacted subscriptions topic is read would miss alerts.
     await registry.ready.wait()
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
-            record = EventRecord.from_dict(codecs.loads(event.value))
-            alerts = match_event(record, registry.current.values())
+            update = StoryUpdate.from_dict(codecs.loads(event.value))
+            alerts = match_story(update, registry.matcher, JsonState(state), now_rfc3339())
             for alert in alerts:
                 await tocsin_app.alerts.send(
                     key=alert.subscription_id.encode(), value=codecs.dumps(alert.to_dict())
                 )
-            count(STAGE, "alert", len(alerts))
-            count(STAGE, "event")
+                count(STAGE, "alert" if alert.kind == "new" else "update")
+            count(STAGE, "story_update")

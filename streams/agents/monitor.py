@@ -35,6 +35,7 @@ _CARRIERS = {
     topics.DEDUPE_VERDICTS.full_name(settings),  # dedupe's gather hop (key: article id)
     topics.ARTICLES_UNIQUE.full_name(settings),
     topics.EVENTS.full_name(settings),
+    topics.STORIES.full_name(settings),
 }
 _ORIGINS_MAX = 100_000
 _INFLIGHT_MAX = 100_000
@@ -136,6 +137,16 @@ def _timestamp(event: Any) -> float | None:
 
 
 sensor = StageSensor()
+
+
+def relay_origin(old_key: bytes, new_key: bytes) -> None:
+    """A hop that changes the key (extract: article id -> story key) carries the origin over,
+    so end-to-end latency still links the alert to its raw article."""
+    origin = sensor.origins.get(old_key)
+    if origin is not None:
+        sensor.origins[new_key] = origin
+
+
 tocsin_app.app.sensors.add(sensor)
 
 

@@ -21,18 +21,29 @@ from streams.agents._boundary import count
 from streams.errors import DecodeError
 from streams.models import DeadLetter, Rejected, SourceRef, Subscription
 from streams.pipeline.driver import dead_letter
-from streams.pipeline.match import parse_subscription
+from streams.pipeline.match import Matcher, parse_subscription
 
 log = logging.getLogger(__name__)
 STAGE = "subscriptions"
 
 
 class SubscriptionRegistry:
-    """The latest subscription per id, as seen by this worker."""
+    """The latest subscription per id, as seen by this worker, compiled for matching."""
 
     def __init__(self) -> None:
-        self.current: dict[str, Subscription] = {}
+        self.matcher = Matcher()
         self.ready = asyncio.Event()
+        # Highest offset applied per partition, so an API call can wait for its own write.
+        self.applied: dict[int, int] = {}
+        self._progress = asyncio.Condition()
+
+    def clear(self) -> None:
+        """Forget every subscription (tests)."""
+        self.matcher = Matcher()
+
+    @property
+    def current(self) -> dict[str, Subscription]:
+        return self.matcher.subscriptions
 
     def apply(self, key: bytes | None, value: bytes | None, source: SourceRef) -> DeadLetter | None:
         """Apply one record of the topic; return a dead letter for an invalid one."""
@@ -40,7 +51,7 @@ class SubscriptionRegistry:
             return dead_letter(STAGE, source, value or b"", Rejected("missing_key", "no key"))
         sub_id = key.decode("utf-8", errors="replace")
         if not value:
-            self.current.pop(sub_id, None)
+            self.matcher.remove(sub_id)
             return None
         try:
             data = codecs.loads(value)
@@ -52,8 +63,27 @@ class SubscriptionRegistry:
         if parsed.id != sub_id:
             reason = Rejected("key_mismatch", f"key {sub_id!r} != id {parsed.id!r}")
             return dead_letter(STAGE, source, value, reason, key)
-        self.current[sub_id] = parsed
+        self.matcher.put(parsed)
         return None
+
+    async def mark(self, partition: int, offset: int) -> None:
+        """Record that the record at ``offset`` of ``partition`` has been applied."""
+        async with self._progress:
+            self.applied[partition] = max(offset, self.applied.get(partition, -1))
+            self._progress.notify_all()
+
+    async def wait_applied(self, partition: int, offset: int, timeout: float) -> bool:
+        """Wait until this worker has applied ``offset`` of ``partition`` (read-your-writes
+        for the API); False on timeout."""
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.applied.get(partition, -1) >= offset),
+                    timeout,
+                )
+            except TimeoutError:
+                return False
+        return True
 
 
 registry = SubscriptionRegistry()
@@ -61,7 +91,10 @@ registry = SubscriptionRegistry()
 
 async def _apply(record: Any) -> None:
     source = SourceRef(record.topic, record.partition, record.offset)
-    rejected = registry.apply(record.key, record.value, source)
+    try:
+        rejected = registry.apply(record.key, record.value, source)
+    finally:
+        await registry.mark(record.partition, record.offset)
     if rejected is None:
         count(STAGE, "applied")
         return

@@ -121,6 +121,8 @@ def dedupe_exact(
                 matched_on="content",
                 title=article.title,
                 url=article.url,
+                source=article.source,
+                published_at=article.published_at,
             )
         if first == article.id:
             return article
@@ -262,6 +264,8 @@ def decide(
             matched_on="url" if same_url else "minhash",
             title=article.title,
             url=article.url,
+            source=article.source,
+            published_at=article.published_at,
         )
         if best is None or theirs < best[0]:
             best = (theirs, verdict)

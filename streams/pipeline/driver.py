@@ -25,7 +25,7 @@ from streams.models import (
     SourceRef,
     Subscription,
 )
-from streams.pipeline import dedupe, extract, match, validate
+from streams.pipeline import dedupe, deliver, extract, match, stories, validate
 
 
 @dataclass
@@ -36,6 +36,10 @@ class LocalRun:
         default_factory=lambda: {t.local_name or t.name: [] for t in topics.LOCAL_OUTPUTS}
     )
     state: dict[str, str] = field(default_factory=dict)
+    story_state: dict[str, Any] = field(default_factory=dict)
+    match_state: dict[str, Any] = field(default_factory=dict)
+    copies_state: dict[str, Any] = field(default_factory=dict)
+    deliver_state: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, topic: topics.TopicSpec, value: dict[str, Any]) -> None:
         self.outputs[topic.local_name or topic.name].append(value)
@@ -83,9 +87,13 @@ def run_local(
     dedupe_config: dedupe.DedupeConfig | None = None,
     clock: Callable[[], float] = time.time,
 ) -> LocalRun:
-    """Validate, dedupe, extract and match ``inputs``; every input ends in exactly one of
-    ``unique``/``duplicates``/``deadletter`` (and each unique article in ``events``)."""
+    """Validate, dedupe, extract, group into stories and match ``inputs``; every input ends
+    in exactly one of ``unique``/``duplicates``/``deadletter`` (and each unique article in
+    ``events`` and ``stories``). Digest windows still open at the end are closed then (a
+    local run has no later hour to wait for); webhooks are the workers' job."""
     run = LocalRun()
+    matcher = match.Matcher.of(subscriptions)
+    story_config = stories.StoryConfig()
     raw_validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     pending: list[tuple[SourceRef, Article]] = []
     for source, payload in inputs:
@@ -99,6 +107,8 @@ def run_local(
         verdict = dedupe_local(outcome, run.state, dedupe_config or dedupe.DedupeConfig(), clock())
         if isinstance(verdict, Duplicate):
             run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
+            # Held until the original's story is known (after its extraction below).
+            stories.join_copy("duplicate", verdict.to_dict(), run.copies_state)
             continue
         run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
         pending.append((source, verdict))
@@ -112,7 +122,9 @@ def run_local(
                     topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict()
                 )
                 continue
-            _match(run, result, subscriptions)
+            _match(run, result, matcher, story_config, clock())
+    for digest in deliver.due(run.deliver_state, float("inf")):
+        run.emit(topics.DIGESTS, digest.to_dict())
     return run
 
 
@@ -137,7 +149,26 @@ def dedupe_local(
     return verdict
 
 
-def _match(run: LocalRun, record: EventRecord, subscriptions: Sequence[Subscription]) -> None:
+def _match(
+    run: LocalRun,
+    record: EventRecord,
+    matcher: match.Matcher,
+    story_config: stories.StoryConfig,
+    now: float,
+) -> None:
     run.emit(topics.EVENTS, record.to_dict())
-    for alert in match.match_event(record, subscriptions):
-        run.emit(topics.ALERTS, alert.to_dict())
+    update = stories.assign(record, run.story_state, now, story_config)
+    _alerts(run, update, matcher, now)
+    for copy in stories.join_copy("member", stories.membership(update), run.copies_state):
+        copied = stories.add_copy(copy, run.story_state, now, story_config)
+        if copied is not None:
+            _alerts(run, copied, matcher, now)
+
+
+def _alerts(run: LocalRun, update: stories.StoryUpdate, matcher: match.Matcher, now: float) -> None:
+    run.emit(topics.STORIES, update.to_dict())
+    for alert in match.match_story(update, matcher, run.match_state, now_rfc3339()):
+        data = alert.to_dict()
+        run.emit(topics.ALERTS, data)
+        sub = matcher.subscriptions.get(alert.subscription_id)
+        deliver.route(data, sub, run.deliver_state, now)

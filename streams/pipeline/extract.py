@@ -24,7 +24,7 @@ from spacy.language import Language
 from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span, Token
 
-from streams.models import Article, Event, EventRecord, Evidence, Place, Rejected
+from streams.models import TEXT_MAX, Article, Event, EventRecord, Evidence, Place, Rejected
 from streams.nlp import model_name
 from streams.nlp.components import GazetteerComponent, Hit
 from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, is_place_name, place_readings
@@ -248,11 +248,19 @@ def _resolve(
         if not options:
             continue
         votes = support[mention]
-        chosen = max(options, key=lambda p: _prominence(p) * 10.0 ** min(votes[p.country], 3))
+
+        def score(p: PlaceName, votes: Counter[str] = votes) -> float:
+            return _prominence(p) * 10.0 ** min(votes[p.country], 3)
+
+        chosen = max(options, key=score)
         region = chosen.region or next(
             (p.region for p in options if p.country == chosen.country and p.region), None
         )
-        out[mention] = Place(place_key(mention.text)[:300], chosen.country, region)
+        # Ambiguous: a reading in another country scores within 10x of the chosen one, so
+        # the article gives no clear answer (a Paris with no French or Texan context is not).
+        rival = max((score(p) for p in options if p.country != chosen.country), default=0.0)
+        ambiguous = rival * 10.0 >= score(chosen)
+        out[mention] = Place(place_key(mention.text)[:300], chosen.country, region, ambiguous)
     return out
 
 
@@ -627,6 +635,7 @@ def _record(
             [e for n, (e, _w, _s, _c) in enumerate(events) if n not in shadows][:MAX_EVENTS]
         ),
         regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
+        text=article.text[:TEXT_MAX],
     )
 
 

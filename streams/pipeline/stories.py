@@ -40,13 +40,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from streams.models import EventRecord
+from streams.settings import Settings
 
 STAGE = "stories"
 HOUR = 3600.0
@@ -73,10 +74,14 @@ class StoryConfig:
     # so that one common place name ("Washington") never makes a story on its own.
     min_shared: int = 2
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoryConfig:
+        return cls(window_s=settings.story_window_hours * HOUR)
+
 
 @dataclass(frozen=True)
 class StoryUpdate:
-    """An article's place in its story (``news.stories.v1``, key: story key)."""
+    """An article's place in its story (``news.stories.v1``, key: story id)."""
 
     story_id: str
     key: str
@@ -89,9 +94,13 @@ class StoryUpdate:
     sources: tuple[str, ...]
     article_ids: tuple[str, ...]
     title: str | None
+    # Set when the article is a copy (exact or near duplicate) of this story's article
+    # ``copy_of``: it adds a source to the story; it was not extracted on its own.
+    copy_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "copy_of": self.copy_of,
             "story_id": self.story_id,
             "key": self.key,
             "is_new": self.is_new,
@@ -119,6 +128,7 @@ class StoryUpdate:
             sources=tuple(data.get("sources", ())),
             article_ids=tuple(data.get("article_ids", ())),
             title=data.get("title"),
+            copy_of=data.get("copy_of"),
         )
 
 
@@ -359,3 +369,75 @@ def assign(
         state.pop("s:" + sid, None)
     state["k:" + key] = [e for e in index if e not in evicted]
     return _update(story, record)
+
+
+# -- copies -------------------------------------------------------------------------------
+# Dedupe drops copies before extraction, yet each copy is one more source of its original's
+# story ("7 sources now"). The story-copies step joins them: it reads story memberships
+# (article id -> story) and duplicates, both keyed by the original's article id, and sends
+# each copy to the stories step (keyed by story key), which counts it into the story.
+PENDING_MAX = 50  # copies held per original while its extraction is still running
+
+
+def membership(update: StoryUpdate) -> dict[str, Any]:
+    """What the story-copies step needs to know of an article (key: article id)."""
+    return {"article_id": update.article.article_id, "story_id": update.story_id, "key": update.key}
+
+
+def join_copy(
+    kind: str, data: Mapping[str, Any], state: MutableMapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``kind`` "member" (a membership) or "duplicate" (a ``Duplicate`` record) -> the copy
+    messages (key: story key) that can go to the stories step now.
+
+    A copy that arrives before its original's membership (dedupe is faster than extraction)
+    waits in the state until it comes. State: ``m:<article id>`` -> [story id, key];
+    ``p:<original id>`` -> waiting duplicates.
+    """
+    if kind == "member":
+        article_id = str(data["article_id"])
+        state["m:" + article_id] = [data["story_id"], data["key"]]
+        waiting = state.get("p:" + article_id) or []
+        if waiting:
+            del state["p:" + article_id]
+        return [_copy(d, str(data["story_id"]), str(data["key"])) for d in waiting]
+    original = str(data["duplicate_of"])
+    member = state.get("m:" + original)
+    if member is not None:
+        return [_copy(data, member[0], member[1])]
+    waiting = [d for d in state.get("p:" + original) or [] if d["article_id"] != data["article_id"]]
+    state["p:" + original] = [*waiting, dict(data)][-PENDING_MAX:]
+    return []
+
+
+def _copy(duplicate: Mapping[str, Any], story_id: str, key: str) -> dict[str, Any]:
+    return {"story_id": story_id, "key": key, "duplicate": dict(duplicate)}
+
+
+def add_copy(
+    message: Mapping[str, Any],
+    state: MutableMapping[str, Any],
+    now: float,
+    config: StoryConfig = StoryConfig(),
+) -> StoryUpdate | None:
+    """Count a copy into its story; None when the story has left the state (expired)."""
+    story = state.get("s:" + str(message["story_id"]))
+    if story is None:
+        return None
+    duplicate = message["duplicate"]
+    record = EventRecord(
+        article_id=str(duplicate["article_id"]),
+        themes=(),
+        primary_theme=None,
+        countries=(),
+        actors=(),
+        title=duplicate.get("title"),
+        url=duplicate.get("url"),
+        source=duplicate.get("source"),
+        published_at=duplicate.get("published_at"),
+    )
+    if record.article_id not in story["article_ids"]:  # else a redelivery: nothing changes
+        story = dict(story)
+        _add(story, record, {facet: [] for facet in FACETS}, event_time(record, now), config)
+        state["s:" + story["id"]] = story
+    return replace(_update(story, record), copy_of=str(duplicate["duplicate_of"]))

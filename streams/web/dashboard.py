@@ -7,7 +7,8 @@ health.
 | ``/alerts/{alert_id}`` | one alert with its evidence |
 | ``/static/{name}`` | the dashboard's assets (an allow-list, not a directory) |
 | ``/api/alerts`` , ``/api/alerts/{alert_id}`` | the latest alerts as JSON |
-| ``/api/live/alerts`` | server-sent events, one ``alert`` event per new alert |
+| ``/api/live/alerts`` | server-sent events, one ``alert`` event per alert message |
+| ``/api/alerts/stream?subscription=ID`` | the same for one subscription (API token) |
 | ``/api/stats?window=1m&by=theme`` | windowed counts |
 | ``/api/monitor`` | per-stage counts and lag, health and readiness |
 | ``/metrics`` | Prometheus |
@@ -35,6 +36,7 @@ from streams.agents import stats as stats_agent
 from streams.agents._boundary import COUNTS
 from streams.pipeline import stats
 from streams.web.feed import RECENT_MAX
+from streams.web.ingest import authorised
 
 STATIC = Path(__file__).with_name("static")
 _TYPES = {
@@ -141,6 +143,8 @@ async def recent_alerts(web: Any, request: Any) -> Any:
 
 @tocsin_app.app.page("/api/alerts/{alert_id}")
 async def one_alert(web: Any, request: Any, alert_id: str) -> Any:
+    if alert_id == "stream":  # /api/alerts/stream: this route would otherwise swallow it
+        return await alerts_stream(web, request)
     alert = mon.feed.by_id.get(alert_id)
     if alert is None:
         return _error(web, 404, "unknown alert (this worker keeps the latest alerts only)")
@@ -154,6 +158,47 @@ MAX_LIVE_CLIENTS = 100  # each holds a connection and a bounded queue
 
 @tocsin_app.app.page("/api/live/alerts")
 async def live_alerts(web: Any, request: Any) -> Any:
+    """Server-sent events for the dashboard: every alert message."""
+    return await _sse(web, request, None)
+
+
+async def alerts_stream(web: Any, request: Any) -> Any:
+    """``GET /api/alerts/stream?subscription=ID``: one subscription's alert messages (new and
+    updates) as server-sent events, for live consumers. Behind the API token when one is set.
+    A reconnecting client's ``Last-Event-ID`` replays what it missed from the recent list."""
+    token = tocsin_app.settings.api_token
+    if token and not authorised(request.headers.get("Authorization"), token):
+        return web.json(
+            {"error": "missing or wrong bearer token"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    subscription = request.query.get("subscription")
+    if not subscription:
+        return _error(web, 400, "?subscription=ID is required")
+    return await _sse(web, request, subscription)
+
+
+def _frame(alert: dict[str, Any]) -> bytes:
+    # orjson escapes control characters, so a value cannot end the SSE frame early; the id
+    # (alert id and revision) lets a client drop repeats and resume with Last-Event-ID.
+    ident = f"{alert.get('alert_id')}.{alert.get('revision') or 1}".encode()
+    return b"id: " + ident + b"\nevent: alert\ndata: " + orjson.dumps(alert) + b"\n\n"
+
+
+def _missed(last_event_id: str | None, subscription: str | None) -> list[dict[str, Any]]:
+    """Alerts after ``last_event_id`` in the recent list (nothing if it is not there)."""
+    if not last_event_id:
+        return []
+    recent = [a for a in mon.feed.recent if subscription in (None, a["subscription_id"])]
+    alert_id = last_event_id.rsplit(".", 1)[0]
+    for index, alert in enumerate(recent):
+        if alert["alert_id"] == alert_id:
+            return recent[index + 1 :]
+    return []
+
+
+async def _sse(web: Any, request: Any, subscription: str | None) -> Any:
     """Server-sent events: ``event: alert`` with the alert as JSON, a comment every 15 s."""
     if len(mon.feed.clients) >= MAX_LIVE_CLIENTS:
         return _error(web, 503, "too many live clients")
@@ -164,6 +209,8 @@ async def live_alerts(web: Any, request: Any) -> Any:
     queue = mon.feed.subscribe()
     try:
         await response.write(b"retry: 2000\n\n")
+        for missed in _missed(request.headers.get("Last-Event-ID"), subscription):
+            await response.write(_frame(missed))
         while True:
             try:
                 alert = await asyncio.wait_for(queue.get(), timeout=15.0)
@@ -174,10 +221,10 @@ async def live_alerts(web: Any, request: Any) -> Any:
                 continue
             if alert is None:
                 break
-            # orjson escapes control characters, so a value cannot end the SSE frame early.
-            await response.write(b"event: alert\ndata: " + orjson.dumps(alert) + b"\n\n")
+            if subscription is None or alert["subscription_id"] == subscription:
+                await response.write(_frame(alert))
     except (ConnectionResetError, RuntimeError):
-        pass  # the browser went away
+        pass  # the client went away
     finally:
         mon.feed.unsubscribe(queue)
     return response

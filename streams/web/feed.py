@@ -32,9 +32,20 @@ def _bounded(alert: dict[str, Any]) -> dict[str, Any]:
         "published_at",
         "primary_theme",
         "evidence",
+        "kind",
+        "story_id",
+        "tier",
+        "first_seen",
+        "alerted_at",
     ):
         value = alert.get(name)
         out[name] = value[:_FIELD_MAX] if isinstance(value, str) else None
+    for name in ("revision", "source_count", "article_count"):
+        value = alert.get(name)
+        out[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
+    confidence = alert.get("confidence")
+    out["confidence"] = float(confidence) if isinstance(confidence, int | float) else None
+    out["sources"] = _strings(alert.get("sources"), limit=20)
     matched = alert.get("matched")
     out["matched"] = (
         {
@@ -103,11 +114,18 @@ class AlertFeed:
             self.events.popitem(last=False)
 
     def add(self, alert: dict[str, Any], received_at: float) -> bool:
-        """Keep and broadcast one alert; False for a redelivery of one already kept."""
+        """Keep and broadcast one alert message; a later revision of a kept alert replaces
+        it (and is broadcast), a redelivered one is ignored (False)."""
         alert = _bounded(alert)
         alert_id = alert["alert_id"]
-        if not alert_id or alert_id in self.by_id:
+        if not alert_id:
             return False
+        known = self.by_id.get(alert_id)
+        if known is not None:
+            if (alert["revision"] or 1) <= (known["revision"] or 1):
+                return False
+            self.recent.remove(known)
+            del self.by_id[alert_id]
         alert["received_at"] = received_at
         if len(self.recent) == self.recent.maxlen:
             oldest = self.recent[0]

@@ -1,4 +1,4 @@
-"""Read-only JSON views on the worker's web server: ``/api/status`` and ``/api/subscriptions``."""
+"""``/api/status``: this worker's per-stage counts (subscriptions: ``subscriptions.py``)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,3 @@ async def status(web: Any, request: Any) -> Any:
             "counts": counts,
         }
     )
-
-
-@tocsin_app.app.page("/api/subscriptions")
-async def subscriptions(web: Any, request: Any) -> Any:
-    """The subscriptions this worker matches against."""
-    return web.json({"subscriptions": [s.to_dict() for _id, s in sorted(registry.current.items())]})

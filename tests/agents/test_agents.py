@@ -9,9 +9,10 @@ from unittest.mock import AsyncMock
 import orjson
 
 from streams import codecs
-from streams.agents import dedupe, extract, match, validate
+from streams.agents import dedupe, extract, match, stories, validate
 from streams.agents.subscriptions import registry
-from streams.models import SourceRef, Subscription
+from streams.models import EventRecord, SourceRef, Subscription
+from streams.pipeline.stories import story_key
 
 
 async def eventually(condition: Any, timeout: float = 60.0) -> None:
@@ -111,14 +112,16 @@ async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, Asyn
     events = sent(sends["events"])
     assert len(events) == 1
     key, record = events[0]
-    assert key == b"e1" and "abduction" in record["themes"] and "KE" in record["countries"]
+    assert "abduction" in record["themes"] and "KE" in record["countries"]
+    # Keyed by story key: candidate stories of a theme and country meet on one partition.
+    assert key == story_key(EventRecord.from_dict(record)).encode() == b"abduction|KE"
     assert [v["stage"] for _k, v in sent(sends["deadletter"])] == ["extract"]
 
 
-async def test_match_sends_one_alert_per_matching_subscription(
+async def test_stories_then_match_send_one_alert_then_an_update(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
-    registry.current.clear()
+    registry.clear()
     registry.apply(
         b"ke",
         codecs.dumps({"id": "ke", "themes": ["abduction"], "countries": ["KE"]}),
@@ -126,32 +129,48 @@ async def test_match_sends_one_alert_per_matching_subscription(
     )
     registry.apply(
         b"ng",
-        codecs.dumps({"id": "ng", "themes": ["abduction"], "countries": ["NG"]}),
+        codecs.dumps({"id": "ng", "query": "theme:abduction AND country:NG"}),
         SourceRef("t", 0, 1),
     )
     registry.ready.set()
-    record = {
-        "article_id": "e1",
-        "themes": ["abduction"],
-        "primary_theme": "abduction",
-        "countries": ["KE"],
-        "actors": [],
-        "places": [],
-        "evidence": [],
-        "title": "t",
-        "url": None,
-        "source": None,
-        "published_at": None,
-        "model": "blank-en",
-    }
+
+    def record(article_id: str, source: str) -> dict[str, Any]:
+        return {
+            "article_id": article_id,
+            "themes": ["abduction"],
+            "primary_theme": "abduction",
+            "countries": ["KE"],
+            "actors": ["Kenya National Commission on Human Rights"],
+            "places": [{"text": "nairobi", "country": "KE", "region": "KE-30"}],
+            "evidence": [],
+            "title": "Rights commission reports 82 abductions in Nairobi",
+            "url": None,
+            "source": source,
+            "published_at": "2024-11-26T06:15:00Z",
+            "model": "blank-en",
+        }
+
+    async with stories.group_stories.test_context() as agent:
+        await agent.put(codecs.dumps(record("e1", "Nairobi Daily")))
+        await agent.put(codecs.dumps(record("e2", "Lakeside Herald")))
+        await agent.put(b"{}")  # not an event record: a dead letter, and the agent goes on
+    updates = sent(sends["stories"])
+    assert len(updates) == 2 and updates[0][0] == updates[1][0]  # one story, keyed by its id
+    assert [u["source_count"] for _k, u in updates] == [1, 2]
     async with match.match_alerts.test_context() as agent:
-        await agent.put(codecs.dumps(record))
+        for _key, update in updates:
+            await agent.put(codecs.dumps(update))
     alerts = sent(sends["alerts"])
-    assert [(k, v["subscription_id"]) for k, v in alerts] == [(b"ke", "ke")]
+    assert [(k, v["subscription_id"], v["kind"], v["revision"]) for k, v in alerts] == [
+        (b"ke", "ke", "new", 1),
+        (b"ke", "ke", "update", 2),
+    ]
+    assert alerts[0][1]["alert_id"] == alerts[1][1]["alert_id"]
+    assert [v["stage"] for _k, v in sent(sends["deadletter"])] == ["stories"]
 
 
 def test_registry_applies_updates_tombstones_and_rejects_bad_records() -> None:
-    registry.current.clear()
+    registry.clear()
     src = SourceRef("subs", 0, 0)
     assert registry.apply(b"a", codecs.dumps({"id": "a", "themes": ["riot"]}), src) is None
     assert isinstance(registry.current["a"], Subscription)

@@ -21,7 +21,10 @@ def run(nlp: Any, sample_subscriptions: Any) -> LocalRun:
 
 
 def alerts_of(run: LocalRun) -> set[tuple[str, str]]:
-    return {(a["subscription_id"], a["article_id"]) for a in run.outputs["alerts"]}
+    """(subscription, article) of every new alert (updates are other articles of a story)."""
+    return {
+        (a["subscription_id"], a["article_id"]) for a in run.outputs["alerts"] if a["kind"] == "new"
+    }
 
 
 def page_id(run: LocalRun) -> str:
@@ -49,10 +52,41 @@ def test_copies_are_duplicates_of_the_original(run: LocalRun) -> None:
 
 def test_kenya_abductions_alert_and_only_for_kenyan_abductions(run: LocalRun) -> None:
     kenya = {a for s, a in alerts_of(run) if s == "kenya-abductions"}
-    # s02-s04 are copies of s01 (s04 lightly edited): dropped by dedupe, so no second alert.
+    # s01's story, the blogger in Kitengela (s28) and the page's later tally: three stories.
     assert kenya == {"s01", "s28", page_id(run)}
     assert "s21" not in kenya  # football "kidnapped the match" in Nairobi
     assert "s06" not in kenya  # abductions in Nigeria
+
+
+def test_copies_update_their_stories_alert_instead_of_alerting_again(run: LocalRun) -> None:
+    """s02-s04 are copies of s01 from three sources: one alert, then three quiet updates
+    with the same alert id and a growing source count."""
+    messages = [
+        a
+        for a in run.outputs["alerts"]
+        if a["subscription_id"] == "kenya-abductions" and a["story_id"] == _story_of(run, "s01")
+    ]
+    assert [(a["article_id"], a["kind"], a["revision"]) for a in messages] == [
+        ("s01", "new", 1),
+        ("s02", "update", 2),
+        ("s03", "update", 3),
+        ("s04", "update", 4),
+    ]
+    assert len({a["alert_id"] for a in messages}) == 1
+    assert [a["source_count"] for a in messages] == [1, 1, 2, 3]
+    assert messages[-1]["sources"] == ["Nairobi Daily", "Coast Courier", "Lakeside Herald"]
+    assert {a["tier"] for a in messages} == {"high"}
+
+
+def _story_of(run: LocalRun, article_id: str) -> str:
+    (update,) = [u for u in run.outputs["stories"] if u["article"]["article_id"] == article_id]
+    return str(update["story_id"])
+
+
+def test_digest_subscriptions_get_one_digest_per_window(run: LocalRun) -> None:
+    (digest,) = run.outputs["digests"]
+    assert digest["subscription_id"] == "france-unrest" and digest["mode"] == "hourly"
+    assert {a["article_id"] for a in digest["alerts"]} == {"s08", "s09"}
 
 
 def test_caption_stories_raise_no_alert_from_the_kenya_page(run: LocalRun) -> None:
@@ -115,7 +149,16 @@ def test_run_local_cli_writes_every_topic(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     files = {p.stem: p.read_bytes().splitlines() for p in tmp_path.glob("*.jsonl")}
-    assert set(files) == {"valid", "unique", "duplicates", "events", "alerts", "deadletter"}
+    assert set(files) == {
+        "valid",
+        "unique",
+        "duplicates",
+        "events",
+        "stories",
+        "alerts",
+        "digests",
+        "deadletter",
+    }
     alerts = [orjson.loads(line) for line in files["alerts"]]
     assert any(a["subscription_id"] == "kenya-abductions" for a in alerts)
     assert "ALERT [Abductions in Kenya]" in result.stdout

@@ -1,0 +1,80 @@
+"""Faust tables as the ``MutableMapping`` state the pure stages take.
+
+Values are stored as JSON text (the stages keep plain dicts/lists), so the changelog is
+readable and the RocksDB store needs no pickling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from streams import app as tocsin_app
+from streams import codecs
+
+
+def table(name: str) -> Any:
+    """A str -> str table partitioned like the topic of the agent that owns it."""
+    return tocsin_app.app.Table(
+        name,
+        default=None,
+        partitions=tocsin_app.settings.topic_partitions,
+        key_type=str,
+        value_type=str,
+        # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
+        options={"driver": "rocksdict"},
+    )
+
+
+def partition_items(table_: Any, partition: int) -> Iterator[tuple[str, str]]:
+    """(key, value) of one partition of ``table_``.
+
+    faust's RocksDB store keeps one database per partition; the in-memory store of agent tests
+    has one dict for all, and its changelog is never read back.
+    """
+    store = table_.data
+    dbs = getattr(store, "_dbs", None)
+    if dbs is None:
+        yield from list(store.items())
+        return
+    db = dbs.get(partition)
+    if db is None:
+        return
+    for raw_key, raw_value in list(store._visible_items(db)):
+        yield store._decode_key(raw_key), store._decode_value(raw_value)
+
+
+class JsonState(MutableMapping[str, Any]):
+    """A table (or any str -> str mapping) seen as str -> JSON value.
+
+    Iteration covers one partition when ``partition`` is given (what a stage may change while
+    handling an event of that partition), else every key of the store.
+    """
+
+    def __init__(self, table_: Any, partition: int | None = None) -> None:
+        self._table = table_
+        self._partition = partition
+
+    def __getitem__(self, key: str) -> Any:
+        raw = self._table[key]
+        if raw is None:
+            raise KeyError(key)
+        return codecs.loads(raw)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table[key] = codecs.dumps(value).decode()
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._partition is None:
+            return iter(list(self._table.keys()))
+        return iter([k for k, _v in partition_items(self._table, self._partition)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._table.get(key)
+        return default if raw is None else codecs.loads(raw)

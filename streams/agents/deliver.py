@@ -1,0 +1,165 @@
+"""Agent ``deliver``: alerts -> webhooks (instant), digests -> ``news.digests.v1`` and webhooks.
+
+It reads ``news.alerts.v1`` and the tick topic as one co-partitioned stream (both keyed so a
+subscription's alerts stay on one partition). An alert's offset is committed only after its
+webhook POST succeeded or was dead-lettered, so a worker killed during retries redelivers the
+same alert (same ``Tocsin-Delivery`` id) after its restart: at least once, never a second id.
+Retries run inline (the partition waits; scale by partitions, faust #606), bounded by
+``TOCSIN_WEBHOOK_ATTEMPTS`` and the backoff cap, and a target whose circuit is open fails fast.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from typing import Any
+
+from streams import app as tocsin_app
+from streams import codecs, metrics, topics
+from streams.agents._boundary import count, send_dead_letter, stage_boundary
+from streams.agents._state import JsonState, table
+from streams.agents.subscriptions import registry
+from streams.delivery.webhook import (
+    BreakerBoard,
+    RetryPolicy,
+    TargetPolicy,
+    WebhookSender,
+)
+from streams.models import Rejected, Subscription
+from streams.pipeline import deliver as stage
+from streams.pipeline.deliver import STAGE
+
+log = logging.getLogger(__name__)
+state = table("deliver")
+TICKS = topics.DELIVER_TICKS.full_name(tocsin_app.settings)
+
+
+def target_policy() -> TargetPolicy:
+    """Which addresses webhooks may reach (the operator's settings)."""
+    settings = tocsin_app.settings
+    return TargetPolicy(
+        allow_private=settings.webhook_allow_private,
+        allow_networks=tuple(ipaddress.ip_network(n) for n in settings.webhook_allow_networks),
+    )
+
+
+def make_sender() -> WebhookSender:
+    settings = tocsin_app.settings
+    policy = target_policy()
+    retry = RetryPolicy(
+        attempts=settings.webhook_attempts,
+        cap_s=settings.webhook_backoff_cap,
+        timeout_s=settings.webhook_timeout,
+    )
+    return WebhookSender(policy, retry, BreakerBoard())
+
+
+async def _post(sender: WebhookSender, send: stage.Send, sub: Subscription, event: Any) -> None:
+    """POST one message; after the last attempt it becomes a dead letter (replayable)."""
+    assert sub.webhook is not None
+    result = await sender.deliver(
+        sub.webhook.url,
+        sub.webhook.secret,
+        send.body,
+        event=send.event,
+        delivery_id=send.delivery_id,
+    )
+    if result.ok:
+        count(STAGE, "delivered")
+        metrics.ALERTS_DELIVERED.labels("webhook").inc()
+        return
+    outcome = "refused" if result.permanent else "failed"
+    metrics.ALERTS_FAILED.labels("webhook").inc()
+    log.warning(
+        "deliver: %s %s to subscription %s failed after %d attempt(s): %s",
+        send.event,
+        send.delivery_id,
+        sub.id,
+        result.attempts,
+        result.error,
+    )
+    error = f"{send.event} {send.delivery_id}: {result.error} (attempts: {result.attempts})"
+    await send_dead_letter(STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]))
+
+
+async def _digests(sender: WebhookSender, digests: list[stage.Digest], event: Any) -> None:
+    for digest in digests:
+        await tocsin_app.digests.send(
+            key=digest.subscription_id.encode(), value=codecs.dumps(digest.to_dict())
+        )
+        count(STAGE, "digest")
+        sub = registry.current.get(digest.subscription_id)
+        if sub is not None and sub.webhook is not None:
+            await _post_digest(sender, digest, sub, event)
+
+
+async def _post_digest(
+    sender: WebhookSender, digest: stage.Digest, sub: Subscription, event: Any
+) -> None:
+    # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
+    # tick topic posts it again.
+    tick = {"sent_at": time.time(), "digest": digest.to_dict()}
+    await _post(sender, stage.digest_send(digest), sub, _Replayable(event, codecs.dumps(tick)))
+
+
+class _Replayable:
+    """An event whose dead letter should carry ``value`` instead of the original bytes."""
+
+    def __init__(self, event: Any, value: bytes) -> None:
+        self.message = _Message(event.message, value)
+
+
+class _Message:
+    def __init__(self, original: Any, value: bytes) -> None:
+        self.topic = TICKS
+        self.partition = original.partition
+        self.offset = original.offset
+        self.key = None
+        self.value = value
+
+
+@tocsin_app.app.agent(tocsin_app.deliver_input, name="deliver")
+async def deliver_alerts(stream: Any) -> None:
+    await registry.ready.wait()  # an alert's subscription must be known to route it
+    sender = make_sender()
+    try:
+        async for event in stream.events():
+            async with stage_boundary(STAGE, event):
+                await _handle(sender, event)
+    finally:
+        await sender.close()
+
+
+async def _handle(sender: WebhookSender, event: Any) -> None:
+    partition = event.message.partition
+    scope = str(partition)
+    now = time.time()
+    data = codecs.loads(event.value)
+    view = JsonState(state, partition)
+    if event.message.topic == TICKS:
+        replayed = data.get("digest")
+        if replayed:  # a replayed dead letter: post that digest again
+            sub = registry.current.get(replayed["subscription_id"])
+            if sub is not None and sub.webhook is not None:
+                digest = stage.Digest(
+                    **{k: v for k, v in replayed.items() if k not in ("omitted", "alerts")},
+                    alerts=tuple(replayed["alerts"]),
+                )
+                await _post(sender, stage.digest_send(digest), sub, event)
+            return
+        await _digests(sender, stage.due(view, now, scope), event)
+        return
+    sub = registry.current.get(data["subscription_id"])
+    for send in stage.route(data, sub, view, now, scope):
+        assert sub is not None
+        await _post(sender, send, sub, event)
+    count(STAGE, "alert")
+
+
+@tocsin_app.app.timer(interval=tocsin_app.settings.digest_tick)
+async def send_ticks() -> None:
+    """One tick to each partition: closes digest windows when no alert comes along."""
+    value = codecs.dumps({"sent_at": time.time()})
+    for partition in range(tocsin_app.settings.topic_partitions):
+        await tocsin_app.deliver_ticks.send(value=value, partition=partition)

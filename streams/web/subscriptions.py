@@ -1,0 +1,181 @@
+"""``/api/subscriptions``: create, read, change and delete subscriptions over HTTP.
+
+| method and path | |
+|---|---|
+| ``GET /api/subscriptions`` | all (``?owner=`` filters); without the token only ids and names |
+| ``POST /api/subscriptions`` | create (201); ``id`` optional, 409 if it exists |
+| ``GET /api/subscriptions/{id}`` | one |
+| ``PATCH /api/subscriptions/{id}`` | JSON merge patch (RFC 7386: ``null`` removes a field) |
+| ``DELETE /api/subscriptions/{id}`` | delete (204): a tombstone on the compacted topic |
+
+Writes need ``Authorization: Bearer $TOCSIN_API_TOKEN`` (without a configured token they
+answer 503). A write goes to the compacted ``news.subscriptions.v1``, which every worker
+follows; the answer comes once this worker has applied it, so a GET right after it sees it.
+Webhook secrets are never returned. Bodies are bounded (64 KiB) and validated by the same
+function the workers use, so the API cannot store what a worker would reject.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from faust.web import View
+
+from streams import app as tocsin_app
+from streams import codecs, schemas, topics
+from streams.agents.deliver import target_policy
+from streams.agents.subscriptions import registry
+from streams.delivery.webhook import check_url
+from streams.errors import DecodeError
+from streams.models import Rejected, Subscription
+from streams.pipeline.driver import now_rfc3339
+from streams.pipeline.match import parse_subscription
+from streams.web.ingest import TooLarge, authorised, read_body
+
+BODY_MAX = 65_536
+APPLY_TIMEOUT = 10.0
+_validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+
+
+class _Base(View):  # type: ignore[misc]
+    def _denied(self, request: Any) -> Any | None:
+        """The error answer for a request without the right token, else None."""
+        token = tocsin_app.settings.api_token
+        if not token:
+            return self.error(503, "the subscriptions API is off: set TOCSIN_API_TOKEN")
+        if not authorised(request.headers.get("Authorization"), token):
+            return self.error(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return None
+
+    async def _body(self, request: Any) -> dict[str, Any] | Any:
+        try:
+            data = codecs.loads(await read_body(request, BODY_MAX))
+        except TooLarge:
+            return self.error(413, f"request body over {BODY_MAX} bytes")
+        except DecodeError as exc:
+            return self.error(400, f"request body is not JSON: {exc}"[:500])
+        if not isinstance(data, dict):
+            return self.error(400, "expected a JSON object")
+        return data
+
+    def _check(self, data: dict[str, Any]) -> Subscription | Any:
+        parsed = parse_subscription(data, _validator)
+        if isinstance(parsed, Rejected):
+            return self.error(400, parsed.error)
+        if parsed.webhook is not None:
+            reason = check_url(parsed.webhook.url, target_policy())
+            if reason is not None:
+                return self.error(400, f"webhook/url: {reason}")
+        return parsed
+
+    async def _write(self, sub_id: str, value: bytes | None) -> bool:
+        """Produce to the compacted topic; True once this worker has applied it."""
+        ack = await tocsin_app.subscriptions.send(key=sub_id.encode(), value=value)
+        metadata = await ack
+        return await registry.wait_applied(metadata.partition, metadata.offset, APPLY_TIMEOUT)
+
+    def _saved(self, sub: Subscription, applied: bool, status: int) -> Any:
+        body = {**sub.to_dict(redact=True), "applied": applied}
+        return self.json(body, status=status)
+
+
+@tocsin_app.app.page("/api/subscriptions")
+class SubscriptionsView(_Base):
+    """List and create."""
+
+    async def get(self, request: Any) -> Any:
+        token = tocsin_app.settings.api_token
+        full = bool(token) and authorised(request.headers.get("Authorization"), token)
+        owner = request.query.get("owner")
+        subs = [s for _id, s in sorted(registry.current.items()) if not owner or s.owner == owner]
+        if not full:  # the dashboard needs names; nothing else is public
+            return self.json({"subscriptions": [{"id": s.id, "name": s.name} for s in subs]})
+        return self.json({"subscriptions": [s.to_dict(redact=True) for s in subs]})
+
+    async def post(self, request: Any) -> Any:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        data = await self._body(request)
+        if not isinstance(data, dict):
+            return data
+        data.setdefault("id", "sub-" + secrets.token_hex(8))
+        if isinstance(data["id"], str) and data["id"] in registry.current:
+            return self.error(409, f"subscription {data['id']!r} exists; PATCH it")
+        stamp = now_rfc3339()
+        data["created_at"] = data["updated_at"] = stamp
+        checked = self._check(data)
+        if not isinstance(checked, Subscription):
+            return checked
+        applied = await self._write(checked.id, codecs.dumps(checked.to_dict()))
+        return self._saved(checked, applied, 201)
+
+
+@tocsin_app.app.page("/api/subscriptions/{sub_id}")
+class SubscriptionView(_Base):
+    """Read, change and delete one."""
+
+    async def get(self, request: Any, sub_id: str) -> Any:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        sub = registry.current.get(sub_id)
+        if sub is None:
+            return self.error(404, "no such subscription")
+        return self.json(sub.to_dict(redact=True))
+
+    async def patch(self, request: Any, sub_id: str) -> Any:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        sub = registry.current.get(sub_id)
+        if sub is None:
+            return self.error(404, "no such subscription")
+        patch = await self._body(request)
+        if not isinstance(patch, dict):
+            return patch
+        if patch.get("id", sub_id) != sub_id:
+            return self.error(400, "id cannot change")
+        data = merge_patch(sub.to_dict(), patch)
+        # A patch that changes only the webhook's URL keeps the stored secret.
+        if (
+            isinstance(patch.get("webhook"), dict)
+            and patch["webhook"].get("secret") is None
+            and sub.webhook is not None
+            and isinstance(data.get("webhook"), dict)
+        ):
+            data["webhook"]["secret"] = sub.webhook.secret
+        data["id"] = sub_id
+        data["updated_at"] = now_rfc3339()
+        if sub.created_at:
+            data["created_at"] = sub.created_at
+        checked = self._check(data)
+        if not isinstance(checked, Subscription):
+            return checked
+        applied = await self._write(sub_id, codecs.dumps(checked.to_dict()))
+        return self._saved(checked, applied, 200)
+
+    async def delete(self, request: Any, sub_id: str) -> Any:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        if sub_id not in registry.current:
+            return self.error(404, "no such subscription")
+        await self._write(sub_id, None)
+        return self.bytes(b"", status=204)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
