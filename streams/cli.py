@@ -32,9 +32,17 @@ def _safe(text: object, limit: int = 300) -> str:
 
 def format_alert(alert: dict[str, Any]) -> str:
     matched = " ".join(f"{k}={','.join(v)}" for k, v in sorted(alert.get("matched", {}).items()))
+    if alert.get("kind") == "update":
+        # A later article or copy of a story already alerted: one quiet line.
+        return (
+            f"UPDATE [{_safe(alert.get('subscription_name'), 80)}] "
+            f"{_safe(alert.get('title'), 120)} (story now {alert.get('source_count')} sources, "
+            f"{alert.get('article_count')} articles; revision {alert.get('revision')})"
+        )
     return (
         f"ALERT [{_safe(alert.get('subscription_name'), 80)}] {_safe(alert.get('title'), 160)}\n"
-        f"      source={_safe(alert.get('source') or '-', 80)} "
+        f"      tier={alert.get('tier') or '-'} confidence={alert.get('confidence')} "
+        f"source={_safe(alert.get('source') or '-', 80)} "
         f"published={alert.get('published_at') or '-'} "
         f"{_safe(matched, 200)}\n"
         f"      {_safe(alert.get('url') or '', 300)}\n"

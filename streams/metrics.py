@@ -58,8 +58,8 @@ STAGE_LATENCY = Histogram(
 )
 END_TO_END = Histogram(
     "tocsin_end_to_end_latency_seconds",
-    "From a raw article's Kafka timestamp to its alert being sent (records whose whole path "
-    "ran in this worker)",
+    "From a raw article's Kafka timestamp to the first alert of its story being sent (records "
+    "whose whole path ran in this worker)",
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )

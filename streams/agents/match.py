@@ -4,6 +4,7 @@ on each story (one alert per subscription and story, then updates)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from streams import app as tocsin_app
@@ -12,7 +13,7 @@ from streams.agents._boundary import count, stage_boundary
 from streams.agents._state import JsonState, table
 from streams.agents.subscriptions import registry
 from streams.pipeline.driver import now_rfc3339
-from streams.pipeline.match import STAGE, match_story
+from streams.pipeline.match import STAGE, match_story, sweep
 from streams.pipeline.stories import StoryUpdate
 
 state = table("match")
@@ -25,10 +26,26 @@ async def match_alerts(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             update = StoryUpdate.from_dict(codecs.loads(event.value))
-            alerts = match_story(update, registry.matcher, JsonState(state), now_rfc3339())
+            now = time.time()
+            alerts = match_story(update, registry.matcher, JsonState(state), now_rfc3339(), now)
             for alert in alerts:
                 await tocsin_app.alerts.send(
                     key=alert.subscription_id.encode(), value=codecs.dumps(alert.to_dict())
                 )
                 count(STAGE, "alert" if alert.kind == "new" else "update")
             count(STAGE, "story_update")
+            _maybe_sweep(event.message.partition, now)
+
+
+_last_sweep: dict[int, float] = {}
+SWEEP_EVERY_S = 600.0
+# Twice the story window: a story's alert can be updated until its last article is a window old.
+KEEP_S = 2 * tocsin_app.settings.story_window_hours * 3600
+
+
+def _maybe_sweep(partition: int, now: float) -> None:
+    if now - _last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
+        return
+    _last_sweep[partition] = now
+    view = JsonState(state, partition)
+    count(STAGE, "swept", sweep(((k, view[k]) for k in view), view, now, KEEP_S))

@@ -110,7 +110,10 @@ class StageSensor(Sensor):
         if origin is None:
             return topic
         if topic == ALERTS:
-            metrics.END_TO_END.observe(max(0.0, time.time() - origin))
+            # New alerts only: an update's origin is its story's first article, not its own.
+            value = message.value if isinstance(message.value, bytes) else b""
+            if b'"kind":"new"' in value:
+                metrics.END_TO_END.observe(max(0.0, time.time() - origin))
         elif key is not None:
             self.origins[key] = origin
             self.origins.move_to_end(key)

@@ -64,8 +64,26 @@ async def join_copies(stream: Any) -> None:
         async with stage_boundary(COPIES, event):
             kind = "member" if event.message.topic == MEMBER_TOPIC else "duplicate"
             data = codecs.loads(event.value)
-            for message in stage.join_copy(kind, data, JsonState(copies)):
+            now = time.time()
+            for message in stage.join_copy(kind, data, JsonState(copies), now):
                 await tocsin_app.story_copies.send(
                     key=message["key"].encode(), value=codecs.dumps(message)
                 )
                 count(COPIES, "joined")
+            _maybe_sweep(event.message.partition, now)
+
+
+_last_sweep: dict[int, float] = {}
+SWEEP_EVERY_S = 600.0
+
+
+def _maybe_sweep(partition: int, now: float) -> None:
+    """Expire one partition's memberships now and then, inside the agent, so the changelog
+    tombstones go to the partition the keys live in."""
+    if now - _last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
+        return
+    _last_sweep[partition] = now
+    view = JsonState(copies, partition)
+    items = ((k, view[k]) for k in view)
+    gone = stage.sweep_copies(items, view, now, CONFIG.window_s)
+    count(COPIES, "swept", gone)

@@ -108,7 +108,7 @@ def run_local(
         if isinstance(verdict, Duplicate):
             run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
             # Held until the original's story is known (after its extraction below).
-            stories.join_copy("duplicate", verdict.to_dict(), run.copies_state)
+            stories.join_copy("duplicate", verdict.to_dict(), run.copies_state, clock())
             continue
         run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
         pending.append((source, verdict))
@@ -159,7 +159,8 @@ def _match(
     run.emit(topics.EVENTS, record.to_dict())
     update = stories.assign(record, run.story_state, now, story_config)
     _alerts(run, update, matcher, now)
-    for copy in stories.join_copy("member", stories.membership(update), run.copies_state):
+    member = stories.membership(update)
+    for copy in stories.join_copy("member", member, run.copies_state, now):
         copied = stories.add_copy(copy, run.story_state, now, story_config)
         if copied is not None:
             _alerts(run, copied, matcher, now)
@@ -167,7 +168,7 @@ def _match(
 
 def _alerts(run: LocalRun, update: stories.StoryUpdate, matcher: match.Matcher, now: float) -> None:
     run.emit(topics.STORIES, update.to_dict())
-    for alert in match.match_story(update, matcher, run.match_state, now_rfc3339()):
+    for alert in match.match_story(update, matcher, run.match_state, now_rfc3339(), now):
         data = alert.to_dict()
         run.emit(topics.ALERTS, data)
         sub = matcher.subscriptions.get(alert.subscription_id)

@@ -171,7 +171,11 @@ def assess(
 
 
 def match_story(
-    update: StoryUpdate, matcher: Matcher, state: MutableMapping[str, Any], now: str
+    update: StoryUpdate,
+    matcher: Matcher,
+    state: MutableMapping[str, Any],
+    now: str,
+    clock: float = 0.0,
 ) -> list[Alert]:
     """Alerts for one story update: a new alert for each subscription the article matches
     that has not alerted on this story yet, an update for each that has.
@@ -214,8 +218,22 @@ def match_story(
         alerted[sub_id] = {"rev": revision, "terms": terms, "judged": judged, "seen": seen}
         out.append(_alert(update, sub, terms, revision, now, judged))
     if out:
-        state[update.story_id] = {**entry, "subs": alerted}
+        # "at": when the story last alerted (``clock``, epoch seconds), for :func:`sweep`.
+        state[update.story_id] = {**entry, "subs": alerted, "at": clock}
     return out
+
+
+def sweep(
+    items: Iterable[tuple[str, Any]], state: MutableMapping[str, Any], now: float, keep_s: float
+) -> int:
+    """Forget stories that have not alerted for ``keep_s`` seconds (their stories have closed:
+    a later article starts a new story, so nothing would update them); returns how many."""
+    gone = 0
+    for key, value in list(items):
+        if isinstance(value, dict) and now - float(value.get("at", 0.0)) > keep_s:
+            del state[key]
+            gone += 1
+    return gone
 
 
 def _judge(record: EventRecord, terms: Mapping[str, list[str]]) -> list[Any]:

@@ -242,6 +242,12 @@ def similarity(
         score += weights[facet] * len(shared) / len(mine)
     if total == 0.0 or shared_terms < config.min_shared:
         return 0.0
+    mine_places = set(terms.get("places", ()))
+    held_places = profile.get("places", {})
+    if mine_places and held_places and not mine_places & set(held_places):
+        # Both name towns or regions below the country, and none in common: gunmen abducting
+        # traders in Mombasa and in Kisumu are two happenings, however alike the words.
+        return 0.0
     return score / total * (1.0 - config.time_decay * distance_s / config.window_s)
 
 
@@ -385,29 +391,52 @@ def membership(update: StoryUpdate) -> dict[str, Any]:
 
 
 def join_copy(
-    kind: str, data: Mapping[str, Any], state: MutableMapping[str, Any]
+    kind: str, data: Mapping[str, Any], state: MutableMapping[str, Any], now: float
 ) -> list[dict[str, Any]]:
     """``kind`` "member" (a membership) or "duplicate" (a ``Duplicate`` record) -> the copy
     messages (key: story key) that can go to the stories step now.
 
     A copy that arrives before its original's membership (dedupe is faster than extraction)
-    waits in the state until it comes. State: ``m:<article id>`` -> [story id, key];
-    ``p:<original id>`` -> waiting duplicates.
+    waits in the state until it comes. State: ``m:<article id>`` -> [story id, key, time];
+    ``p:<original id>`` -> {"since": time, "copies": [duplicates]}; :func:`sweep_copies`
+    expires both.
     """
     if kind == "member":
         article_id = str(data["article_id"])
-        state["m:" + article_id] = [data["story_id"], data["key"]]
-        waiting = state.get("p:" + article_id) or []
+        state["m:" + article_id] = [data["story_id"], data["key"], now]
+        waiting = state.get("p:" + article_id)
         if waiting:
             del state["p:" + article_id]
-        return [_copy(d, str(data["story_id"]), str(data["key"])) for d in waiting]
+            return [_copy(d, str(data["story_id"]), str(data["key"])) for d in waiting["copies"]]
+        return []
     original = str(data["duplicate_of"])
     member = state.get("m:" + original)
     if member is not None:
         return [_copy(data, member[0], member[1])]
-    waiting = [d for d in state.get("p:" + original) or [] if d["article_id"] != data["article_id"]]
-    state["p:" + original] = [*waiting, dict(data)][-PENDING_MAX:]
+    waiting = state.get("p:" + original) or {"since": now, "copies": []}
+    copies = [d for d in waiting["copies"] if d["article_id"] != data["article_id"]]
+    state["p:" + original] = {**waiting, "copies": [*copies, dict(data)][-PENDING_MAX:]}
     return []
+
+
+def sweep_copies(
+    items: Iterable[tuple[str, Any]], state: MutableMapping[str, Any], now: float, window_s: float
+) -> int:
+    """Forget memberships and waiting copies older than ``window_s`` (a copy that late joins
+    no story: its original's story has closed, or the original never got one); returns how
+    many keys went. ``items`` are the (key, value) pairs to look at, e.g. one partition's."""
+    gone = 0
+    for key, value in list(items):
+        if key.startswith("m:"):
+            at = value[2] if len(value) > 2 else 0.0
+        elif key.startswith("p:"):
+            at = value["since"]
+        else:
+            continue
+        if now - at > window_s:
+            del state[key]
+            gone += 1
+    return gone
 
 
 def _copy(duplicate: Mapping[str, Any], story_id: str, key: str) -> dict[str, Any]:

@@ -45,6 +45,14 @@ def values(records: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(r.value) for r in records]
 
 
+def alerts_for(records: list[Any], article_id: str) -> list[dict[str, Any]]:
+    return [
+        v
+        for v in values(records)
+        if v["subscription_id"] == "kenya-abductions" and v["article_id"] == article_id
+    ]
+
+
 def subscribe(ns: Namespace, worker: Worker, subscription: dict[str, Any]) -> None:
     asyncio.run(
         send(
@@ -66,12 +74,11 @@ def test_raw_article_becomes_an_alert(namespace: Namespace, worker: Worker) -> N
         "text": "Four students were abducted in Nairobi, Kenya, on Monday, police said.",
     }
     asyncio.run(send(namespace, topics.ARTICLES_RAW, [codecs.dumps(article)]))
-    wanted = alert_id("kenya-abductions", "it-1")
-    alerts = namespace.collect(
-        topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)}, timeout=60
-    )
-    mine = [v for v in values(alerts) if v["alert_id"] == wanted]
+    alerts = namespace.collect(topics.ALERTS, lambda rs: bool(alerts_for(rs, "it-1")), timeout=60)
+    mine = alerts_for(alerts, "it-1")
     assert len(mine) == 1, worker.log_tail()
+    assert mine[0]["kind"] == "new" and mine[0]["revision"] == 1
+    assert mine[0]["alert_id"] == alert_id("kenya-abductions", mine[0]["story_id"])
     assert mine[0]["matched"] == {"themes": ["abduction"], "countries": ["KE"]}
     assert mine[0]["title"] == "Students abducted in Nairobi"
 
@@ -104,11 +111,8 @@ def test_malformed_messages_are_dead_letters_and_the_worker_goes_on(
     by_encoding = {v["payload_encoding"] for v in mine}
     assert by_encoding == {"base64", "utf-8"}  # non-UTF-8 bytes survive, base64-encoded
 
-    wanted = alert_id("kenya-abductions", "it-2")
-    alerts = namespace.collect(
-        topics.ALERTS, lambda rs: wanted in {v["alert_id"] for v in values(rs)}, timeout=60
-    )
-    assert wanted in {v["alert_id"] for v in values(alerts)}, worker.log_tail()
+    alerts = namespace.collect(topics.ALERTS, lambda rs: bool(alerts_for(rs, "it-2")), timeout=60)
+    assert alerts_for(alerts, "it-2"), worker.log_tail()
     assert worker.proc is not None and worker.proc.poll() is None
 
 

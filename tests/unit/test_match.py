@@ -167,3 +167,14 @@ def test_secrets_are_redacted_on_request() -> None:
     assert hooked.to_dict()["webhook"]["secret"] == "s" * 20
     assert hooked.to_dict(redact=True)["webhook"]["secret"] == "********"
     assert "s" * 20 not in repr(hooked)
+
+
+def test_stories_that_stopped_alerting_are_swept() -> None:
+    from streams.pipeline.match import sweep
+
+    matcher = Matcher.of([sub("ke", themes=["abduction"], countries=["KE"])])
+    state: dict[str, Any] = {}
+    match_story(update(record("a1")), matcher, state, "t1", clock=100.0)
+    match_story(update(record("b1"), story="st-" + "b" * 24), matcher, state, "t2", clock=900.0)
+    assert sweep(list(state.items()), state, now=1000.0, keep_s=500.0) == 1
+    assert list(state) == ["st-" + "b" * 24]

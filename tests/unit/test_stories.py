@@ -165,3 +165,53 @@ def test_update_validates_and_round_trips(blank_records: dict[str, EventRecord])
         assert not errors, errors
         assert StoryUpdate.from_dict(orjson.loads(orjson.dumps(data))) == update
     assert orjson.loads(orjson.dumps(state)) == state  # plain JSON values only
+
+
+def test_copies_join_their_originals_story_whenever_they_arrive() -> None:
+    from streams.models import EventRecord
+    from streams.pipeline.stories import add_copy, assign, join_copy, membership, sweep_copies
+
+    def dup(article_id: str, source: str) -> dict[str, Any]:
+        return {
+            "article_id": article_id,
+            "duplicate_of": "o1",
+            "kind": "exact",
+            "similarity": 1.0,
+            "matched_on": "content",
+            "title": "Copy",
+            "url": None,
+            "source": source,
+            "published_at": None,
+        }
+
+    original = EventRecord(
+        "o1", ("abduction",), "abduction", ("KE",), ("Police",), title="T", source="A"
+    )
+    stories: dict[str, Any] = {}
+    copies: dict[str, Any] = {}
+    # One copy before the original's story is known (dedupe is faster than extraction) ...
+    assert join_copy("duplicate", dup("c1", "B"), copies, 10.0) == []
+    first = assign(original, stories, 10.0)
+    waiting = join_copy("member", membership(first), copies, 11.0)
+    # ... and one after.
+    later = join_copy("duplicate", dup("c2", "C"), copies, 12.0)
+    assert [m["duplicate"]["article_id"] for m in waiting + later] == ["c1", "c2"]
+    updates = [add_copy(m, stories, 12.0) for m in waiting + later]
+    assert all(u is not None and u.story_id == first.story_id for u in updates)
+    last = updates[-1]
+    assert last is not None and last.copy_of == "o1" and not last.is_new
+    assert (last.article_count, last.source_count, last.sources) == (3, 3, ("A", "B", "C"))
+    again = add_copy(later[0], stories, 13.0)  # redelivered: nothing changes
+    assert again is not None and again.article_count == 3
+    assert sweep_copies(list(copies.items()), copies, 12.0 + 100, 50.0) == 1
+    assert copies == {}
+
+
+def test_different_towns_are_different_happenings_however_alike_the_words() -> None:
+    from streams.pipeline.stories import similarity
+
+    words = {"words": ["gunmen", "traders", "abduct"]}
+    profile = {"words": {"gunmen": 1, "traders": 1, "abduct": 1}, "places": {"mombasa": 1}}
+    assert similarity({**words, "places": ["mombasa"]}, profile, 0.0) > 0.35
+    assert similarity({**words, "places": ["kisumu"]}, profile, 0.0) == 0.0
+    assert similarity(words, profile, 0.0) > 0.0  # no town named: the words decide

@@ -3,7 +3,7 @@
   const MAX_ALERTS = 200;
   const alertsList = document.getElementById("alerts");
   const filter = document.getElementById("sub-filter");
-  const seen = new Set();
+  const seen = new Map(); // alert id -> revision shown
   const subscriptions = new Map();
 
   // ---- live alerts --------------------------------------------------------------------
@@ -20,6 +20,11 @@
     const countries = (a.matched && a.matched.countries) || [];
     if (countries.length) meta.appendChild(tocsin.el("span", countries.join(" "), "country"));
     if (a.source) meta.appendChild(tocsin.el("span", a.source, "source"));
+    if (a.tier) meta.appendChild(tocsin.el("span", a.tier, "tier tier-" + a.tier));
+    if (a.source_count > 1) {
+      meta.appendChild(tocsin.el("span", a.source_count + " sources", "sources"));
+    }
+    if (a.kind === "update") meta.appendChild(tocsin.el("span", "updated", "updated"));
     meta.appendChild(tocsin.el("time", tocsin.when(a.received_at)));
     li.appendChild(meta);
     if (a.evidence) li.appendChild(tocsin.el("p", a.evidence, "evidence"));
@@ -39,8 +44,16 @@
   }
 
   function addAlert(a, atTop) {
-    if (!a || !a.alert_id || seen.has(a.alert_id)) return;
-    seen.add(a.alert_id);
+    if (!a || !a.alert_id) return;
+    const revision = a.revision || 1;
+    if (seen.has(a.alert_id)) {
+      // One entry per alert: a later revision (another article of the story) replaces it.
+      if (seen.get(a.alert_id) >= revision) return;
+      for (const old of Array.from(alertsList.children)) {
+        if (old.dataset.alertId === a.alert_id) alertsList.removeChild(old);
+      }
+    }
+    seen.set(a.alert_id, revision);
     noteSubscription(a.subscription_id, a.subscription_name);
     const li = alertItem(a);
     applyFilter(li);

@@ -1,0 +1,370 @@
+"""Subscriptions, stories, alerts and webhooks end to end: real broker, real workers, a real
+local webhook receiver that checks every signature."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import http.client
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pytest
+
+from streams import codecs, topics
+from streams.delivery.webhook import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify
+from streams.kafka_client import create_topics, produce
+from streams.pipeline.match import alert_id
+from streams.sources.files import raw_key
+from tests.conftest import SAMPLES
+from tests.integration.conftest import Namespace, Worker, free_port
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "it-token-" + uuid.uuid4().hex
+SECRET = "whsec-it-" + uuid.uuid4().hex
+SAMPLE = {
+    orjson.loads(line)["id"]: line.encode()
+    for line in (SAMPLES / "articles.jsonl").read_text().splitlines()
+}
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records every request, verifies its signature, and
+    answers 503 while ``failing`` is set."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.requests: list[dict[str, Any]] = []
+        self.failing = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = 503 if receiver.failing else 200
+                receiver.requests.append(
+                    {
+                        "event": self.headers.get(EVENT_HEADER),
+                        "delivery": self.headers.get(DELIVERY_HEADER),
+                        "verified": verify(
+                            receiver.secret,
+                            self.headers.get(SIGNATURE_HEADER, ""),
+                            body,
+                            now=time.time(),
+                        ),
+                        "body": orjson.loads(body),
+                        "status": status,
+                    }
+                )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def accepted(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["status"] == 200]
+
+    def wait(self, condition: Callable[[Receiver], bool], timeout: float, why: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            assert time.monotonic() < deadline, f"{why}; got {self.summary()}"
+            time.sleep(0.3)
+
+    def summary(self) -> list[tuple[Any, ...]]:
+        return [(r["event"], r["delivery"], r["status"], r["verified"]) for r in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def api(worker: Worker, method: str, path: str, body: Any = None, token: str = TOKEN) -> Any:
+    """(status, decoded JSON body) of one API call."""
+    conn = http.client.HTTPConnection("127.0.0.1", int(worker.url.rsplit(":", 1)[1]), timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        payload = orjson.dumps(body) if body is not None else None
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        return response.status, orjson.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
+def send_raw(ns: Namespace, *payloads: bytes) -> None:
+    records: list[tuple[bytes | None, bytes | None]] = [(raw_key(p), p) for p in payloads]
+    asyncio.run(produce(ns.settings, ns.name(topics.ARTICLES_RAW), records))
+
+
+def alerts_of(ns: Namespace, subscription: str, until: Callable[[list[Any]], bool]) -> list[Any]:
+    def mine(records: list[Any]) -> list[Any]:
+        return [
+            v
+            for v in (orjson.loads(r.value) for r in records)
+            if v["subscription_id"] == subscription
+        ]
+
+    return mine(ns.collect(topics.ALERTS, lambda rs: until(mine(rs)), timeout=120))
+
+
+def namespace_with(broker: str, tmp: Any, **env: str) -> Namespace:
+    ns = Namespace(broker, tmp)
+    ns.env.update(env)
+    asyncio.run(create_topics(ns.settings))
+    return ns
+
+
+@pytest.fixture(scope="module")
+def hooked(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One worker that may post to 127.0.0.1, retrying often and fast, and its API token."""
+    ns = namespace_with(
+        broker,
+        tmp_path_factory.mktemp("alerts"),
+        TOCSIN_API_TOKEN=TOKEN,
+        TOCSIN_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
+        TOCSIN_WEBHOOK_ATTEMPTS="200",
+        TOCSIN_WEBHOOK_BACKOFF_CAP="0.5",
+    )
+    holder: dict[str, Any] = {"ns": ns, "worker": Worker(ns)}
+    holder["worker"].start()
+    try:
+        holder["worker"].wait(lambda s: s["subscriptions_ready"])
+        yield holder
+    finally:
+        holder["worker"].stop()
+
+
+def test_the_api_authenticates_validates_and_redacts(hooked: dict[str, Any]) -> None:
+    w = hooked["worker"]
+    sub = {"id": "api-check", "name": "Riots", "themes": ["riot"]}
+    assert api(w, "POST", "/api/subscriptions", sub, token="wrong")[0] == 401
+    status, body = api(w, "POST", "/api/subscriptions", {"id": "q", "query": "theme:riot AND ("})
+    assert status == 400 and "query: position" in body["error"]
+    private = {**sub, "webhook": {"url": "http://10.1.2.3/hook", "secret": SECRET}}
+    status, body = api(w, "POST", "/api/subscriptions", private)
+    assert status == 400 and "webhook/url" in body["error"]
+    hooked_sub = {**sub, "webhook": {"url": "http://127.0.0.1:9/hook", "secret": SECRET}}
+    status, body = api(w, "POST", "/api/subscriptions", hooked_sub)
+    assert status == 201 and body["applied"] is True
+    assert body["webhook"]["secret"] == "********" and body["created_at"]
+    assert api(w, "POST", "/api/subscriptions", sub)[0] == 409
+    status, body = api(w, "PATCH", "/api/subscriptions/api-check", {"name": "Riots!"})
+    assert status == 200 and body["name"] == "Riots!" and body["themes"] == ["riot"]
+    status, body = api(w, "GET", "/api/subscriptions/api-check")
+    assert status == 200 and body["name"] == "Riots!" and SECRET not in orjson.dumps(body).decode()
+    status, body = api(w, "GET", "/api/subscriptions", token="")
+    assert status == 200 and {"id": "api-check", "name": "Riots!"} in body["subscriptions"]
+    assert api(w, "DELETE", "/api/subscriptions/api-check")[0] == 204
+    assert api(w, "GET", "/api/subscriptions/api-check")[0] == 404
+
+
+def test_three_copies_from_three_sources_give_one_signed_alert_then_updates(
+    hooked: dict[str, Any],
+) -> None:
+    ns, w = hooked["ns"], hooked["worker"]
+    receiver = Receiver(SECRET)
+    try:
+        sub = {
+            "id": "kenya",
+            "name": "Abductions in Kenya",
+            "themes": ["abduction"],
+            "countries": ["KE"],
+            "webhook": {"url": receiver.url, "secret": SECRET},
+        }
+        status, body = api(w, "POST", "/api/subscriptions", sub)
+        assert status == 201 and body["applied"], body
+        # s01 (Nairobi Daily), then its copies from Coast Courier (s03) and Lakeside Herald
+        # (s04): s04 is a near copy, so it goes once s01 is decided, as on a real wire.
+        send_raw(ns, SAMPLE["s01"])
+        receiver.wait(lambda r: len(r.accepted()) >= 1, 90, "no alert for s01")
+        send_raw(ns, SAMPLE["s03"], SAMPLE["s04"])
+        receiver.wait(lambda r: len(r.accepted()) >= 3, 90, "no updates for the copies")
+        time.sleep(3)  # anything else that would come
+        got = receiver.requests
+        assert all(r["verified"] for r in got), receiver.summary()
+        assert [r["event"] for r in got] == ["alert.created", "alert.updated", "alert.updated"]
+        data = [r["body"]["data"] for r in got]
+        assert len({d["alert_id"] for d in data}) == 1
+        assert len({r["delivery"] for r in got}) == 3  # one per revision
+        assert [d["revision"] for d in data] == [1, 2, 3]
+        assert data[0]["alert_id"] == alert_id("kenya", data[0]["story_id"])
+        assert data[-1]["source_count"] == 3 and data[-1]["article_count"] == 3
+        assert set(data[-1]["sources"]) == {"Nairobi Daily", "Coast Courier", "Lakeside Herald"}
+        assert data[0]["tier"] == "high" and data[0]["evidence"]
+        # Downstream consumers see the same three messages on the alerts topic.
+        on_topic = alerts_of(ns, "kenya", lambda a: len(a) >= 3)
+        assert {a["alert_id"] for a in on_topic} == {data[0]["alert_id"]}
+    finally:
+        receiver.close()
+
+
+def test_a_deliverer_killed_during_retries_delivers_the_same_alert_after_restart(
+    hooked: dict[str, Any],
+) -> None:
+    ns, w = hooked["ns"], hooked["worker"]
+    receiver = Receiver(SECRET)
+    receiver.failing = True
+    try:
+        sub = {
+            "id": "kitengela",
+            "query": "theme:abduction AND country:KE AND kitengela",
+            "webhook": {"url": receiver.url, "secret": SECRET},
+        }
+        assert api(w, "POST", "/api/subscriptions", sub)[0] == 201
+        send_raw(ns, SAMPLE["s28"])
+        receiver.wait(lambda r: len(r.requests) >= 3, 120, "no retries")
+        # Killed mid-retry: no chance to commit the alert's offset or clean up.
+        assert w.proc is not None
+        os.killpg(w.proc.pid, signal.SIGKILL)
+        w.proc.wait(10)
+        tried = len(receiver.requests)
+        receiver.failing = False
+        restarted = Worker(ns)
+        hooked["worker"] = restarted
+        restarted.start()
+        restarted.wait(lambda s: s["subscriptions_ready"])
+        receiver.wait(lambda r: len(r.accepted()) >= 1, 180, "not delivered after restart")
+        time.sleep(3)
+        assert len(receiver.requests) > tried
+        ids = {r["body"]["data"]["alert_id"] for r in receiver.requests}
+        assert len(ids) == 1 and all(r["verified"] for r in receiver.requests)
+        assert {r["delivery"] for r in receiver.requests} == {f"{ids.pop()}.1"}
+    finally:
+        receiver.close()
+
+
+def test_the_live_stream_sends_a_subscriptions_alerts(hooked: dict[str, Any]) -> None:
+    ns, w = hooked["ns"], hooked["worker"]
+    sub = {"id": "garissa", "query": "theme:abduction AND garissa"}
+    assert api(w, "POST", "/api/subscriptions", sub)[0] == 201
+    frames: list[bytes] = []
+    port = int(w.url.rsplit(":", 1)[1])
+
+    def listen() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request(
+            "GET",
+            "/api/alerts/stream?subscription=garissa",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        response = conn.getresponse()
+        assert response.status == 200
+        while not any(b"garissa" in f for f in frames):
+            line = response.fp.readline()
+            if not line:
+                break
+            frames.append(line)
+        conn.close()
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    time.sleep(1)
+    article = {
+        "id": "it-garissa",
+        "title": "Gunmen abduct three teachers in Garissa, Kenya",
+        "text": "Gunmen abducted three teachers from a school in Garissa, Kenya, on Sunday, "
+        "police said, and drove them towards the border.",
+        "source": "Garissa Times",
+    }
+    send_raw(ns, codecs.dumps(article))
+    thread.join(120)
+    data = [orjson.loads(f[len(b"data: ") :]) for f in frames if f.startswith(b"data: ")]
+    assert [d["subscription_id"] for d in data] == ["garissa"], frames
+    assert any(f.startswith(b"id: al-") for f in frames)
+
+
+@pytest.fixture(scope="module")
+def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two workers of one app (the blank pipeline keeps them light)."""
+    ns = namespace_with(
+        broker,
+        tmp_path_factory.mktemp("alerts2"),
+        TOCSIN_API_TOKEN=TOKEN,
+        TOCSIN_NLP_MODEL="blank",
+        TOCSIN_EXTRACT_PROCESSES="1",
+    )
+    workers = []
+    for name in ("a", "b"):
+        other = copy.copy(ns)
+        other.env = {
+            **ns.env,
+            "TOCSIN_DATA_DIR": str(ns.tmp / name),
+            "TOCSIN_WEB_PORT": str(free_port()),
+        }
+        workers.append(Worker(other))
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.wait(lambda s: s["subscriptions_ready"])
+        yield ns, workers
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_subscription_made_on_one_worker_reaches_both_and_a_delete_stops_it_everywhere(
+    two_workers: Any,
+) -> None:
+    ns, (a, b) = two_workers
+    sub = {"id": "everywhere", "themes": ["abduction"], "countries": ["KE"]}
+    status, body = api(a, "POST", "/api/subscriptions", sub)
+    assert status == 201 and body["applied"]
+    deadline = time.monotonic() + 30
+    while api(b, "GET", "/api/subscriptions/everywhere")[0] != 200:
+        assert time.monotonic() < deadline, "worker b never saw the subscription"
+        time.sleep(0.5)
+    towns = ["Mombasa", "Kisumu", "Nakuru", "Eldoret", "Malindi", "Lamu"]
+
+    def articles(tag: str) -> list[bytes]:
+        return [
+            codecs.dumps(
+                {
+                    "id": f"{tag}-{n}",
+                    "title": f"Gunmen abduct {n + 2} {town} traders",
+                    "text": f"Gunmen abducted {n + 2} traders in {town}, Kenya, on {day}, "
+                    f"the {town} police commander said. Case {tag}{n}.",
+                }
+            )
+            for n, (town, day) in enumerate(zip(towns, ["Monday", "Tuesday"] * 3, strict=True))
+        ]
+
+    send_raw(ns, *articles("before"))
+    before = alerts_of(ns, "everywhere", lambda al: len({x["story_id"] for x in al}) >= 3)
+    assert len({x["story_id"] for x in before}) >= 3, before
+    assert api(b, "DELETE", "/api/subscriptions/everywhere")[0] == 204
+    deadline = time.monotonic() + 30
+    while api(a, "GET", "/api/subscriptions/everywhere")[0] != 404:
+        assert time.monotonic() < deadline, "worker a never saw the delete"
+        time.sleep(0.5)
+    assert [w.status()["subscriptions"] for w in (a, b)] == [0, 0]
+    send_raw(ns, *articles("after"))
+    # Every "after" article reaches the stories topic, so match has seen it, yet no alert.
+    stories = ns.collect(
+        topics.STORIES,
+        lambda rs: sum(b'"after-' in r.value for r in rs) >= len(towns),
+        timeout=120,
+    )
+    assert sum(b'"after-' in r.value for r in stories) >= len(towns)
+    time.sleep(5)
+    after = alerts_of(ns, "everywhere", lambda al: True)
+    assert not [x for x in after if x["article_id"].startswith("after-")], after
