@@ -90,8 +90,9 @@ def main() -> int:
             start_new_session=True,
         )
         try:
-            _wait_ready(env["TOCSIN_WEB_PORT"], worker)
+            _wait_ready(env["TOCSIN_WEB_PORT"], worker, Path(tmp) / "worker.log")
             result = asyncio.run(_measure(settings, payloads[:wanted], args))
+            result["busy"] = _busy(env["TOCSIN_WEB_PORT"])
         finally:
             _stop(worker)
     _report(result, args, broker)
@@ -170,6 +171,25 @@ def _report(result: dict[str, Any], args: Any, broker: str) -> None:
     print(f"  p90       {pct[89] * 1000:8.0f} ms")
     print(f"  p99       {pct[98] * 1000:8.0f} ms")
     print(f"  max       {lat[-1] * 1000:8.0f} ms")
+    busy = result.get("busy") or {}
+    if busy:
+        print("  where the worker's agents spent their time (records, seconds held):")
+        for stage, (n, seconds) in sorted(busy.items(), key=lambda kv: -kv[1][1]):
+            print(f"    {stage:16} {n:8.0f} {seconds:8.1f} s")
+
+
+def _busy(port: str) -> dict[str, tuple[float, float]]:
+    """Per stage: (records, seconds held) from the worker's /metrics, where the time went."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for suffix, slot in (("_count", 0), ("_sum", 1)):
+            name = "tocsin_stage_duration_seconds" + suffix + "{"
+            if line.startswith(name):
+                stage = line.split('stage="', 1)[1].split('"', 1)[0]
+                out.setdefault(stage, [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def _free_port() -> int:
@@ -180,11 +200,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(port: str, worker: subprocess.Popen[bytes], timeout: float = 180) -> None:
+def _wait_ready(
+    port: str, worker: subprocess.Popen[bytes], log: Path, timeout: float = 180
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise SystemExit(f"worker exited with {worker.returncode}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise SystemExit(f"worker exited with {worker.returncode}:\n{tail}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as r:
                 status = orjson.loads(r.read())

@@ -68,7 +68,10 @@ Match = list[tuple[str, dict[str, list[str]]]]
 class World:
     """The values events and queries draw from, with popularity weights."""
 
-    def __init__(self, articles: list[dict[str, Any]], rng: random.Random) -> None:
+    def __init__(
+        self, articles: list[dict[str, Any]], rng: random.Random, mix: str = "broad"
+    ) -> None:
+        self.mix = mix
         self.rng = rng
         codes = [c.alpha_2 for c in pycountry.countries]
         rng.shuffle(codes)
@@ -113,8 +116,22 @@ class World:
             if len(tokens[i]) >= 3 and len(tokens[i + 1]) >= 3:
                 return tokens[i], tokens[i + 1]
 
+    def selective(self) -> str:
+        """What most users write: a theme (or two) in a country, sometimes narrowed further."""
+        rng = self.rng
+        clauses = [
+            _any("theme", rng.sample(THEMES, rng.randint(1, 2))),
+            _any("country", sorted(set(self.countries_(1)))),
+        ]
+        if rng.random() < 0.3:
+            narrower = [f'actor:"{rng.choice(self.actors)}"', rng.choice(self.words)]
+            clauses.append(rng.choice(narrower))
+        return " AND ".join(clauses)
+
     def query(self) -> str:
         rng = self.rng
+        if self.mix == "selective":
+            return self.selective()
         if rng.random() < 0.005:
             return f"NOT theme:{rng.choice(THEMES)}"
         clauses = []
@@ -237,12 +254,18 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200, help="articles matched per size")
     parser.add_argument("--brute-events", type=int, default=20, help="brute-force sample")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--mix",
+        choices=["broad", "selective"],
+        default="broad",
+        help="broad: random facets, keywords, NOTs; selective: theme AND country (+ actor)",
+    )
     parser.add_argument("--data", type=Path, default=DATA / "bbc-news-2225" / "bbc_news.jsonl")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     lines = args.data.read_bytes().splitlines()
     articles = [orjson.loads(line) for line in rng.sample(lines, min(args.events, len(lines)))]
-    world = World(articles, rng)
+    world = World(articles, rng, args.mix)
     facts_us = []
     events = []
     for text in world.texts:
@@ -250,7 +273,8 @@ def main() -> int:
         facts_us.append(us)
         events.append(f)
     print(
-        f"match: query index vs brute force, {len(events)} bbc-news-2225 events, seed "
+        f"match: query index vs brute force, {args.mix} subscriptions, "
+        f"{len(events)} bbc-news-2225 events, seed "
         f"{args.seed}; python {platform.python_version()} on {platform.machine()}, "
         f"{os.cpu_count()} cpus; load average {os.getloadavg()[0]:.2f}"
     )

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -99,9 +99,13 @@ async def consume(
         await consumer.stop()
 
 
-async def read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
+async def read_compacted(
+    settings: Settings, topic: str, timeout: float = 30.0
+) -> dict[bytes, bytes]:
     """The latest value per key of ``topic`` as of now (a null value deletes the key)."""
+    # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
+        topic,
         bootstrap_servers=settings.brokers,
         group_id=None,
         enable_auto_commit=False,
@@ -109,22 +113,13 @@ async def read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
     )
     await consumer.start()
     latest: dict[bytes, bytes] = {}
+    deadline = time.monotonic() + timeout
     try:
-        if topic not in await consumer.topics():  # also loads the topic's metadata
+        if topic not in await consumer.topics():
             return latest
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not assigned:
-            return latest
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        end = await consumer.end_offsets(assigned)
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in assigned])
-
-        while await behind():
-            batches = await consumer.getmany(timeout_ms=500)
+        end: dict[Any, int] | None = None
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
             for records in batches.values():
                 for record in records:
                     if record.key is None:
@@ -133,6 +128,14 @@ async def read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
                         latest[record.key] = record.value
                     else:
                         latest.pop(record.key, None)
+            assigned = consumer.assignment()
+            if not assigned:
+                continue
+            if end is None:
+                end = await consumer.end_offsets(list(assigned))
+            positions = [await consumer.position(tp) for tp in assigned]
+            if all(pos >= end[tp] for pos, tp in zip(positions, assigned, strict=True)):
+                return latest
+        raise TimeoutError(f"could not read {topic} to its end in {timeout:.0f} s")
     finally:
         await consumer.stop()
-    return latest

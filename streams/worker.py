@@ -24,6 +24,8 @@ from streams.web import subscriptions as web_subscriptions  # noqa: F401
 
 def run_worker() -> None:
     """Run ``faust worker`` for the tocsin app until SIGTERM/SIGINT."""
-    level = tocsin_app.settings.log_level.lower()
+    # faust's CLI spells two of the standard level names its own way.
+    names = {"WARNING": "warn", "CRITICAL": "crit"}
+    level = names.get(tocsin_app.settings.log_level, tocsin_app.settings.log_level.lower())
     sys.argv = ["tocsin", "worker", "--loglevel", level]
     tocsin_app.app.main()

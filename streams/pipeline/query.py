@@ -687,36 +687,55 @@ def anchors(node: Node) -> frozenset[tuple[str, str]] | None:
 
 
 class SubscriptionIndex:
-    """Subscription nodes by id, with postings from anchor key to ids so that ``match`` only
-    evaluates the subscriptions that can possibly match an event."""
+    """Subscription nodes by id, with postings from anchor key to queries so that ``match``
+    only evaluates the queries that can possibly match an event.
+
+    Identical queries (many users want "theme:abduction AND country:KE") are stored once and
+    evaluated once per event, however many subscriptions share them.
+    """
 
     def __init__(self) -> None:
-        self._nodes: dict[str, Node] = {}
-        self._anchors: dict[str, frozenset[tuple[str, str]]] = {}
-        self._postings: dict[tuple[str, str], set[str]] = {}
-        self._unanchored: set[str] = set()
+        self._nodes: dict[str, Node] = {}  # subscription id -> its query
+        self._qids: dict[Node, int] = {}  # distinct query -> its number
+        self._queries: dict[int, tuple[Node, set[str]]] = {}  # number -> query, subscribers
+        self._postings: dict[tuple[str, str], set[int]] = {}
+        self._unanchored: set[int] = set()
+        self._next = 0
 
     def put(self, sub_id: str, node: Node) -> None:
         """Add or replace a subscription."""
         self.remove(sub_id)
         self._nodes[sub_id] = node
+        qid = self._qids.get(node)
+        if qid is not None:
+            self._queries[qid][1].add(sub_id)
+            return
+        qid = self._qids[node] = self._next
+        self._next += 1
+        self._queries[qid] = (node, {sub_id})
         keys = anchors(node)
         if keys is None:
-            self._unanchored.add(sub_id)
+            self._unanchored.add(qid)
             return
-        self._anchors[sub_id] = keys
         for key in keys:
-            self._postings.setdefault(key, set()).add(sub_id)
+            self._postings.setdefault(key, set()).add(qid)
 
     def remove(self, sub_id: str) -> bool:
         """Drop a subscription; False if it was not there."""
-        if self._nodes.pop(sub_id, None) is None:
+        node = self._nodes.pop(sub_id, None)
+        if node is None:
             return False
-        self._unanchored.discard(sub_id)
-        for key in self._anchors.pop(sub_id, ()):
-            ids = self._postings[key]
-            ids.discard(sub_id)
-            if not ids:
+        qid = self._qids[node]
+        subscribers = self._queries[qid][1]
+        subscribers.discard(sub_id)
+        if subscribers:
+            return True
+        del self._queries[qid], self._qids[node]
+        self._unanchored.discard(qid)
+        for key in anchors(node) or ():
+            qids = self._postings[key]
+            qids.discard(qid)
+            if not qids:
                 del self._postings[key]
         return True
 
@@ -726,15 +745,14 @@ class SubscriptionIndex:
     def __contains__(self, sub_id: object) -> bool:
         return sub_id in self._nodes
 
-    def candidates(self, f: Facts) -> set[str]:
-        """Ids whose anchors meet the event's keys, plus every un-anchored id."""
+    def _candidate_queries(self, f: Facts) -> set[int]:
         out = set(self._unanchored)
         postings = self._postings
         # Walk whichever side is smaller.
         if len(postings) <= len(f.keys):
-            for key, ids in postings.items():
+            for key, qids in postings.items():
                 if key in f.keys:
-                    out |= ids
+                    out |= qids
         else:
             for key in f.keys:
                 found = postings.get(key)
@@ -742,11 +760,20 @@ class SubscriptionIndex:
                     out |= found
         return out
 
+    def candidates(self, f: Facts) -> set[str]:
+        """Ids whose anchors meet the event's keys, plus every un-anchored id."""
+        out: set[str] = set()
+        for qid in self._candidate_queries(f):
+            out |= self._queries[qid][1]
+        return out
+
     def match(self, f: Facts) -> list[tuple[str, dict[str, list[str]]]]:
         """(id, matched terms) of every subscription the event satisfies, in id order."""
-        result = []
-        for sub_id in sorted(self.candidates(f)):
-            node = self._nodes[sub_id]
+        result: list[tuple[str, dict[str, list[str]]]] = []
+        for qid in self._candidate_queries(f):
+            node, subscribers = self._queries[qid]
             if evaluate(node, f):
-                result.append((sub_id, matched_terms(node, f)))
+                terms = matched_terms(node, f)
+                result.extend((sub_id, terms) for sub_id in subscribers)
+        result.sort(key=lambda pair: pair[0])
         return result

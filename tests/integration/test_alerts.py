@@ -368,3 +368,46 @@ def test_a_subscription_made_on_one_worker_reaches_both_and_a_delete_stops_it_ev
     time.sleep(5)
     after = alerts_of(ns, "everywhere", lambda al: True)
     assert not [x for x in after if x["article_id"].startswith("after-")], after
+
+
+def test_the_cli_adds_lists_and_removes_subscriptions(hooked: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    ns, w = hooked["ns"], hooked["worker"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "streams.cli", "subscriptions", *args],
+            env=ns.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    bad = cli("add", "--id", "cli-sub", "--query", "theme:riot AND")
+    assert bad.returncode == 1 and "position" in bad.stderr
+    added = cli(
+        "add",
+        "--id",
+        "cli-sub",
+        "--theme",
+        "riot",
+        "--country",
+        "fr",
+        "--webhook",
+        "https://x.example/h",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "added cli-sub" in added.stdout and "webhook secret" in added.stdout
+    assert cli("add", "--id", "cli-sub", "--theme", "riot").returncode == 1  # exists
+    listed = [orjson.loads(line) for line in cli("list", "--json").stdout.splitlines()]
+    mine = [s for s in listed if s["id"] == "cli-sub"]
+    assert mine and mine[0]["countries"] == ["FR"] and mine[0]["webhook"]["secret"] == "********"
+    deadline = time.monotonic() + 30
+    while api(w, "GET", "/api/subscriptions/cli-sub")[0] != 200:
+        assert time.monotonic() < deadline, "the worker never saw the CLI's subscription"
+        time.sleep(0.5)
+    assert cli("rm", "cli-sub").returncode == 0
+    assert "cli-sub" not in cli("list").stdout
+    assert cli("rm", "cli-sub").returncode == 1  # gone

@@ -415,3 +415,18 @@ def test_index_equals_brute_force(subs: list[Node], fs: list[Facts], data: st.Da
     for f in fs:
         brute = [(sid, matched_terms(n, f)) for sid, n in sorted(table.items()) if evaluate(n, f)]
         assert index.match(f) == brute
+
+
+def test_identical_queries_are_stored_and_evaluated_once() -> None:
+    index = SubscriptionIndex()
+    for sub_id in ("a", "b", "c"):
+        index.put(sub_id, parse("theme:abduction AND country:KE"))
+    index.put("d", parse("theme:abduction AND country:NG"))
+    ke = facts(["abduction"], ["KE"], [], [], [], "")
+    assert [i for i, _terms in index.match(ke)] == ["a", "b", "c"]
+    assert len(index._queries) == 2
+    index.remove("b")
+    index.put("c", parse("theme:riot"))  # replaced: no longer shares the query
+    assert [i for i, _terms in index.match(ke)] == ["a"]
+    index.remove("a")
+    assert index.match(ke) == [] and len(index) == 2 and len(index._queries) == 2
