@@ -86,6 +86,10 @@ def counter_keys(kind: str, record: Mapping[str, Any] | None) -> list[str]:
     """
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}")
+    if kind == ALERT and record is not None and record.get("kind") == "update":
+        # A later article of a story already alerted: counted apart, so "alerts" counts
+        # what users were alerted to, one per story and subscription.
+        return [key("alert_updates")]
     keys = [key(kind)]
     if record is None:
         return keys

@@ -103,3 +103,9 @@ def test_top_orders_by_count_then_name() -> None:
 def test_window_expiry_keeps_what_the_api_can_ask_for() -> None:
     # /api/stats accepts periods up to `keep`; those windows must not have expired yet.
     assert MINUTE.expires >= 60 * 60 and HOUR.expires >= 24 * 3600
+
+
+def test_alert_updates_are_counted_apart_from_alerts() -> None:
+    new = {"subscription_id": "ke", "kind": "new"}
+    assert counter_keys(stats.ALERT, new) == ["alerts", "subscription\x1fke"]
+    assert counter_keys(stats.ALERT, {**new, "kind": "update"}) == ["alert_updates"]
