@@ -30,14 +30,19 @@ def _safe(text: object, limit: int = 300) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+def _n(count: object, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def format_alert(alert: dict[str, Any]) -> str:
     matched = " ".join(f"{k}={','.join(v)}" for k, v in sorted(alert.get("matched", {}).items()))
     if alert.get("kind") == "update":
         # A later article or copy of a story already alerted: one quiet line.
         return (
             f"UPDATE [{_safe(alert.get('subscription_name'), 80)}] "
-            f"{_safe(alert.get('title'), 120)} (story now {alert.get('source_count')} sources, "
-            f"{alert.get('article_count')} articles; revision {alert.get('revision')})"
+            f"{_safe(alert.get('title'), 120)} "
+            f"(story now {_n(alert.get('source_count'), 'source')}, "
+            f"{_n(alert.get('article_count'), 'article')}; revision {alert.get('revision')})"
         )
     return (
         f"ALERT [{_safe(alert.get('subscription_name'), 80)}] {_safe(alert.get('title'), 160)}\n"

@@ -116,7 +116,22 @@ class Matcher:
     def match(self, record: EventRecord) -> list[tuple[Subscription, dict[str, list[str]]]]:
         """The subscriptions ``record`` satisfies, by id, with the terms that matched."""
         facts = facts_of(record)
-        return [(self.subscriptions[i], terms) for i, terms in self.index.match(facts)]
+        out = []
+        for sub_id, terms in self.index.match(facts):
+            sub = self.subscriptions[sub_id]
+            out.append((sub, _as_written(sub, terms)))
+        return out
+
+
+def _as_written(sub: Subscription, terms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Matched actor and source names as the subscription spells them (the index compares
+    them case-folded)."""
+    out = dict(terms)
+    for facet in ("actors", "sources"):
+        if out.get(facet):
+            spelled = {" ".join(v.casefold().split()): v for v in getattr(sub, facet)}
+            out[facet] = [spelled.get(v, v) for v in out[facet]]
+    return out
 
 
 def facts_of(record: EventRecord) -> query.Facts:
