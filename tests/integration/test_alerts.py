@@ -44,12 +44,13 @@ class Receiver:
         self.secret = secret
         self.requests: list[dict[str, Any]] = []
         self.failing = False
+        self.status = 200  # the answer when not failing
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = 503 if receiver.failing else 200
+                status = 503 if receiver.failing else receiver.status
                 receiver.requests.append(
                     {
                         "event": self.headers.get(EVENT_HEADER),
@@ -252,6 +253,65 @@ def test_a_deliverer_killed_during_retries_delivers_the_same_alert_after_restart
         receiver.close()
 
 
+def test_a_refused_webhook_becomes_a_dead_letter_that_replays_once_fixed(
+    hooked: dict[str, Any],
+) -> None:
+    import subprocess
+    import sys
+
+    ns, w = hooked["ns"], hooked["worker"]
+    receiver = Receiver(SECRET)
+    receiver.status = 404  # permanent: no retries, straight to the dead-letter topic
+    try:
+        sub = {
+            "id": "eldoret",
+            "query": "theme:abduction AND eldoret",
+            "webhook": {"url": receiver.url, "secret": SECRET},
+        }
+        assert api(w, "POST", "/api/subscriptions", sub)[0] == 201
+        article = {
+            "id": "it-eldoret",
+            "title": "Gunmen abduct two doctors in Eldoret, Kenya",
+            "text": "Gunmen abducted two doctors from a clinic in Eldoret, Kenya, on Friday, "
+            "police said.",
+        }
+        send_raw(ns, codecs.dumps(article))
+        receiver.wait(lambda r: len(r.requests) >= 1, 120, "no delivery attempt")
+
+        def mine(records: list[Any]) -> list[dict[str, Any]]:
+            letters = [orjson.loads(r.value) for r in records]
+            return [
+                v
+                for v in letters
+                if v["stage"] == "deliver" and b'"eldoret"' in v["payload"].encode()
+            ]
+
+        records = ns.collect(topics.DEADLETTER, lambda rs: bool(mine(rs)), timeout=90)
+        letters = mine(records)
+        every = [
+            (v["stage"], v["error_type"]) for v in map(orjson.loads, (r.value for r in records))
+        ]
+        assert len(letters) == 1, f"{every} {receiver.summary()}\n{w.log_tail(60)}"
+        assert letters[0]["error_type"] == "webhook_refused", letters
+        assert len(receiver.requests) == 1  # a 404 is not retried
+        refused = receiver.requests[0]["body"]["data"]["alert_id"]
+        receiver.status = 200
+        replay = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "dlq", "replay", "--stage", "deliver"],
+            env=ns.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert replay.returncode == 0, replay.stderr
+        receiver.wait(lambda r: len(r.accepted()) >= 1, 120, "not delivered after the replay")
+        (ok,) = receiver.accepted()
+        assert ok["verified"] and ok["body"]["data"]["alert_id"] == refused
+        assert ok["delivery"] == receiver.requests[0]["delivery"]  # the same message
+    finally:
+        receiver.close()
+
+
 def test_the_live_stream_sends_a_subscriptions_alerts(hooked: dict[str, Any]) -> None:
     ns, w = hooked["ns"], hooked["worker"]
     sub = {"id": "garissa", "query": "theme:abduction AND garissa"}
@@ -333,6 +393,13 @@ def test_a_subscription_made_on_one_worker_reaches_both_and_a_delete_stops_it_ev
     while api(b, "GET", "/api/subscriptions/everywhere")[0] != 200:
         assert time.monotonic() < deadline, "worker b never saw the subscription"
         time.sleep(0.5)
+    # And the other way round: made through b, seen by a.
+    assert api(b, "POST", "/api/subscriptions", {"id": "via-b", "themes": ["riot"]})[0] == 201
+    deadline = time.monotonic() + 30
+    while api(a, "GET", "/api/subscriptions/via-b")[0] != 200:
+        assert time.monotonic() < deadline, "worker a never saw the subscription made on b"
+        time.sleep(0.5)
+    assert api(a, "DELETE", "/api/subscriptions/via-b")[0] == 204
     towns = ["Mombasa", "Kisumu", "Nakuru", "Eldoret", "Malindi", "Lamu"]
 
     def articles(tag: str) -> list[bytes]:
@@ -356,7 +423,10 @@ def test_a_subscription_made_on_one_worker_reaches_both_and_a_delete_stops_it_ev
     while api(a, "GET", "/api/subscriptions/everywhere")[0] != 404:
         assert time.monotonic() < deadline, "worker a never saw the delete"
         time.sleep(0.5)
-    assert [w.status()["subscriptions"] for w in (a, b)] == [0, 0]
+    deadline = time.monotonic() + 30
+    while [w.status()["subscriptions"] for w in (a, b)] != [0, 0]:
+        assert time.monotonic() < deadline, "a delete did not reach both workers"
+        time.sleep(0.5)
     send_raw(ns, *articles("after"))
     # Every "after" article reaches the stories topic, so match has seen it, yet no alert.
     stories = ns.collect(
