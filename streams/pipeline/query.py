@@ -35,11 +35,13 @@ Nodes are normalised as they are built, so ``parse(to_text(n)) == n`` for any no
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Any
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -526,6 +528,8 @@ class Facts:
     positions: Mapping[str, tuple[int, ...]]  # token -> its positions in ``tokens``
     by_prefix: Mapping[str, tuple[str, ...]]  # first 3 characters -> distinct tokens (len >= 3)
     keys: frozenset[tuple[str, str]]
+    # Every pair of the event's theme/country/region/source keys, for conjunction anchors.
+    pairs: frozenset[tuple[tuple[str, str], tuple[str, str]]] = frozenset()
 
 
 def facts(
@@ -566,6 +570,7 @@ def facts(
         positions={t: tuple(p) for t, p in grouped.items()},
         by_prefix={p: tuple(ts) for p, ts in prefixes.items()},
         keys=frozenset(keys),
+        pairs=frozenset(itertools.combinations(sorted(k for k in keys if k[0] in _PAIRABLE), 2)),
     )
 
 
@@ -686,6 +691,46 @@ def anchors(node: Node) -> frozenset[tuple[str, str]] | None:
     return min(found, key=lambda ks: (len(ks), max(_RARITY.get(k[0], 6) for k in ks)))
 
 
+Pair = tuple[tuple[str, str], tuple[str, str]]
+# Fields an event has few values of, so all pairs of its keys stay few (actors can be many).
+_PAIRABLE = frozenset({"theme", "country", "region", "source"})
+PAIR_MAX = 64  # most pairs one conjunction is filed under
+
+
+def pair_anchors(node: Node) -> frozenset[Pair] | None:
+    """Pairs of keys such that any event matching ``node`` has one of them in
+    ``Facts.pairs``: for ``theme:abduction AND country:KE`` the one pair of both, so the query
+    is a candidate only for abductions in Kenya, not for every abduction. None when the node
+    is not such a conjunction (or an OR of them)."""
+    if isinstance(node, Or):
+        union: set[Pair] = set()
+        for child in node.children:
+            pairs = pair_anchors(child)
+            if pairs is None:
+                return None
+            union |= pairs
+        return frozenset(union)
+    if not isinstance(node, And):
+        return None
+    options = [p for p in map(pair_anchors, node.children) if p is not None]
+    sets = sorted(
+        (
+            keys
+            for keys in map(anchors, node.children)
+            if keys is not None and all(k[0] in _PAIRABLE for k in keys)
+        ),
+        key=len,
+    )
+    for i, first in enumerate(sets):
+        for second in sets[i + 1 :]:
+            # Disjoint sets only: an event with one key of each then has two different keys.
+            if len(first) * len(second) <= PAIR_MAX and not first & second:
+                options.append(
+                    frozenset((a, b) if a < b else (b, a) for a in first for b in second)
+                )
+    return min(options, key=len) if options else None
+
+
 class SubscriptionIndex:
     """Subscription nodes by id, with postings from anchor key to queries so that ``match``
     only evaluates the queries that can possibly match an event.
@@ -699,6 +744,7 @@ class SubscriptionIndex:
         self._qids: dict[Node, int] = {}  # distinct query -> its number
         self._queries: dict[int, tuple[Node, set[str]]] = {}  # number -> query, subscribers
         self._postings: dict[tuple[str, str], set[int]] = {}
+        self._pair_postings: dict[Pair, set[int]] = {}
         self._unanchored: set[int] = set()
         self._next = 0
 
@@ -713,6 +759,11 @@ class SubscriptionIndex:
         qid = self._qids[node] = self._next
         self._next += 1
         self._queries[qid] = (node, {sub_id})
+        pairs = pair_anchors(node)
+        if pairs is not None:
+            for pair in pairs:
+                self._pair_postings.setdefault(pair, set()).add(qid)
+            return
         keys = anchors(node)
         if keys is None:
             self._unanchored.add(qid)
@@ -732,11 +783,17 @@ class SubscriptionIndex:
             return True
         del self._queries[qid], self._qids[node]
         self._unanchored.discard(qid)
-        for key in anchors(node) or ():
-            qids = self._postings[key]
+        pairs = pair_anchors(node)
+        filed: list[tuple[Any, dict[Any, set[int]]]] = (
+            [(p, self._pair_postings) for p in pairs]
+            if pairs is not None
+            else [(k, self._postings) for k in anchors(node) or ()]
+        )
+        for key, postings in filed:
+            qids = postings[key]
             qids.discard(qid)
             if not qids:
-                del self._postings[key]
+                del postings[key]
         return True
 
     def __len__(self) -> int:
@@ -758,6 +815,10 @@ class SubscriptionIndex:
                 found = postings.get(key)
                 if found:
                     out |= found
+        for pair in f.pairs:
+            found = self._pair_postings.get(pair)
+            if found:
+                out |= found
         return out
 
     def candidates(self, f: Facts) -> set[str]:

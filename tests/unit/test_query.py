@@ -24,6 +24,7 @@ from streams.pipeline.query import (
     facts,
     from_facets,
     matched_terms,
+    pair_anchors,
     parse,
     to_text,
     tokenise,
@@ -396,6 +397,33 @@ def test_anchors_are_sound(node: Node, f: Facts) -> None:
     keys = anchors(node)
     if keys is not None and evaluate(node, f):
         assert keys & f.keys
+
+
+@settings(max_examples=500, deadline=None)
+@given(nodes, events)
+def test_pair_anchors_are_sound(node: Node, f: Facts) -> None:
+    pairs = pair_anchors(node)
+    if pairs is not None and evaluate(node, f):
+        assert pairs & f.pairs
+
+
+def test_conjunctions_are_filed_under_pairs() -> None:
+    ke = ("country", "KE")
+    abduction = ("theme", "abduction")
+    assert pair_anchors(parse("theme:abduction AND country:KE")) == {(ke, abduction)}
+    assert pair_anchors(parse("theme:abduction AND (country:KE OR region:NG-KD) AND kw")) == {
+        (ke, abduction),
+        (("region", "NG-KD"), abduction),
+    }
+    assert pair_anchors(parse("theme:abduction AND actor:x")) is None  # actors: single keys
+    assert pair_anchors(parse("theme:riot OR (theme:abduction AND country:KE)")) is None
+    assert pair_anchors(parse("theme:riot AND theme:riot")) is None
+    index = SubscriptionIndex()
+    index.put("ke", parse("theme:abduction AND country:KE"))
+    assert index.candidates(facts(["abduction"], ["NG"], [], [], [], "")) == set()
+    assert index.candidates(facts(["abduction"], ["KE"], [], [], [], "")) == {"ke"}
+    index.remove("ke")
+    assert not index._pair_postings
 
 
 @settings(max_examples=300, deadline=None)
