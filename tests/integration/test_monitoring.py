@@ -274,6 +274,7 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     # is evaluated with eval(), which the page's CSP (rightly) refuses.
     expect(page.locator("#title")).to_have_text(evil_title, timeout=10_000)
     assert "<img src=x onerror=alert(2)>" in (page.locator("#evidence").text_content() or "")
+    assert "st-" in (page.locator("#story").text_content() or "")  # the story behind it
     assert page.locator("main script, main img").count() == 0
     # The event behind it: every evidence sentence, also as text.
     page.locator("#event-evidence li").first.wait_for(timeout=10_000)

@@ -22,13 +22,21 @@
     document.title = "tocsin alert: " + (a.title || a.alert_id);
     row(fields, "subscription", a.subscription_name + " (" + a.subscription_id + ")");
     row(fields, "primary theme", a.primary_theme);
+    row(fields, "tier", a.tier ? a.tier + " (confidence " + a.confidence + ")" : null);
     row(fields, "source", a.source);
     row(fields, "published", a.published_at);
     row(fields, "alerted", tocsin.when(a.received_at));
     const url = tocsin.safeUrl(a.url);
     row(fields, "url", a.url, url);
     row(fields, "article id", a.article_id);
-    row(fields, "alert id", a.alert_id);
+    row(fields, "alert id", a.alert_id + (a.revision ? " · revision " + a.revision : ""));
+    // The story: one alert per subscription and story, updated as sources come in.
+    const story = document.getElementById("story");
+    row(story, "story id", a.story_id);
+    row(story, "first seen", a.first_seen);
+    row(story, "articles", a.article_count);
+    row(story, "sources", a.source_count);
+    row(story, "latest sources", (a.sources || []).join(", "));
     document.getElementById("evidence").textContent = a.evidence || "(no evidence sentence)";
     const matched = document.getElementById("matched");
     for (const [facet, values] of Object.entries(a.matched || {})) {
