@@ -26,6 +26,22 @@ def table(name: str) -> Any:
     )
 
 
+# State sweeps run inside agents (a tombstone goes to the partition of the event in hand), at
+# most this often per table and partition.
+SWEEP_EVERY_S = 600.0
+_last_sweep: dict[tuple[str, int], float] = {}
+
+
+def sweep_due(table_name: str, partition: int, now: float) -> bool:
+    """True when ``partition`` of ``table_name`` has not been swept for SWEEP_EVERY_S (and
+    marks it swept now)."""
+    mark = (table_name, partition)
+    if now - _last_sweep.get(mark, now - SWEEP_EVERY_S - 1) <= SWEEP_EVERY_S:
+        return False
+    _last_sweep[mark] = now
+    return True
+
+
 def partition_items(table_: Any, partition: int) -> Iterator[tuple[str, str]]:
     """(key, value) of one partition of ``table_``.
 
@@ -74,6 +90,16 @@ class JsonState(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def entries(self) -> list[tuple[str, Any]]:
+        """(key, decoded value) of this view's partition (or of everything), read once."""
+        if self._partition is None:
+            return [(k, self[k]) for k in list(self._table.keys())]
+        return [
+            (k, codecs.loads(v))
+            for k, v in partition_items(self._table, self._partition)
+            if v is not None
+        ]
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self._table.get(key)

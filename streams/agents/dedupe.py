@@ -21,7 +21,7 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import partition_items, table
+from streams.agents._state import partition_items, sweep_due, table
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
@@ -32,23 +32,18 @@ log = logging.getLogger(__name__)
 SCATTER = "dedupe-scatter"
 SWEEP = "dedupe-sweep"
 CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
-SWEEP_EVERY_S = 600.0  # one pass over a partition's keys at most this often
 
 
 seen = table("dedupe-exact")
 bands = table("dedupe-bands")
 pending = table("dedupe-gather")
 
-_last_sweep: dict[tuple[str, int], float] = {}
-
 
 async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
     """Expire one partition's state now and then; decisions a stalled gather owes are sent."""
     partition = event.message.partition
-    mark = (table.name, partition)
-    if now - _last_sweep.get(mark, now - SWEEP_EVERY_S - 1) <= SWEEP_EVERY_S:
+    if not sweep_due(table.name, partition, now):
         return
-    _last_sweep[mark] = now
     try:
         for verdict in stage.sweep(partition_items(table, partition), table, now, CONFIG):
             await _emit(verdict)

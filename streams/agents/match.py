@@ -4,18 +4,20 @@ on each story (one alert per subscription and story, then updates)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import JsonState, table
+from streams.agents._state import JsonState, sweep_due, table
 from streams.agents.subscriptions import registry
 from streams.pipeline.driver import now_rfc3339
 from streams.pipeline.match import STAGE, match_story, sweep
 from streams.pipeline.stories import StoryUpdate
 
+log = logging.getLogger(__name__)
 state = table("match")
 
 
@@ -37,15 +39,16 @@ async def match_alerts(stream: Any) -> None:
             _maybe_sweep(event.message.partition, now)
 
 
-_last_sweep: dict[int, float] = {}
-SWEEP_EVERY_S = 600.0
 # Twice the story window: a story's alert can be updated until its last article is a window old.
 KEEP_S = 2 * tocsin_app.settings.story_window_hours * 3600
 
 
 def _maybe_sweep(partition: int, now: float) -> None:
-    if now - _last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
-        return
-    _last_sweep[partition] = now
-    view = JsonState(state, partition)
-    count(STAGE, "swept", sweep(((k, view[k]) for k in view), view, now, KEEP_S))
+    """Forget, now and then, the stories of this partition that stopped alerting."""
+    if sweep_due(state.name, partition, now):
+        # The event in hand is done: a failed sweep is logged and tried again later.
+        try:
+            view = JsonState(state, partition)
+            count(STAGE, "swept", sweep(view.entries(), view, now, KEEP_S))
+        except Exception:
+            log.exception("sweeping %s partition %s failed", state.name, partition)

@@ -11,13 +11,14 @@ on one partition and its table.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, topics
 from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import JsonState, table
+from streams.agents._state import JsonState, sweep_due, table
 from streams.models import EventRecord
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
@@ -26,6 +27,7 @@ COPIES = "story-copies"
 CONFIG = stage.StoryConfig.from_settings(tocsin_app.settings)
 COPY_TOPIC = topics.STORY_COPIES.full_name(tocsin_app.settings)
 MEMBER_TOPIC = topics.STORY_MEMBERS.full_name(tocsin_app.settings)
+log = logging.getLogger(__name__)
 state = table("stories")
 copies = table("story-copies")
 
@@ -73,17 +75,12 @@ async def join_copies(stream: Any) -> None:
             _maybe_sweep(event.message.partition, now)
 
 
-_last_sweep: dict[int, float] = {}
-SWEEP_EVERY_S = 600.0
-
-
 def _maybe_sweep(partition: int, now: float) -> None:
-    """Expire one partition's memberships now and then, inside the agent, so the changelog
-    tombstones go to the partition the keys live in."""
-    if now - _last_sweep.get(partition, 0.0) < SWEEP_EVERY_S:
-        return
-    _last_sweep[partition] = now
-    view = JsonState(copies, partition)
-    items = ((k, view[k]) for k in view)
-    gone = stage.sweep_copies(items, view, now, CONFIG.window_s)
-    count(COPIES, "swept", gone)
+    """Expire one partition's memberships and waiting copies now and then."""
+    if sweep_due(copies.name, partition, now):
+        # The event in hand is done: a failed sweep is logged and tried again later.
+        try:
+            view = JsonState(copies, partition)
+            count(COPIES, "swept", stage.sweep_copies(view.entries(), view, now, CONFIG.window_s))
+        except Exception:
+            log.exception("sweeping %s partition %s failed", copies.name, partition)

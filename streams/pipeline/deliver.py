@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from streams import codecs
 from streams.models import Subscription
+from streams.pipeline.stories import rfc3339
 
 STAGE = "deliver"
 HOUR, DAY = 3600.0, 86400.0
@@ -69,10 +69,6 @@ class Digest:
             "omitted": self.alert_count - len(self.alerts),
             "alerts": list(self.alerts),
         }
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def window(mode: str, now: float) -> tuple[float, float]:
