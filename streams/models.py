@@ -200,7 +200,6 @@ class EventRecord:
 
 Mode = Literal["instant", "hourly", "daily"]
 Tier = Literal["high", "medium", "low"]
-MODES: tuple[str, ...] = ("instant", "hourly", "daily")
 FACETS: tuple[str, ...] = ("themes", "countries", "regions", "actors", "sources", "keywords")
 
 

@@ -34,12 +34,25 @@ def source_of(event: Any) -> SourceRef:
     return SourceRef(message.topic, message.partition, message.offset)
 
 
-async def send_dead_letter(stage: str, event: Any, rejected: Rejected) -> None:
-    """Route ``event``'s original bytes, with the reason, to the dead-letter topic."""
+async def send_dead_letter(
+    stage: str,
+    event: Any,
+    rejected: Rejected,
+    replay: tuple[str, bytes] | None = None,
+) -> None:
+    """Route ``event``'s original bytes, with the reason, to the dead-letter topic.
+
+    ``replay`` (topic, payload) replaces them when replaying the event itself would not redo
+    the failed work (a digest is re-posted from a tick that carries it).
+    """
     message = event.message
     payload = message.value if isinstance(message.value, bytes) else codecs.dumps(message.value)
     key = message.key if isinstance(message.key, bytes) else None
-    record = dead_letter(stage, source_of(event), payload, rejected, key)
+    source = source_of(event)
+    if replay is not None:
+        source = SourceRef(replay[0], source.partition, source.offset)
+        payload, key = replay[1], None
+    record = dead_letter(stage, source, payload, rejected, key)
     await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
     count(stage, "deadletter")
     metrics.DEAD_LETTERS.labels(stage, metrics.error_label(rejected.error_type)).inc()

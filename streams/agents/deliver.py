@@ -55,7 +55,13 @@ def make_sender() -> WebhookSender:
     return WebhookSender(policy, retry, BreakerBoard())
 
 
-async def _post(sender: WebhookSender, send: stage.Send, sub: Subscription, event: Any) -> None:
+async def _post(
+    sender: WebhookSender,
+    send: stage.Send,
+    sub: Subscription,
+    event: Any,
+    replay: tuple[str, bytes] | None = None,
+) -> None:
     """POST one message; after the last attempt it becomes a dead letter (replayable)."""
     assert sub.webhook is not None
     result = await sender.deliver(
@@ -80,7 +86,7 @@ async def _post(sender: WebhookSender, send: stage.Send, sub: Subscription, even
         result.error,
     )
     error = f"{send.event} {send.delivery_id}: {result.error} (attempts: {result.attempts})"
-    await send_dead_letter(STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]))
+    await send_dead_letter(STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]), replay)
 
 
 async def _digests(sender: WebhookSender, digests: list[stage.Digest], event: Any) -> None:
@@ -99,24 +105,8 @@ async def _post_digest(
 ) -> None:
     # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
     # tick topic posts it again.
-    tick = {"sent_at": time.time(), "digest": digest.to_dict()}
-    await _post(sender, stage.digest_send(digest), sub, _Replayable(event, codecs.dumps(tick)))
-
-
-class _Replayable:
-    """An event whose dead letter should carry ``value`` instead of the original bytes."""
-
-    def __init__(self, event: Any, value: bytes) -> None:
-        self.message = _Message(event.message, value)
-
-
-class _Message:
-    def __init__(self, original: Any, value: bytes) -> None:
-        self.topic = TICKS
-        self.partition = original.partition
-        self.offset = original.offset
-        self.key = None
-        self.value = value
+    tick = codecs.dumps({"sent_at": time.time(), "digest": digest.to_dict()})
+    await _post(sender, stage.digest_send(digest), sub, event, replay=(TICKS, tick))
 
 
 @tocsin_app.app.agent(tocsin_app.deliver_input, name="deliver")

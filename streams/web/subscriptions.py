@@ -118,36 +118,30 @@ class SubscriptionsView(_Base):
 class SubscriptionView(_Base):
     """Read, change and delete one."""
 
-    async def get(self, request: Any, sub_id: str) -> Any:
+    def _find(self, request: Any, sub_id: str) -> Subscription | Any:
+        """The subscription, or the error answer (no token, unknown id)."""
         denied = self._denied(request)
         if denied is not None:
             return denied
         sub = registry.current.get(sub_id)
-        if sub is None:
-            return self.error(404, "no such subscription")
-        return self.json(sub.to_dict(redact=True))
+        return sub if sub is not None else self.error(404, "no such subscription")
+
+    async def get(self, request: Any, sub_id: str) -> Any:
+        sub = self._find(request, sub_id)
+        return self.json(sub.to_dict(redact=True)) if isinstance(sub, Subscription) else sub
 
     async def patch(self, request: Any, sub_id: str) -> Any:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        sub = registry.current.get(sub_id)
-        if sub is None:
-            return self.error(404, "no such subscription")
+        sub = self._find(request, sub_id)
+        if not isinstance(sub, Subscription):
+            return sub
         patch = await self._body(request)
         if not isinstance(patch, dict):
             return patch
         if patch.get("id", sub_id) != sub_id:
             return self.error(400, "id cannot change")
+        # Merged into the stored record, secret included: a patch of the webhook's URL alone
+        # keeps its secret.
         data = merge_patch(sub.to_dict(), patch)
-        # A patch that changes only the webhook's URL keeps the stored secret.
-        if (
-            isinstance(patch.get("webhook"), dict)
-            and patch["webhook"].get("secret") is None
-            and sub.webhook is not None
-            and isinstance(data.get("webhook"), dict)
-        ):
-            data["webhook"]["secret"] = sub.webhook.secret
         data["id"] = sub_id
         data["updated_at"] = now_rfc3339()
         if sub.created_at:
@@ -159,11 +153,9 @@ class SubscriptionView(_Base):
         return self._saved(checked, applied, 200)
 
     async def delete(self, request: Any, sub_id: str) -> Any:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        if sub_id not in registry.current:
-            return self.error(404, "no such subscription")
+        sub = self._find(request, sub_id)
+        if not isinstance(sub, Subscription):
+            return sub
         await self._write(sub_id, None)
         return self.bytes(b"", status=204)
 

@@ -170,6 +170,13 @@ def test_the_api_authenticates_validates_and_redacts(hooked: dict[str, Any]) -> 
     assert api(w, "POST", "/api/subscriptions", sub)[0] == 409
     status, body = api(w, "PATCH", "/api/subscriptions/api-check", {"name": "Riots!"})
     assert status == 200 and body["name"] == "Riots!" and body["themes"] == ["riot"]
+    # The webhook's URL alone: the stored secret stays (a webhook without one would be a 400).
+    moved = {"webhook": {"url": "http://127.0.0.1:8/hook"}}
+    status, body = api(w, "PATCH", "/api/subscriptions/api-check", moved)
+    assert status == 200 and body["webhook"] == {
+        "url": moved["webhook"]["url"],
+        "secret": "********",
+    }
     status, body = api(w, "GET", "/api/subscriptions/api-check")
     assert status == 200 and body["name"] == "Riots!" and SECRET not in orjson.dumps(body).decode()
     status, body = api(w, "GET", "/api/subscriptions", token="")
