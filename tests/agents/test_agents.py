@@ -181,3 +181,21 @@ def test_registry_applies_updates_tombstones_and_rejects_bad_records() -> None:
     mismatch = registry.apply(b"c", codecs.dumps({"id": "d", "themes": ["riot"]}), src)
     assert mismatch is not None and mismatch.error_type == "key_mismatch"
     assert registry.apply(b"e", b"{", src) is not None
+
+
+async def test_a_dead_letter_can_carry_what_replays_the_failed_work(
+    test_app: Any, sends: dict[str, AsyncMock]
+) -> None:
+    from types import SimpleNamespace
+
+    from streams.agents._boundary import send_dead_letter
+    from streams.models import Rejected
+
+    message = SimpleNamespace(topic="ticks", partition=3, offset=7, key=None, value=b"{}")
+    tick = b'{"sent_at": 1, "digest": {}}'
+    await send_dead_letter(
+        "deliver", SimpleNamespace(message=message), Rejected("webhook_failed", "x"), ("t2", tick)
+    )
+    ((_key, letter),) = sent(sends["deadletter"])
+    assert letter["source"] == {"topic": "t2", "partition": 3, "offset": 7}
+    assert letter["payload"] == tick.decode() and letter["key"] is None
