@@ -121,7 +121,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         _fraction,
         "near-duplicate: estimated Jaccard similarity of 5-word shingles",
     ),
-    "dedupe_bands": (_positive_int, "near-duplicate: LSH bands (one probe message each)"),
+    "dedupe_bands": (_positive_int, "near-duplicate: LSH bands (a state entry each)"),
     "dedupe_rows": (_positive_int, "near-duplicate: MinHash values per band"),
     "dedupe_shingle": (_positive_int, "near-duplicate: words per shingle"),
     "dedupe_window_days": (_positive_float, "dedupe state expires after this many days"),

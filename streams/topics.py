@@ -49,7 +49,9 @@ SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compac
 DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
 # Near-duplicate scatter/gather inside dedupe (issue #4): band probes routed by band key, then
 # the article and its band reports gathered by article id.
-DEDUPE_BANDS = TopicSpec("news.dedupe.bands.v1", key="LSH band key or URL key")
+DEDUPE_BANDS = TopicSpec(
+    "news.dedupe.bands.v1", key="article id (partition chosen by band key, not by this key)"
+)
 DEDUPE_VERDICTS = TopicSpec("news.dedupe.verdicts.v1", key="article id")
 # Ticks that let the deliver agent close digest windows when no alert arrives (one per
 # partition, co-partitioned with news.alerts.v1); internal, no consumer outside tocsin.

@@ -1,8 +1,9 @@
 """Agents ``dedupe``: exact check + scatter, band probe, gather + decide (``pipeline/dedupe.py``).
 
 news.articles.valid.v1 (key content hash) -> dedupe: exact copies -> duplicates, else the
-    article -> news.dedupe.verdicts.v1 and one probe per band -> news.dedupe.bands.v1
-news.dedupe.bands.v1 (key band hash) -> dedupe-probe: report -> news.dedupe.verdicts.v1
+    article -> news.dedupe.verdicts.v1 and its band probes, one message per partition that owns
+    some of its band keys -> news.dedupe.bands.v1
+news.dedupe.bands.v1 (partition by band key) -> dedupe-probe: report -> news.dedupe.verdicts.v1
 news.dedupe.verdicts.v1 (key article id) -> dedupe-decide: unique | duplicates
 
 Each table is partitioned like the topic its agent reads, so a key is always read and written
@@ -87,9 +88,14 @@ async def dedupe_articles(stream: Any) -> None:
                 await tocsin_app.dedupe_verdicts.send(
                     key=article.id.encode(), value=codecs.dumps(record)
                 )
-                for probe in probes:
+                groups = stage.group_probes(probes, tocsin_app.settings.topic_partitions)
+                for partition, group in groups.items():
+                    # The partition is chosen, not hashed from the key: the group's bands all
+                    # live there (its table writes go to the partition of the message in hand).
                     await tocsin_app.dedupe_bands.send(
-                        key=probe.key.encode(), value=codecs.dumps(probe.to_dict())
+                        key=article.id.encode(),
+                        value=codecs.dumps(group.to_dict()),
+                        partition=partition,
                     )
                 count(SCATTER, "scattered")
             await _maybe_sweep(seen, event, now)
@@ -100,8 +106,8 @@ async def probe_bands(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             now = time.time()
-            message = stage.Probe.from_dict(codecs.loads(event.value))
-            report = stage.probe(message, bands, now, CONFIG)
+            message = stage.ProbeGroup.from_dict(codecs.loads(event.value))
+            report = stage.probe_group(message, bands, now, CONFIG)
             await tocsin_app.dedupe_verdicts.send(
                 key=message.article_id.encode(), value=codecs.dumps(report)
             )

@@ -7,8 +7,9 @@ like the step's input topic on a worker, a dict in the local driver):
    exact duplicate at once. Otherwise :func:`scatter` cuts the article into one probe per LSH
    band (keyed by band hash) plus one for its canonical URL, and an :class:`Pending` record for
    the gather step (keyed by article id).
-2. :func:`probe` (input keyed by band hash, so every pair sharing a band meets on one
-   partition): report the articles indexed under this band, then index this one.
+2. :func:`probe_group` (input partitioned by band key, so every pair sharing a band meets on
+   one partition): for each band, report the articles indexed under it, then index this one.
+   An article's bands are grouped per owning partition (:func:`group_probes`), one message each.
 3. :func:`gather` (input keyed by article id): once the article and all its band reports are
    in, :func:`decide` whether it is unique or a copy.
 
@@ -193,6 +194,75 @@ def scatter(
     return record, probes
 
 
+def probe_partition(key: str, partitions: int) -> int:
+    """The partition of ``news.dedupe.bands.v1`` that owns band (or URL) key ``key``.
+
+    Chosen here rather than by the producer's key hash so that one message can carry all of an
+    article's bands that live on one partition (see :func:`group_probes`)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+@dataclass(frozen=True)
+class ProbeGroup:
+    """The probes of one article whose keys live on one partition: one band-topic message.
+
+    Sending each of an article's 33 probes (and getting 33 reports back) as its own message
+    made dedupe the cost of the whole pipeline (per-message framework overhead, not hashing);
+    grouped, an article costs at most ``partitions`` probe and report messages."""
+
+    article_id: str
+    published_at: str | None
+    vector: str
+    url: str | None
+    seen: float
+    bands: tuple[tuple[str, int], ...]  # (key, band) pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "group",
+            "article_id": self.article_id,
+            "published_at": self.published_at,
+            "vector": self.vector,
+            "url": self.url,
+            "seen": self.seen,
+            "bands": [list(b) for b in self.bands],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeGroup:
+        if data.get("type") != "group":
+            # A single probe (the pre-grouping message format) is a group of one.
+            p = Probe.from_dict(data)
+            return cls(p.article_id, p.published_at, p.vector, p.url, p.seen, ((p.key, p.band),))
+        return cls(
+            article_id=data["article_id"],
+            published_at=data.get("published_at"),
+            vector=data["vector"],
+            url=data.get("url"),
+            seen=float(data["seen"]),
+            bands=tuple((str(k), int(b)) for k, b in data["bands"]),
+        )
+
+
+def group_probes(probes: Iterable[Probe], partitions: int) -> dict[int, ProbeGroup]:
+    """An article's probes grouped by the partition that owns their keys."""
+    grouped: dict[int, list[Probe]] = {}
+    for p in probes:
+        grouped.setdefault(probe_partition(p.key, partitions), []).append(p)
+    return {
+        part: ProbeGroup(
+            ps[0].article_id,
+            ps[0].published_at,
+            ps[0].vector,
+            ps[0].url,
+            ps[0].seen,
+            tuple((p.key, p.band) for p in ps),
+        )
+        for part, ps in sorted(grouped.items())
+    }
+
+
 # -- 2. probe ---------------------------------------------------------------------------------
 
 # An index entry: [article id, published_at, band vector, url key, indexed at].
@@ -223,6 +293,19 @@ def probe(
     )
     state[message.key] = orjson.dumps(others[-config.bucket_max :]).decode()
     return report
+
+
+def probe_group(
+    group: ProbeGroup, state: MutableMapping[str, str], now: float, config: DedupeConfig
+) -> dict[str, Any]:
+    """:func:`probe` for every band of ``group``, in order; one report (``type: bands``)."""
+    reports: dict[str, Any] = {}
+    for key, band in group.bands:
+        single = Probe(
+            key, group.article_id, band, group.published_at, group.vector, group.url, group.seen
+        )
+        reports[str(band)] = probe(single, state, now, config)["candidates"]
+    return {"type": "bands", "article_id": group.article_id, "reports": reports}
 
 
 # -- 3. gather and decide ---------------------------------------------------------------------
@@ -303,6 +386,8 @@ def gather(
     if message["type"] == "article":
         state["a:" + article_id] = orjson.dumps({**message, "since": now}).decode()
         pending["expected"] = message["expected"]
+    elif message["type"] == "bands":
+        pending["reports"].update(message["reports"])
     else:
         pending["reports"][str(message["band"])] = message["candidates"]
     if "expected" not in pending or len(pending["reports"]) < pending["expected"]:

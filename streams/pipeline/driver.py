@@ -142,8 +142,8 @@ def dedupe_local(
         return exact
     record, probes = dedupe.scatter(article, config, now)
     verdict = dedupe.gather(record, state, now, config)
-    for probe in probes:
-        report = dedupe.probe(probe, state, now, config)
+    for group in dedupe.group_probes(probes, 1).values():
+        report = dedupe.probe_group(group, state, now, config)
         verdict = dedupe.gather(report, state, now, config) or verdict
     assert verdict is not None, "every band reported: the gather step has decided"
     return verdict

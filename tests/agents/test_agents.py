@@ -76,8 +76,17 @@ async def test_dedupe_scatters_probes_and_gathers(
     ]
     assert [v["error_type"] for _k, v in sent(sends["deadletter"])] == ["KeyError"]
     probes = sent(sends["dedupe_bands"])
-    assert len(probes) == 2 * dedupe.CONFIG.layout.bands
-    assert all(k == v["key"].encode() for k, v in probes)
+    # One message per partition that owns some of an article's band keys, sent to that
+    # partition: every band of both scattered articles (no URLs) exactly once.
+    partitions = test_app.conf.topic_partitions
+    assert len(probes) <= 2 * partitions
+    assert sorted(b for _k, v in probes for _key, b in v["bands"]) == sorted(
+        2 * list(range(dedupe.CONFIG.layout.bands))
+    )
+    for call, (key, value) in zip(sends["dedupe_bands"].call_args_list, probes, strict=True):
+        assert key == value["article_id"].encode()
+        owners = {dedupe.stage.probe_partition(k, partitions) for k, _b in value["bands"]}
+        assert owners == {call.kwargs["partition"]}
     async with dedupe.probe_bands.test_context() as agent:
         for _k, value in probes:
             await agent.put(codecs.dumps(value))

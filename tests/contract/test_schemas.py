@@ -69,3 +69,26 @@ def test_sample_subscriptions_validate() -> None:
     validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
     for sub in yaml.safe_load(Path(SAMPLES / "subscriptions.yaml").read_text()):
         assert not list(validator.iter_errors(sub)), sub["id"]
+
+
+def test_dedupe_internal_messages_validate() -> None:
+    """The scatter/gather messages inside dedupe (not local outputs) match their schemas."""
+    from streams.pipeline import dedupe
+    from streams.pipeline.normalize import content_hash
+
+    text = "Police in Nairobi said four students were abducted from a hostel on Monday."
+    config = dedupe.DedupeConfig()
+    bands_v = schemas.validator(topics.DEDUPE_BANDS.schema_file)
+    verdicts_v = schemas.validator(topics.DEDUPE_VERDICTS.schema_file)
+    state: dict[str, str] = {}
+    for i in range(2):
+        article = dedupe.Article(
+            id=f"a{i}", content_hash=content_hash(text + str(i)), text=text, url="https://x.test/"
+        )
+        record, probes = dedupe.scatter(article, config, 0.0)
+        assert not list(verdicts_v.iter_errors(record))
+        for group in dedupe.group_probes(probes, 6).values():
+            assert not list(bands_v.iter_errors(group.to_dict()))
+            report = dedupe.probe_group(group, state, 0.0, config)
+            assert not list(verdicts_v.iter_errors(report)), report
+        assert not list(bands_v.iter_errors(probes[0].to_dict()))  # the one-band format

@@ -140,6 +140,56 @@ def test_copies_in_flight_together_agree_on_the_earliest_published(split: int) -
         assert dups["aa-b"].duplicate_of == "zz-a"
 
 
+@pytest.mark.parametrize("partitions", [1, 3, 6, 12])
+def test_grouped_probes_give_the_verdicts_of_single_probes(partitions: int) -> None:
+    """Probes grouped per owning partition (one message each) decide exactly as band-by-band
+    probes do, in a race too: a group applies its bands in order, as a partition would."""
+    a = article("zz-a", body(1), url="https://x.test/a", published_at="2024-11-26T08:00:00Z")
+    b = article("aa-b", edit(body(1), 0.02), published_at="2024-11-26T09:00:00Z")
+    c = article("c", body(2))
+    scattered = [scatter(x, CONFIG, 0.0) for x in (a, b, c)]
+    bands_state: dict[str, str] = {}
+    gather_state: dict[str, str] = {}
+    verdicts: dict[str, Any] = {}
+    for rec, _probes in scattered:
+        assert gather(rec, gather_state, 0.0, CONFIG) is None
+    groups = [dedupe.group_probes(probes, partitions) for _rec, probes in scattered]
+    for _rec, probes in scattered:
+        assert sum(len(g.bands) for g in dedupe.group_probes(probes, partitions).values()) == len(
+            probes
+        )
+    # Interleave: partition by partition, b before a on odd partitions (a race).
+    for part in range(partitions):
+        order = [1, 0, 2] if part % 2 else [0, 1, 2]
+        for i in order:
+            group = groups[i].get(part)
+            if group is None:
+                continue
+            assert {dedupe.probe_partition(k, partitions) for k, _b in group.bands} == {part}
+            wire = dedupe.ProbeGroup.from_dict(dedupe.orjson.loads(orjson_dumps(group.to_dict())))
+            report = dedupe.probe_group(wire, bands_state, 0.0, CONFIG)
+            verdict = gather(report, gather_state, 0.0, CONFIG)
+            if verdict is not None:
+                verdicts[report["article_id"]] = verdict
+    assert set(verdicts) == {"zz-a", "aa-b", "c"}
+    assert isinstance(verdicts["c"], Article) and isinstance(verdicts["zz-a"], Article)
+    dup = verdicts["aa-b"]
+    assert isinstance(dup, Duplicate) and dup.duplicate_of == "zz-a"
+
+
+def test_a_single_probe_message_is_a_group_of_one() -> None:
+    """Band messages sent before grouping existed (one band each) are still understood."""
+    _rec, probes = scatter(article("a", body(1)), CONFIG, 0.0)
+    group = dedupe.ProbeGroup.from_dict(probes[5].to_dict())
+    assert group.bands == ((probes[5].key, 5),)
+    report = dedupe.probe_group(group, {}, 0.0, CONFIG)
+    assert report == {"type": "bands", "article_id": "a", "reports": {"5": []}}
+
+
+def orjson_dumps(value: Any) -> bytes:
+    return dedupe.orjson.dumps(value)
+
+
 def test_band_buckets_are_bounded_and_expire() -> None:
     config = DedupeConfig(bucket_max=3, window_s=100)
     state: dict[str, str] = {}
