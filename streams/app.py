@@ -5,11 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams import topics
 from streams.settings import Settings
 
 settings = Settings.from_env()
+
+
+class IdempotentProducer(faust_aiokafka.Producer):  # type: ignore[misc]
+    """faust's producer with ``enable_idempotence``, which faust sets only for exactly_once.
+
+    With acks=all, a send retried after a broker failover (the leader moved, the ack was lost)
+    would otherwise be written twice; the idempotent producer's sequence numbers let the new
+    leader drop the second copy."""
+
+    def _settings_extra(self) -> Any:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+# The one faust app in the process: its transport builds its producers from this class.
+faust_aiokafka.Transport.Producer = IdempotentProducer
 
 app = faust.App(
     settings.app_id,
@@ -53,6 +69,7 @@ def topic(spec: topics.TopicSpec, **kwargs: Any) -> Any:
         value_serializer="raw",
         partitions=settings.topic_partitions,
         compacting=spec.compacted or None,
+        config=settings.topic_configs or None,
         **kwargs,
     )
 
@@ -82,6 +99,7 @@ def joint(*specs: topics.TopicSpec) -> Any:
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.topic_partitions,
+        config=settings.topic_configs or None,
     )
 
 

@@ -27,7 +27,10 @@ async def create_topics(settings: Settings) -> list[str]:
                 spec.full_name(settings),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                topic_configs={
+                    **settings.topic_configs,
+                    **({"cleanup.policy": "compact"} if spec.compacted else {}),
+                },
             )
             for spec in topics.ALL
             if spec.full_name(settings) not in existing

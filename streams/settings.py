@@ -109,6 +109,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "topic_prefix": (_prefix, "prepended to every topic name (tests use it for isolation)"),
     "topic_partitions": (_positive_int, "partitions of every topic we create"),
     "replication_factor": (_positive_int, "replication factor of the topics we create"),
+    "min_insync_replicas": (
+        _non_negative_int,
+        "min.insync.replicas of the topics we create (with acks=all, writes need this many "
+        "replicas); 0 = the broker's default",
+    ),
     "data_dir": (Path, "worker state (RocksDB tables); one per worker"),
     "store": (str, "faust table store: rocksdb:// (RocksDB through rocksdict) or memory://"),
     "web_host": (str, "bind address of the worker's web server"),
@@ -179,6 +184,7 @@ class Settings:
     topic_prefix: str = ""
     topic_partitions: int = 6
     replication_factor: int = 1
+    min_insync_replicas: int = 0
     data_dir: Path = Path(".tocsin/data")
     store: str = "rocksdb://"
     web_host: str = "127.0.0.1"
@@ -233,9 +239,23 @@ class Settings:
             # A typo such as TOCSIN_BROKERS would otherwise be silently ignored.
             if key.startswith(PREFIX) and key not in known and not key.startswith("TOCSIN_KAFKA_"):
                 errors.append(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+        rf = values.get("replication_factor", cls.replication_factor)
+        isr = values.get("min_insync_replicas", cls.min_insync_replicas)
+        if isinstance(rf, int) and isinstance(isr, int) and isr > rf:
+            # Every acks=all write would fail: NotEnoughReplicas, forever.
+            errors.append(
+                f"{PREFIX}MIN_INSYNC_REPLICAS={isr} is above {PREFIX}REPLICATION_FACTOR={rf}"
+            )
         if errors:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
         return cls(**values)
+
+    @property
+    def topic_configs(self) -> dict[str, str]:
+        """Topic-level configs of every topic tocsin (or faust, for changelogs) creates."""
+        if not self.min_insync_replicas:
+            return {}
+        return {"min.insync.replicas": str(self.min_insync_replicas)}
 
     @staticmethod
     def describe() -> list[tuple[str, str, str]]:

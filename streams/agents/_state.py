@@ -23,6 +23,7 @@ def table(name: str) -> Any:
         value_type=str,
         # rocksdict, not python-rocksdb: maintained wheels (faust-streaming #469).
         options={"driver": "rocksdict"},
+        extra_topic_configs=tocsin_app.settings.topic_configs,
     )
 
 

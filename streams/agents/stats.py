@@ -47,6 +47,7 @@ def _table(window: stats.Window) -> Any:
         default=int,
         partitions=settings.topic_partitions,
         options={"driver": "rocksdict"},
+        extra_topic_configs=settings.topic_configs,
     )
     # Windows are counted by the record's Kafka timestamp (when it was produced), so a
     # backlog processed late still lands in the minute it happened. faust expires old windows

@@ -208,3 +208,10 @@ async def test_a_dead_letter_can_carry_what_replays_the_failed_work(
     ((_key, letter),) = sent(sends["deadletter"])
     assert letter["source"] == {"topic": "t2", "partition": 3, "offset": 7}
     assert letter["payload"] == tick.decode() and letter["key"] is None
+
+
+def test_worker_producer_is_idempotent_with_acks_all(test_app: Any) -> None:
+    """faust enables idempotence only for exactly_once; ours asks for it at least once too, so
+    a retried send after a leader change is not written twice."""
+    settings = test_app.producer._settings_extra()
+    assert settings["enable_idempotence"] is True and settings["acks"] == "all"

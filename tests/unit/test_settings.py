@@ -60,3 +60,13 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.broker = "x"  # type: ignore[misc]
+
+
+def test_min_insync_replicas_reaches_topic_configs_and_cannot_exceed_replication() -> None:
+    assert Settings.from_env({}).topic_configs == {}  # the broker's default
+    settings = Settings.from_env(
+        {"TOCSIN_REPLICATION_FACTOR": "3", "TOCSIN_MIN_INSYNC_REPLICAS": "2"}
+    )
+    assert settings.topic_configs == {"min.insync.replicas": "2"}
+    with pytest.raises(ConfigError, match="MIN_INSYNC_REPLICAS=2 is above"):
+        Settings.from_env({"TOCSIN_MIN_INSYNC_REPLICAS": "2"})
