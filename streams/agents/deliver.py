@@ -4,6 +4,8 @@ It reads ``news.alerts.v1`` and the tick topic as one co-partitioned stream (bot
 subscription's alerts stay on one partition). An alert's offset is committed only after its
 webhook POST succeeded or was dead-lettered, so a worker killed during retries redelivers the
 same alert (same ``Tocsin-Delivery`` id) after its restart: at least once, never a second id.
+A successful POST is marked in the table and flushed to its changelog at once, so an alert
+redelivered after a crash (or re-emitted by match) is not POSTed a second time.
 Retries run inline (the partition waits; scale by partitions, faust #606), bounded by
 ``TOCSIN_WEBHOOK_ATTEMPTS`` and the backoff cap, and a target whose circuit is open fails fast.
 """
@@ -62,8 +64,14 @@ async def _post(
     event: Any,
     replay: tuple[str, bytes] | None = None,
 ) -> None:
-    """POST one message; after the last attempt it becomes a dead letter (replayable)."""
+    """POST one message unless it was delivered before; after the last attempt it becomes a
+    dead letter (replayable)."""
     assert sub.webhook is not None
+    view = JsonState(state, event.message.partition)
+    if stage.already_sent(view, send.delivery_id):
+        # A redelivery (the worker died after the POST, before its offset was committed).
+        count(STAGE, "repeat_skipped")
+        return
     result = await sender.deliver(
         sub.webhook.url,
         sub.webhook.secret,
@@ -72,6 +80,12 @@ async def _post(
         delivery_id=send.delivery_id,
     )
     if result.ok:
+        stage.mark_sent(view, send.delivery_id, time.time())
+        # The mark goes to the changelog now, not at the next commit: a worker killed after
+        # this POST then finds it on restart and does not POST again. What remains is the
+        # moment between the receiver's answer and this flush (receivers dedupe by the
+        # Tocsin-Delivery header for that).
+        await tocsin_app.app.producer.flush()
         count(STAGE, "delivered")
         metrics.ALERTS_DELIVERED.labels("webhook").inc()
         return
@@ -139,6 +153,7 @@ async def _handle(sender: WebhookSender, event: Any) -> None:
                 await _post(sender, stage.digest_send(digest), sub, event)
             return
         await _digests(sender, stage.due(view, now, scope), event)
+        stage.forget_sent(view, now)
         return
     sub = registry.current.get(data["subscription_id"])
     for send in stage.route(data, sub, view, now, scope):

@@ -3,7 +3,8 @@
 news.events.v1 + news.stories.copies.v1 (key: story key) -> stories: the story update ->
     news.stories.v1 (key: story id) and the article's membership -> news.stories.members.v1
 news.stories.members.v1 + news.articles.duplicates.v1 (key: original article id) ->
-    story-copies: each copy, once its original's story is known -> news.stories.copies.v1
+    story-copies: each copy, once its original's story is known -> news.stories.copies.v1;
+    aliases and forwarded copies (an original that turned out a copy) -> news.stories.members.v1
 
 Both agents read two co-partitioned topics as one stream, so everything about one key meets
 on one partition and its table.
@@ -67,11 +68,16 @@ async def join_copies(stream: Any) -> None:
             kind = "member" if event.message.topic == MEMBER_TOPIC else "duplicate"
             data = codecs.loads(event.value)
             now = time.time()
-            for message in stage.join_copy(kind, data, JsonState(copies), now):
+            joined = stage.join_copy(kind, data, JsonState(copies), now)
+            for message in joined.copies:
                 await tocsin_app.story_copies.send(
                     key=message["key"].encode(), value=codecs.dumps(message)
                 )
                 count(COPIES, "joined")
+            for key, relay in joined.relays:
+                await tocsin_app.story_members.send(key=key.encode(), value=codecs.dumps(relay))
+                if "forward" in relay:
+                    count(COPIES, "forwarded")
             _maybe_sweep(event.message.partition, now)
 
 

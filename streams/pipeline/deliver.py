@@ -11,9 +11,11 @@ partition). The shell does the HTTP (``streams/delivery/webhook.py``).
   the window has closed, one digest message carries them (the newest revision of each alert).
 
 State keys: ``digest:<scope>:<subscription id>`` -> the open window; ``rate:<subscription
-id>`` -> the times of the sends in the last hour. ``scope`` is the partition the shell is
-working on: a faust table writes a key to the changelog partition of the event being
-processed, so a tick on partition 3 may only close the digests that partition 3 opened.
+id>`` -> the times of the sends in the last hour; ``sent:<delivery id>`` -> when that message
+was POSTed successfully (a redelivered alert is not POSTed twice). ``scope`` is the
+partition the shell is working on: a faust table writes a key to the changelog partition of
+the event being processed, so a tick on partition 3 may only close the digests that partition
+3 opened.
 """
 
 from __future__ import annotations
@@ -178,6 +180,33 @@ def due(state: MutableMapping[str, Any], now: float, scope: str = "0") -> list[D
         )
         del state[key]
     return out
+
+
+# How long a delivery is remembered: a redelivery after a crash or rebalance comes within
+# minutes; a day covers a worker that was down for hours too.
+SENT_KEEP = DAY
+
+
+def already_sent(state: Mapping[str, Any], delivery_id: str) -> bool:
+    """True if this message was POSTed successfully before (a redelivered alert or tick)."""
+    return state.get("sent:" + delivery_id) is not None
+
+
+def mark_sent(state: MutableMapping[str, Any], delivery_id: str, now: float) -> None:
+    """Remember a successful POST, so a redelivery of its alert is not POSTed again."""
+    state["sent:" + delivery_id] = now
+
+
+def forget_sent(state: MutableMapping[str, Any], now: float, keep_s: float = SENT_KEEP) -> int:
+    """Drop delivery marks older than ``keep_s``; returns how many."""
+    old = [
+        key
+        for key, value in list(state.items())
+        if key.startswith("sent:") and isinstance(value, (int, float)) and now - value > keep_s
+    ]
+    for key in old:
+        del state[key]
+    return len(old)
 
 
 def digest_send(digest: Digest) -> Send:

@@ -108,7 +108,7 @@ def run_local(
         if isinstance(verdict, Duplicate):
             run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
             # Held until the original's story is known (after its extraction below).
-            stories.join_copy("duplicate", verdict.to_dict(), run.copies_state, clock())
+            _join(run, "duplicate", verdict.to_dict(), matcher, story_config, clock())
             continue
         run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
         pending.append((source, verdict))
@@ -159,11 +159,26 @@ def _match(
     run.emit(topics.EVENTS, record.to_dict())
     update = stories.assign(record, run.story_state, now, story_config)
     _alerts(run, update, matcher, now)
-    member = stories.membership(update)
-    for copy in stories.join_copy("member", member, run.copies_state, now):
-        copied = stories.add_copy(copy, run.story_state, now, story_config)
-        if copied is not None:
-            _alerts(run, copied, matcher, now)
+    _join(run, "member", stories.membership(update), matcher, story_config, now)
+
+
+def _join(
+    run: LocalRun,
+    kind: str,
+    data: dict[str, Any],
+    matcher: match.Matcher,
+    story_config: stories.StoryConfig,
+    now: float,
+) -> None:
+    """The story-copies step, its relays (members-topic messages) fed back at once."""
+    queue = [(kind, data)]
+    while queue:
+        joined = stories.join_copy(*queue.pop(0), run.copies_state, now)
+        queue += [("member", relay) for _key, relay in joined.relays]
+        for copy in joined.copies:
+            copied = stories.add_copy(copy, run.story_state, now, story_config)
+            if copied is not None:
+                _alerts(run, copied, matcher, now)
 
 
 def _alerts(run: LocalRun, update: stories.StoryUpdate, matcher: match.Matcher, now: float) -> None:

@@ -40,7 +40,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -390,45 +390,112 @@ def membership(update: StoryUpdate) -> dict[str, Any]:
     return {"article_id": update.article.article_id, "story_id": update.story_id, "key": update.key}
 
 
+@dataclass
+class Joined:
+    """What one message of the story-copies step sends on."""
+
+    # Copies that can join their story now -> news.stories.copies.v1 (key: message["key"]).
+    copies: list[dict[str, Any]] = field(default_factory=list)
+    # Aliases and forwarded copies -> news.stories.members.v1 (key: the article id given).
+    relays: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
 def join_copy(
     kind: str, data: Mapping[str, Any], state: MutableMapping[str, Any], now: float
-) -> list[dict[str, Any]]:
-    """``kind`` "member" (a membership) or "duplicate" (a ``Duplicate`` record) -> the copy
-    messages (key: story key) that can go to the stories step now.
+) -> Joined:
+    """``kind`` "member" (a message of the members topic) or "duplicate" (a ``Duplicate``
+    record) -> the copies that can go to the stories step now, and relays.
 
     A copy that arrives before its original's membership (dedupe is faster than extraction)
-    waits in the state until it comes. State: ``m:<article id>`` -> [story id, key, time];
-    ``p:<original id>`` -> {"since": time, "copies": [duplicates]}; :func:`sweep_copies`
-    expires both.
+    waits in the state until it comes. An original can itself turn out to be a copy (a crash
+    or a lag let its own copy be decided first: ``pipeline/dedupe.py``); then it never gets a
+    membership, and the copies waiting for it would wait for nothing. So every duplicate
+    record also sends an alias (``{"alias": X, "of": Y}``, key X) to X's partition, which
+    forwards the copies waiting for X, and any that come later, to Y
+    (``{"forward": copy, "to": Y}``, key Y), at most ``ALIAS_HOPS`` times.
+
+    State: ``m:<article id>`` -> [story id, key, time]; ``a:<article id>`` -> [the article it
+    is a copy of, time]; ``p:<original id>`` -> {"since": time, "copies": [duplicates]};
+    :func:`sweep_copies` expires all three.
     """
+    out = Joined()
     if kind == "member":
-        article_id = str(data["article_id"])
-        state["m:" + article_id] = [data["story_id"], data["key"], now]
-        waiting = state.get("p:" + article_id)
-        if waiting:
-            del state["p:" + article_id]
-            return [_copy(d, str(data["story_id"]), str(data["key"])) for d in waiting["copies"]]
-        return []
+        if "alias" in data:
+            _alias(str(data["alias"]), str(data["of"]), state, now, out)
+        elif "forward" in data:
+            _take(data["forward"], str(data["to"]), int(data.get("hops", 1)), state, now, out)
+        else:
+            article_id = str(data["article_id"])
+            state["m:" + article_id] = [data["story_id"], data["key"], now]
+            waiting = state.get("p:" + article_id)
+            if waiting:
+                del state["p:" + article_id]
+                out.copies += [
+                    _copy(d, str(data["story_id"]), str(data["key"])) for d in waiting["copies"]
+                ]
+        return out
     original = str(data["duplicate_of"])
+    _take(data, original, 0, state, now, out)
+    copy_id = str(data["article_id"])
+    out.relays.append((copy_id, {"alias": copy_id, "of": original}))
+    return out
+
+
+ALIAS_HOPS = 5  # chains are one or two long; the bound only stops a loop from going round
+
+
+def _take(
+    duplicate: Mapping[str, Any],
+    original: str,
+    hops: int,
+    state: MutableMapping[str, Any],
+    now: float,
+    out: Joined,
+) -> None:
+    """A copy of ``original``: to its story if known, on to what ``original`` is a copy of,
+    or into the waiting list."""
     member = state.get("m:" + original)
     if member is not None:
-        return [_copy(data, member[0], member[1])]
+        out.copies.append(_copy(duplicate, member[0], member[1]))
+        return
+    alias = state.get("a:" + original)
+    if alias is not None and hops < ALIAS_HOPS:
+        out.relays.append(
+            (alias[0], {"forward": dict(duplicate), "to": alias[0], "hops": hops + 1})
+        )
+        return
     waiting = state.get("p:" + original) or {"since": now, "copies": []}
-    copies = [d for d in waiting["copies"] if d["article_id"] != data["article_id"]]
-    state["p:" + original] = {**waiting, "copies": [*copies, dict(data)][-PENDING_MAX:]}
-    return []
+    article_id = duplicate["article_id"]
+    copies = [d for d in waiting["copies"] if d["article_id"] != article_id]
+    state["p:" + original] = {**waiting, "copies": [*copies, dict(duplicate)][-PENDING_MAX:]}
+
+
+def _alias(
+    copy_id: str, original: str, state: MutableMapping[str, Any], now: float, out: Joined
+) -> None:
+    """``copy_id`` is a copy of ``original``: forward the copies waiting for it."""
+    state["a:" + copy_id] = [original, now]
+    waiting = state.get("p:" + copy_id)
+    if waiting:
+        del state["p:" + copy_id]
+        out.relays += [
+            (original, {"forward": d, "to": original, "hops": 1}) for d in waiting["copies"]
+        ]
 
 
 def sweep_copies(
     items: Iterable[tuple[str, Any]], state: MutableMapping[str, Any], now: float, window_s: float
 ) -> int:
-    """Forget memberships and waiting copies older than ``window_s`` (a copy that late joins
-    no story: its original's story has closed, or the original never got one); returns how
-    many keys went. ``items`` are the (key, value) pairs to look at, e.g. one partition's."""
+    """Forget memberships, aliases and waiting copies older than ``window_s`` (a copy that
+    late joins no story: its original's story has closed, or the original never got one);
+    returns how many keys went. ``items`` are the (key, value) pairs to look at, e.g. one
+    partition's."""
     gone = 0
     for key, value in list(items):
         if key.startswith("m:"):
             at = value[2] if len(value) > 2 else 0.0
+        elif key.startswith("a:"):
+            at = value[1]
         elif key.startswith("p:"):
             at = value["since"]
         else:

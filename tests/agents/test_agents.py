@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock
 
@@ -195,8 +196,6 @@ def test_registry_applies_updates_tombstones_and_rejects_bad_records() -> None:
 async def test_a_dead_letter_can_carry_what_replays_the_failed_work(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
-    from types import SimpleNamespace
-
     from streams.agents._boundary import send_dead_letter
     from streams.models import Rejected
 
@@ -215,3 +214,36 @@ def test_worker_producer_is_idempotent_with_acks_all(test_app: Any) -> None:
     a retried send after a leader change is not written twice."""
     settings = test_app.producer._settings_extra()
     assert settings["enable_idempotence"] is True and settings["acks"] == "all"
+
+
+async def test_producer_flush_waits_for_every_buffered_table_write(test_app: Any) -> None:
+    """faust's buffer flush returns once a send takes over 0.1 s, with writes still queued;
+    ours returns only when all were handed to the client (faust flushes before it commits
+    offsets, so a commit must not get ahead of table writes)."""
+    from faust.transport.producer import ProducerBuffer
+
+    from streams.app import DrainingBuffer
+
+    async def drained(buffer_type: type) -> list[int]:
+        published: list[int] = []
+
+        class Channel:
+            async def publish_message(self, fut: Any, wait: bool = False) -> None:
+                await asyncio.sleep(0.15)  # slower than faust's 0.1 s patience
+                published.append(fut.n)
+
+        buffer = buffer_type(loop=asyncio.get_running_loop())
+        buffer.app = test_app
+        await buffer.start()
+        try:
+            for n in range(3):
+                buffer.put(SimpleNamespace(n=n, message=SimpleNamespace(channel=Channel())))
+            await buffer.flush()
+            return list(published)
+        finally:
+            while len(published) < 3:  # let the rest go before stopping
+                await asyncio.sleep(0.05)
+            await buffer.stop()
+
+    assert await drained(DrainingBuffer) == [0, 1, 2]
+    assert await drained(ProducerBuffer) != [0, 1, 2]  # the faust behaviour it replaces

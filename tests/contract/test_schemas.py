@@ -92,3 +92,28 @@ def test_dedupe_internal_messages_validate() -> None:
             report = dedupe.probe_group(group, state, 0.0, config)
             assert not list(verdicts_v.iter_errors(report)), report
         assert not list(bands_v.iter_errors(probes[0].to_dict()))  # the one-band format
+
+
+def test_story_copy_relays_validate() -> None:
+    """Aliases and forwarded copies on news.stories.members.v1 match its schema."""
+    from streams.pipeline.stories import join_copy
+
+    members = schemas.validator(topics.STORY_MEMBERS.schema_file)
+    duplicate = {
+        "article_id": "x2",
+        "duplicate_of": "x1",
+        "kind": "near",
+        "similarity": 0.9,
+        "matched_on": "minhash",
+        "title": "T",
+        "url": None,
+        "source": "S",
+        "published_at": None,
+    }
+    state: dict[str, Any] = {}
+    relays = join_copy("duplicate", duplicate, state, 0.0).relays
+    relays += join_copy("member", {"alias": "x1", "of": "o1"}, state, 0.0).relays
+    assert [sorted(r) for _k, r in relays] == [["alias", "of"], ["forward", "hops", "to"]]
+    for _key, relay in relays:
+        assert not list(members.iter_errors(relay)), relay
+    assert list(members.iter_errors({"forward": {"article_id": "x"}, "to": "o1", "hops": 1}))

@@ -62,7 +62,7 @@ def free_port() -> int:
 class Namespace:
     """A private set of topics and a consumer group on the shared broker."""
 
-    def __init__(self, broker: str, tmp: Path) -> None:
+    def __init__(self, broker: str, tmp: Path, **env: str) -> None:
         tag = uuid.uuid4().hex[:8]
         self.env = {
             **os.environ,
@@ -75,6 +75,7 @@ class Namespace:
             "TOCSIN_LOG_LEVEL": "INFO",
         }
         self.env.pop("TOCSIN_NLP_MODEL", None)
+        self.env.update(env)
         self.settings = Settings.from_env(
             {
                 k: v
@@ -107,20 +108,23 @@ class Namespace:
 class Worker:
     """`tocsin worker` as a real process; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, ns: Namespace) -> None:
+    def __init__(self, ns: Namespace, **env: str) -> None:
+        """``env`` overrides the namespace's (a second worker needs its own data dir and
+        web port)."""
         self.ns = ns
+        self.env = {**ns.env, **env}
         self.log_path = ns.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.ns.env['TOCSIN_WEB_PORT']}"
+        return f"http://127.0.0.1:{self.env['TOCSIN_WEB_PORT']}"
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.ns.env,
+            env=self.env,
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -154,6 +158,12 @@ class Worker:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children (the extraction processes)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
 
     def stop(self, grace: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -63,6 +63,7 @@ class Receiver:
                         ),
                         "body": orjson.loads(body),
                         "status": status,
+                        "at": time.monotonic(),
                     }
                 )
                 self.send_response(status)

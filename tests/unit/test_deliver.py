@@ -90,3 +90,14 @@ def test_digests_belong_to_the_scope_that_opened_them() -> None:
     deliver.route(alert(1), sub, state, T0, scope="3")
     assert deliver.due(state, T0 + 7200, scope="1") == []
     assert len(deliver.due(state, T0 + 7200, scope="3")) == 1
+
+
+def test_a_delivery_is_remembered_for_a_day_then_forgotten() -> None:
+    state: dict[str, Any] = {"digest:0:s": {"end": 1.0}}
+    assert not deliver.already_sent(state, "al-1.1")
+    deliver.mark_sent(state, "al-1.1", 100.0)
+    deliver.mark_sent(state, "al-1.2", 100.0 + deliver.DAY)
+    assert deliver.already_sent(state, "al-1.1") and not deliver.already_sent(state, "al-1.3")
+    assert deliver.forget_sent(state, 100.0 + deliver.DAY) == 0
+    assert deliver.forget_sent(state, 101.0 + deliver.DAY) == 1
+    assert set(state) == {"digest:0:s", "sent:al-1.2"}

@@ -190,11 +190,11 @@ def test_copies_join_their_originals_story_whenever_they_arrive() -> None:
     stories: dict[str, Any] = {}
     copies: dict[str, Any] = {}
     # One copy before the original's story is known (dedupe is faster than extraction) ...
-    assert join_copy("duplicate", dup("c1", "B"), copies, 10.0) == []
+    assert join_copy("duplicate", dup("c1", "B"), copies, 10.0).copies == []
     first = assign(original, stories, 10.0)
-    waiting = join_copy("member", membership(first), copies, 11.0)
+    waiting = join_copy("member", membership(first), copies, 11.0).copies
     # ... and one after.
-    later = join_copy("duplicate", dup("c2", "C"), copies, 12.0)
+    later = join_copy("duplicate", dup("c2", "C"), copies, 12.0).copies
     assert [m["duplicate"]["article_id"] for m in waiting + later] == ["c1", "c2"]
     updates = [add_copy(m, stories, 12.0) for m in waiting + later]
     assert all(u is not None and u.story_id == first.story_id for u in updates)
@@ -205,6 +205,37 @@ def test_copies_join_their_originals_story_whenever_they_arrive() -> None:
     assert again is not None and again.article_count == 3
     assert sweep_copies(list(copies.items()), copies, 12.0 + 100, 50.0) == 1
     assert copies == {}
+
+
+def test_copies_of_an_original_that_turned_out_a_copy_are_forwarded_to_its_original() -> None:
+    """x1 is a copy of o1, and x2 a copy of x1 (a crash let x1's copy be decided first, so x1
+    lost to it): x2 must still count into o1's story, whatever the order of the messages.
+    Each key's messages go to its own partition's state, as on Kafka."""
+    import itertools
+
+    from streams.pipeline.stories import Joined, join_copy
+
+    def dup(article_id: str, of: str) -> dict[str, Any]:
+        return {"article_id": article_id, "duplicate_of": of, "kind": "near", "source": "S"}
+
+    member = {"article_id": "o1", "story_id": "st-" + "0" * 24, "key": "riot|KE"}
+    inputs = [
+        ("o1", "member", member),
+        ("o1", "duplicate", dup("x1", "o1")),  # keyed by the original
+        ("x1", "duplicate", dup("x2", "x1")),
+    ]
+    for order in itertools.permutations(inputs):
+        partitions: dict[str, dict[str, Any]] = {}
+        queue = list(order)
+        joined: list[str] = []
+        while queue:
+            key, kind, data = queue.pop(0)
+            out: Joined = join_copy(kind, data, partitions.setdefault(key, {}), 1.0)
+            joined += [m["duplicate"]["article_id"] for m in out.copies]
+            assert all(m["story_id"] == member["story_id"] for m in out.copies)
+            queue += [(k, "member", relay) for k, relay in out.relays]
+        assert sorted(joined) == ["x1", "x2"], order
+        assert not any(k.startswith("p:") for p in partitions.values() for k in p), order
 
 
 def test_different_towns_are_different_happenings_however_alike_the_words() -> None:
