@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run test unit lint local kafka-up kafka-down clean
+.PHONY: help venv run test unit lint local soak kafka-up kafka-down clean
 
 help:
 	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
@@ -14,6 +14,7 @@ help:
 	@echo "make unit   - tests that need no broker"
 	@echo "make local  - tocsin run --local over the samples (no broker)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make soak   - 10 minutes at a steady rate through 2 workers: memory and lag over time"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,9 @@ lint: venv
 local: venv
 	$(BIN)/tocsin run --local --input streams/samples \
 	  --subscriptions streams/samples/subscriptions.yaml --out out/local
+
+soak: venv
+	deploy/with-kafka.sh $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 kafka-up:
 	deploy/kafka/kafka.sh up

@@ -1,29 +1,24 @@
-"""Helpers of the fault tests: the three-node KRaft cluster, a topic tap, a steady producer and
-the accounting of a stream (what became of every article, which alerts it owes)."""
+"""Helpers of the fault tests: the three-node KRaft cluster and the accounting of a stream
+(what became of every article, which alerts it owes)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from bench.corpus import Item
+from bench.stream_tools import Tap
 from streams import topics
 from streams.models import EventRecord, Subscription
 from streams.pipeline.match import Matcher, alert_id
-from streams.sources.files import raw_key
-from tests.integration.conftest import Namespace
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -68,127 +63,6 @@ class Cluster:
 
     def start(self, node: int) -> None:
         self._run("start", str(node))
-
-
-class Tap:
-    """Every record of some topics, read continuously by a group-less consumer in a thread
-    (it rides out a broker failure like any client)."""
-
-    def __init__(self, ns: Namespace, specs: Iterable[topics.TopicSpec]) -> None:
-        self.ns = ns
-        self.names = {ns.name(s): s.name for s in specs}
-        self.records: dict[str, list[Any]] = {s: [] for s in self.names.values()}
-        self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self.thread.start()
-
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.names,
-            bootstrap_servers=self.ns.settings.brokers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=3000,
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=300)
-                with self.lock:
-                    for tp, records in batches.items():
-                        self.records[self.names[tp.topic]].extend(records)
-        finally:
-            await consumer.stop()
-
-    def values(self, spec: topics.TopicSpec) -> list[dict[str, Any]]:
-        with self.lock:
-            records = list(self.records[spec.name])
-        decoded = [orjson.loads(r.value) for r in records if r.value]
-        return [v for v in decoded if isinstance(v, dict)]  # poison tests send other JSON
-
-    def raw(self, spec: topics.TopicSpec) -> list[Any]:
-        with self.lock:
-            return list(self.records[spec.name])
-
-    def mark(self) -> dict[str, int]:
-        """How many records each topic has so far (for :meth:`since`)."""
-        with self.lock:
-            return {name: len(records) for name, records in self.records.items()}
-
-    def since(self, spec: topics.TopicSpec, mark: dict[str, int]) -> list[dict[str, Any]]:
-        """The decoded records of ``spec`` that arrived after ``mark``."""
-        with self.lock:
-            records = self.records[spec.name][mark[spec.name] :]
-        decoded = [orjson.loads(r.value) for r in records if r.value]
-        return [v for v in decoded if isinstance(v, dict)]
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(30)
-
-
-class Feeder:
-    """Produces items to the raw topic at a steady rate in a thread (acks=all, idempotent);
-    a send that fails is retried, so every item is on the topic in the end."""
-
-    def __init__(self, ns: Namespace, items: list[Item], rate: float) -> None:
-        self.ns = ns
-        self.items = items
-        self.rate = rate
-        self.sent = 0
-        self.retries = 0
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, daemon=True)
-
-    def start(self) -> Feeder:
-        self.thread.start()
-        return self
-
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except Exception as exc:  # noqa: BLE001  (re-raised in the test thread by join())
-            self.error = exc
-
-    async def _run(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.ns.settings.brokers,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=60_000,
-        )
-        await producer.start()
-        topic = self.ns.name(topics.ARTICLES_RAW)
-        try:
-            start = time.monotonic()
-            for n, item in enumerate(self.items):
-                delay = start + n / self.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                while True:
-                    try:
-                        await producer.send_and_wait(topic, item.payload, key=raw_key(item.payload))
-                        break
-                    except KafkaError:
-                        self.retries += 1
-                        await asyncio.sleep(1)
-                self.sent = n + 1
-        finally:
-            await producer.stop()
-
-    def wait_sent(self, count: int, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while self.sent < count:
-            assert self.error is None, self.error
-            assert time.monotonic() < deadline, f"only {self.sent} of {count} sent"
-            time.sleep(0.2)
-
-    def join(self, timeout: float = 600) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), f"feeder stuck at {self.sent}/{len(self.items)}"
-        assert self.error is None, self.error
 
 
 def dead_letter_id(letter: dict[str, Any]) -> str | None:

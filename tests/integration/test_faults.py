@@ -26,20 +26,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bench.corpus import Item, generate
+from bench.stream_tools import Feeder, Tap
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.models import Subscription
 from streams.pipeline.match import parse_subscription
 from streams.schemas import validator
-from tests.integration.cluster import (
-    REPO,
-    Accounts,
-    Cluster,
-    Feeder,
-    Tap,
-    owed_alerts,
-    wait_accounted,
-)
+from tests.integration.cluster import REPO, Accounts, Cluster, owed_alerts, wait_accounted
 from tests.integration.conftest import Namespace, Worker, free_port
 from tests.integration.test_alerts import SECRET, Receiver
 
@@ -108,7 +101,7 @@ class Run:
         )
         asyncio.run(create_topics(self.ns.settings))
         self.receiver = Receiver(SECRET)
-        self.tap = Tap(self.ns, WATCHED)
+        self.tap = Tap(self.ns.settings, WATCHED)
         self.sub_data = subscriptions(self.receiver.url)
         check = validator(topics.SUBSCRIPTIONS.schema_file)
         self.subs = [parse_subscription(s, check) for s in self.sub_data]
@@ -243,7 +236,7 @@ def _root(article_id: str, acc: Accounts) -> str:
 
 def test_worker_killed_mid_stream_loses_and_repeats_nothing(run: Run) -> None:
     items = generate(2000, seed=11, prefix="w")
-    feeder = Feeder(run.ns, items, rate=25).start()
+    feeder = Feeder(run.ns.settings, items, rate=25).start()
     feeder.wait_sent(800)
     quiet_receiver(run.receiver)
     victim = run.workers[0]
@@ -261,8 +254,8 @@ def test_worker_killed_mid_stream_loses_and_repeats_nothing(run: Run) -> None:
 
 
 def test_broker_killed_mid_stream_workers_carry_on(run: Run, cluster: Cluster) -> None:
-    items = generate(1500, seed=12, prefix="b")
-    feeder = Feeder(run.ns, items, rate=25).start()
+    items = generate(1200, seed=12, prefix="b")
+    feeder = Feeder(run.ns.settings, items, rate=25).start()
     feeder.wait_sent(500)
     cluster.kill(2)
     feeder.wait_sent(900)  # produced with one broker down: min ISR 2 of 3 still holds
@@ -284,8 +277,8 @@ def test_poison_messages_go_to_dead_letters_and_never_stall_a_partition(run: Run
         topics.STORIES: ("match", b'{"story_id": "p"}'),
         topics.ALERTS: ("deliver", b"[1]"),
     }
-    items = generate(600, seed=13, prefix="p")
-    feeder = Feeder(run.ns, items, rate=25).start()
+    items = generate(400, seed=13, prefix="p")
+    feeder = Feeder(run.ns.settings, items, rate=25).start()
     feeder.wait_sent(200)
     placed = asyncio.run(_inject(run.ns, poisons))
     feeder.join()
@@ -347,8 +340,8 @@ def test_a_worker_without_local_state_rebuilds_every_table_from_the_changelogs(
     Then: stats equal the two workers' sums; redelivered articles get the same verdicts,
     stories and alert revisions, and no second webhook POST; new copies of old originals are
     caught."""
-    items = generate(600, seed=14, prefix="s")
-    Feeder(run.ns, items, rate=40).start().join()
+    items = generate(400, seed=14, prefix="s")
+    Feeder(run.ns.settings, items, rate=40).start().join()
     check_outcome(run, items)
     before = stable_stats(run.workers)
     old = Accounts.read(run.tap)
@@ -377,7 +370,7 @@ def test_a_worker_without_local_state_rebuilds_every_table_from_the_changelogs(
         for n, i in enumerate([i for i in items if i.kind == "original"][-30:])
     ]
     mark = run.tap.mark()
-    Feeder(run.ns, again + fresh, rate=40).start().join()
+    Feeder(run.ns.settings, again + fresh, rate=40).start().join()
     ids = {i.article_id for i in again + fresh}
     deadline = time.monotonic() + 300
     while True:

@@ -1,0 +1,271 @@
+"""Stream tools shared by the fault tests and the soak and scaling benchmarks: a steady
+producer of generated articles, a tap that keeps every record of some topics, worker
+processes with their memory and CPU, and the consumer group's lag."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from bench.corpus import Item
+from streams import topics
+from streams.settings import Settings
+from streams.sources.files import raw_key
+
+
+class Tap:
+    """Every record of some topics, read continuously by a group-less consumer in a thread
+    (it rides out a broker failure like any client)."""
+
+    def __init__(self, settings: Settings, specs: Iterable[topics.TopicSpec]) -> None:
+        self.settings = settings
+        self.names = {s.full_name(settings): s.name for s in specs}
+        self.records: dict[str, list[Any]] = {s: [] for s in self.names.values()}
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.thread.start()
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.names,
+            bootstrap_servers=self.settings.brokers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=3000,
+        )
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=300)
+                with self.lock:
+                    for tp, records in batches.items():
+                        self.records[self.names[tp.topic]].extend(records)
+        finally:
+            await consumer.stop()
+
+    def values(self, spec: topics.TopicSpec) -> list[dict[str, Any]]:
+        with self.lock:
+            records = list(self.records[spec.name])
+        decoded = [orjson.loads(r.value) for r in records if r.value]
+        return [v for v in decoded if isinstance(v, dict)]  # poison tests send other JSON
+
+    def raw(self, spec: topics.TopicSpec) -> list[Any]:
+        with self.lock:
+            return list(self.records[spec.name])
+
+    def mark(self) -> dict[str, int]:
+        """How many records each topic has so far (for :meth:`since`)."""
+        with self.lock:
+            return {name: len(records) for name, records in self.records.items()}
+
+    def since(self, spec: topics.TopicSpec, mark: dict[str, int]) -> list[dict[str, Any]]:
+        """The decoded records of ``spec`` that arrived after ``mark``."""
+        with self.lock:
+            records = self.records[spec.name][mark[spec.name] :]
+        decoded = [orjson.loads(r.value) for r in records if r.value]
+        return [v for v in decoded if isinstance(v, dict)]
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(30)
+
+
+class Feeder:
+    """Produces items to the raw topic at a steady rate in a thread (acks=all, idempotent);
+    a send that fails is retried, so every item is on the topic in the end."""
+
+    def __init__(self, settings: Settings, items: list[Item], rate: float) -> None:
+        self.settings = settings
+        self.items = items
+        self.rate = rate
+        self.sent = 0
+        self.retries = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def start(self) -> Feeder:
+        self.thread.start()
+        return self
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except Exception as exc:  # noqa: BLE001  (re-raised in the test thread by join())
+            self.error = exc
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.brokers,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=60_000,
+        )
+        await producer.start()
+        topic = topics.ARTICLES_RAW.full_name(self.settings)
+        try:
+            start = time.monotonic()
+            for n, item in enumerate(self.items):
+                delay = start + n / self.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                while True:
+                    try:
+                        await producer.send_and_wait(topic, item.payload, key=raw_key(item.payload))
+                        break
+                    except KafkaError:
+                        self.retries += 1
+                        await asyncio.sleep(1)
+                self.sent = n + 1
+        finally:
+            await producer.stop()
+
+    def wait_sent(self, count: int, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while self.sent < count:
+            assert self.error is None, self.error
+            assert time.monotonic() < deadline, f"only {self.sent} of {count} sent"
+            time.sleep(0.2)
+
+    def join(self, timeout: float = 600) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"feeder stuck at {self.sent}/{len(self.items)}"
+        assert self.error is None, self.error
+
+
+# ---- worker processes, their memory and CPU, and the group's lag ---------------------------
+
+
+class WorkerProcess:
+    """``tocsin worker`` in its own session, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path) -> None:
+        self.env = env
+        self.port = env["TOCSIN_WEB_PORT"]
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            cwd=cwd,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def ready(self) -> bool:
+        """/readyz answers 200: topics exist, tables recovered, partitions assigned."""
+        if self.proc.poll() is not None:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{tail}")
+        try:
+            url = f"http://127.0.0.1:{self.port}/readyz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def tree(self) -> list[int]:
+        """The worker's pid and its descendants' (the extraction processes)."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo += children.get(pid, [])
+        return out
+
+    def rss_mb(self) -> float:
+        """Resident memory of the worker and its children, MiB."""
+        total = 0
+        for pid in self.tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the worker and its live children."""
+        return sum(cpu_seconds(pid) for pid in self.tree())
+
+    def stop(self, grace: float = 20.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def broker_pids() -> list[int]:
+    """Every Kafka broker JVM on this machine (for CPU accounting)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"kafka.Kafka" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+async def group_lag(settings: Settings) -> int:
+    """Records the consumer group has not committed yet, over every topic it reads."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.brokers, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in committed]
+        if not tps:
+            return 0
+        ends = await consumer.end_offsets(tps)
+        return sum(max(0, ends[tp] - max(0, committed[tp].offset)) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
