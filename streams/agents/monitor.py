@@ -8,6 +8,7 @@ boundary), so no agent needs to know it is being measured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -87,6 +88,12 @@ class StageSensor(Sensor):
         self.processed.clear()
         self.baselines.clear()
         return {}
+
+    def on_rebalance_return(self, app: Any, state: dict[Any, Any]) -> None:
+        # Partitions are assigned: take their baselines (the committed offsets) now rather than
+        # at the next periodic check, before an agent that crashes at once lets faust commit
+        # past a backlog it never processed (which would hide the stall).
+        checked.set()
 
     def _origin_of(self, event: Any) -> float | None:
         message = event.message
@@ -211,6 +218,7 @@ def tables_recovered() -> bool:
 
 
 _INTERVAL = 5.0
+checked = asyncio.Event()  # set to check at once (after a rebalance) instead of waiting
 
 
 @tocsin_app.app.task
@@ -227,13 +235,15 @@ async def watch() -> None:
     await client.start()
     try:
         while True:
+            checked.clear()  # before the check: a rebalance during it asks for another
             try:
                 await _check(client)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("monitor: check failed")
-            await asyncio.sleep(_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(checked.wait(), _INTERVAL)
     finally:
         await client.stop()
 
