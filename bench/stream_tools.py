@@ -247,19 +247,44 @@ def broker_pids() -> list[int]:
     return pids
 
 
+# What the worker group consumes (and commits); the changelogs are read outside the group.
+CONSUMED = (
+    topics.ARTICLES_RAW,
+    topics.ARTICLES_VALID,
+    topics.DEDUPE_BANDS,
+    topics.DEDUPE_VERDICTS,
+    topics.ARTICLES_UNIQUE,
+    topics.ARTICLES_DUPLICATES,
+    topics.EVENTS,
+    topics.STORY_COPIES,
+    topics.STORY_MEMBERS,
+    topics.STORIES,
+    topics.ALERTS,
+)
+
+
 async def group_lag(settings: Settings) -> int:
-    """Records the consumer group has not committed yet, over every topic it reads."""
+    """Records of the topics the worker group consumes that it has not committed yet (a
+    partition it never committed counts from its start)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.brokers, group_id=None)
     await admin.start()
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(settings.app_id)
-        tps = [TopicPartition(tp.topic, tp.partition) for tp in committed]
-        if not tps:
-            return 0
+        tps = [
+            TopicPartition(spec.full_name(settings), p)
+            for spec in CONSUMED
+            for p in range(settings.topic_partitions)
+        ]
+        starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
-        return sum(max(0, ends[tp] - max(0, committed[tp].offset)) for tp in tps)
+        lag = 0
+        for tp in tps:
+            done = committed.get(tp)
+            position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+            lag += max(0, ends[tp] - position)
+        return lag
     finally:
         await consumer.stop()
         await admin.close()

@@ -103,7 +103,9 @@ async def _post(
     await send_dead_letter(STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]), replay)
 
 
-async def _digests(sender: WebhookSender, digests: list[stage.Digest], event: Any) -> None:
+async def _digests(
+    sender: WebhookSender, digests: list[stage.Digest], event: Any, view: JsonState, scope: str
+) -> None:
     for digest in digests:
         await tocsin_app.digests.send(
             key=digest.subscription_id.encode(), value=codecs.dumps(digest.to_dict())
@@ -112,6 +114,8 @@ async def _digests(sender: WebhookSender, digests: list[stage.Digest], event: An
         sub = registry.current.get(digest.subscription_id)
         if sub is not None and sub.webhook is not None:
             await _post_digest(sender, digest, sub, event)
+        # Only now: a worker killed before this point sends the digest again (same id).
+        stage.delivered(view, digest, scope)
 
 
 async def _post_digest(
@@ -152,7 +156,7 @@ async def _handle(sender: WebhookSender, event: Any) -> None:
                 )
                 await _post(sender, stage.digest_send(digest), sub, event)
             return
-        await _digests(sender, stage.due(view, now, scope), event)
+        await _digests(sender, stage.due(view, now, scope), event, view, scope)
         stage.forget_sent(view, now)
         return
     sub = registry.current.get(data["subscription_id"])

@@ -153,8 +153,9 @@ def _collect(
 
 
 def due(state: MutableMapping[str, Any], now: float, scope: str = "0") -> list[Digest]:
-    """Digests of ``scope`` whose window has closed, removed from the state (the caller
-    delivers them)."""
+    """Digests of ``scope`` whose window has closed. They stay in the state until the caller
+    has delivered them and called :func:`delivered`: a worker that dies in between finds them
+    again when the tick is redelivered (the same digest id; a POST made already is marked)."""
     prefix = f"digest:{scope}:"
     closed = [
         (key, value)
@@ -178,8 +179,12 @@ def due(state: MutableMapping[str, Any], now: float, scope: str = "0") -> list[D
                 alerts=tuple(value["alerts"]),
             )
         )
-        del state[key]
     return out
+
+
+def delivered(state: MutableMapping[str, Any], digest: Digest, scope: str = "0") -> None:
+    """Forget a digest's window once it went out (see :func:`due`)."""
+    state.pop(f"digest:{scope}:{digest.subscription_id}", None)
 
 
 # How long a delivery is remembered: a redelivery after a crash or rebalance comes within

@@ -125,6 +125,7 @@ def run_local(
             _match(run, result, matcher, story_config, clock())
     for digest in deliver.due(run.deliver_state, float("inf")):
         run.emit(topics.DIGESTS, digest.to_dict())
+        deliver.delivered(run.deliver_state, digest)
     return run
 
 

@@ -68,6 +68,9 @@ def test_digest_mode_collects_a_window_and_keeps_the_newest_revision() -> None:
         ("2", 1),
         ("1", 3),
     ]
+    # Due again until delivered (a worker killed in between sends it again), then gone.
+    assert deliver.due(state, T0 + 86400) == [digest]
+    deliver.delivered(state, digest)
     assert deliver.due(state, T0 + 86400) == [] and state == {}
     # (Real alerts in a digest are checked against news.digests.v1 by the contract tests.)
     assert digest.to_dict()["omitted"] == 0
