@@ -276,10 +276,15 @@ def _live(entries: Iterable[Entry], now: float, window_s: float) -> list[Entry]:
 def probe(
     message: Probe, state: MutableMapping[str, str], now: float, config: DedupeConfig
 ) -> dict[str, Any]:
-    """Report the live entries under ``message.key`` (``type: band``), then index the article."""
+    """Report the live entries under ``message.key`` (``type: band``), then index the article.
+
+    An article already indexed here (a redelivered probe, or its input scattered again after a
+    crash) gets the report of its first probe: only the entries indexed before it. Those after
+    it found it; reporting them too could make the two articles each other's copy."""
     raw = state.get(message.key)
     entries = _live(orjson.loads(raw), now, config.window_s) if raw else []
-    others = [e for e in entries if e[0] != message.article_id]
+    mine = next((n for n, e in enumerate(entries) if e[0] == message.article_id), None)
+    others = entries if mine is None else entries[:mine]
     report = {
         "type": "band",
         "article_id": message.article_id,
@@ -288,6 +293,8 @@ def probe(
             {"id": e[0], "published_at": e[1], "vector": e[2], "url": e[3]} for e in others
         ],
     }
+    if mine is not None:
+        return report  # indexed already: the bucket stays as it is
     others.append(
         [message.article_id, message.published_at, message.vector, message.url, message.seen]
     )

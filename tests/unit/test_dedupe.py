@@ -177,6 +177,34 @@ def test_grouped_probes_give_the_verdicts_of_single_probes(partitions: int) -> N
     assert isinstance(dup, Duplicate) and dup.duplicate_of == "zz-a"
 
 
+def test_an_article_scattered_again_reports_only_what_was_indexed_before_it() -> None:
+    """A worker killed after an article's probes were indexed but before its input offset was
+    committed scatters it again. Its second probes come after a copy's, and their reports can
+    reach gather first (the first ones sat on a partition waiting for a rebalance). Reporting
+    the copy then made each the other's duplicate: a cycle with no original, whose copies never
+    joined a story (found by the worker-kill fault test)."""
+    a = article("a", body(1), published_at="2024-11-26T08:00:00Z")
+    b = article("b", edit(body(1), 0.02), published_at="2024-11-26T09:00:00Z")
+    bands_state: dict[str, str] = {}
+    gather_state: dict[str, str] = {}
+    rec_a, first = scatter(a, CONFIG, 0.0)
+    first_reports = [probe(p, bands_state, 0.0, CONFIG) for p in first]  # delivery delayed
+    rec_b, probes_b = scatter(b, CONFIG, 1.0)
+    assert gather(rec_b, gather_state, 1.0, CONFIG) is None
+    verdict_b = [
+        gather(probe(p, bands_state, 1.0, CONFIG), gather_state, 1.0, CONFIG) for p in probes_b
+    ][-1]
+    assert isinstance(verdict_b, Duplicate) and verdict_b.duplicate_of == "a"
+    _rec, again = scatter(a, CONFIG, 2.0)  # the redelivered input, scattered again
+    assert gather(rec_a, gather_state, 2.0, CONFIG) is None
+    verdicts = [
+        gather(probe(p, bands_state, 2.0, CONFIG), gather_state, 2.0, CONFIG) for p in again
+    ]
+    assert verdicts[-1] == a
+    assert all(gather(r, gather_state, 3.0, CONFIG) is None for r in first_reports)
+    assert gather(rec_a, gather_state, 3.0, CONFIG) == a  # and a redelivered record agrees
+
+
 def test_a_single_probe_message_is_a_group_of_one() -> None:
     """Band messages sent before grouping existed (one band each) are still understood."""
     _rec, probes = scatter(article("a", body(1)), CONFIG, 0.0)
