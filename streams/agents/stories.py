@@ -24,7 +24,9 @@ from streams.models import EventRecord
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
-COPIES = "story-copies"
+# The stage name in dead letters and counters (the schema allows [a-z_]); the agent and its
+# table keep the name "story-copies".
+COPIES = "story_copies"
 CONFIG = stage.StoryConfig.from_settings(tocsin_app.settings)
 COPY_TOPIC = topics.STORY_COPIES.full_name(tocsin_app.settings)
 MEMBER_TOPIC = topics.STORY_MEMBERS.full_name(tocsin_app.settings)

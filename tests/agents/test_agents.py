@@ -9,11 +9,12 @@ from unittest.mock import AsyncMock
 
 import orjson
 
-from streams import codecs
+from streams import codecs, topics
 from streams.agents import dedupe, extract, match, stories, validate
 from streams.agents.subscriptions import registry
 from streams.models import EventRecord, SourceRef, Subscription
 from streams.pipeline.stories import story_key
+from streams.schemas import validator
 
 
 async def eventually(condition: Any, timeout: float = 60.0) -> None:
@@ -177,6 +178,17 @@ async def test_stories_then_match_send_one_alert_then_an_update(
     ]
     assert alerts[0][1]["alert_id"] == alerts[1][1]["alert_id"]
     assert [v["stage"] for _k, v in sent(sends["deadletter"])] == ["stories"]
+
+
+async def test_story_copies_dead_letters_follow_the_dead_letter_schema(
+    test_app: Any, sends: dict[str, AsyncMock]
+) -> None:
+    async with stories.join_copies.test_context() as agent:
+        await agent.put(b"{}")  # neither a duplicate nor a membership
+    letters = sent(sends["deadletter"])
+    assert [v["stage"] for _k, v in letters] == ["story_copies"]
+    check = validator(topics.DEADLETTER.schema_file)
+    assert not list(check.iter_errors(letters[0][1]))
 
 
 def test_registry_applies_updates_tombstones_and_rejects_bad_records() -> None:

@@ -274,6 +274,8 @@ def test_poison_messages_go_to_dead_letters_and_never_stall_a_partition(run: Run
         topics.DEDUPE_VERDICTS: ("dedupe", b'{"type": "bands", "article_id": "p"}'),
         topics.ARTICLES_UNIQUE: ("extract", b'{"id": "p", "text": null}'),
         topics.EVENTS: ("stories", b'{"article_id": "p", "themes": 3}'),
+        topics.STORY_MEMBERS: ("story_copies", b'{"article_id": "p"}'),
+        topics.STORY_COPIES: ("stories", b"[1]"),
         topics.STORIES: ("match", b'{"story_id": "p"}'),
         topics.ALERTS: ("deliver", b"[1]"),
     }
@@ -290,6 +292,9 @@ def test_poison_messages_go_to_dead_letters_and_never_stall_a_partition(run: Run
     }
     for (topic, partition, offset), stage in placed.items():
         assert found.get((topic, partition, offset)) == stage, (topic, partition, offset)
+    check = validator(topics.DEADLETTER.schema_file)
+    for letter in letters:
+        assert not list(check.iter_errors(letter)), letter
 
 
 async def _inject(
