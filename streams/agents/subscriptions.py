@@ -21,7 +21,7 @@ from streams.agents._boundary import count
 from streams.errors import DecodeError
 from streams.models import DeadLetter, Rejected, SourceRef, Subscription
 from streams.pipeline.driver import dead_letter
-from streams.pipeline.match import Matcher, parse_subscription
+from streams.pipeline.match import Matcher, parse_subscription, redact_rejected
 
 log = logging.getLogger(__name__)
 STAGE = "subscriptions"
@@ -56,13 +56,14 @@ class SubscriptionRegistry:
         try:
             data = codecs.loads(value)
         except DecodeError as exc:
-            return dead_letter(STAGE, source, value, Rejected(exc.error_type, str(exc)), key)
+            reason = Rejected(exc.error_type, str(exc))
+            return dead_letter(STAGE, source, *redact_rejected(value, reason), key)
         parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
         if isinstance(parsed, Rejected):
-            return dead_letter(STAGE, source, value, parsed, key)
+            return dead_letter(STAGE, source, *redact_rejected(value, parsed), key)
         if parsed.id != sub_id:
             reason = Rejected("key_mismatch", f"key {sub_id!r} != id {parsed.id!r}")
-            return dead_letter(STAGE, source, value, reason, key)
+            return dead_letter(STAGE, source, *redact_rejected(value, reason), key)
         self.matcher.put(parsed)
         return None
 

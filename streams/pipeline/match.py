@@ -16,6 +16,7 @@ re-emits the identical alert instead of a new revision: consumers drop repeats b
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from streams import codecs
-from streams.errors import ValidationFailed
+from streams.errors import DecodeError, ValidationFailed
 from streams.models import (
     FACETS,
     Alert,
@@ -42,6 +43,53 @@ STAGE = "match"
 # Articles remembered per (subscription, story) for re-emitting a redelivered revision.
 SEEN_MAX = 50
 HIGH, MEDIUM = 0.75, 0.5  # confidence tiers
+
+
+REDACTED = "[redacted]"
+_SECRET_TEXT = re.compile(rb'("secret"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def _secrets(value: Any) -> Iterable[str]:
+    """Every string under a key named ``secret``, at any depth."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "secret" and isinstance(v, str):
+                yield v
+            else:
+                yield from _secrets(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _secrets(v)
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if k == "secret" and isinstance(v, str) else _without_secrets(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def redact_rejected(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected]:
+    """A rejected subscription as its dead letter may show it: webhook secrets replaced by
+    ``[redacted]``, in the payload and in the error (a schema error quotes the value). The
+    dead-letter topic is read more widely than the subscriptions topic; a replay needs the
+    secret put back."""
+    try:
+        data = codecs.loads(payload)
+    except DecodeError:  # not JSON: blank what looks like a secret field
+        return _SECRET_TEXT.sub(rb'\1"' + REDACTED.encode() + b'"', payload), rejected
+    error = rejected.error
+    for secret in sorted(set(_secrets(data)), key=len, reverse=True):
+        if secret:
+            error = error.replace(secret, REDACTED)
+    clean = _without_secrets(data)
+    if clean == data:
+        return payload, Rejected(rejected.error_type, error)
+    return codecs.dumps(clean), Rejected(rejected.error_type, error)
 
 
 def parse_subscription(data: Any, validator: Draft202012Validator) -> Subscription | Rejected:

@@ -205,6 +205,25 @@ def test_registry_applies_updates_tombstones_and_rejects_bad_records() -> None:
     assert registry.apply(b"e", b"{", src) is not None
 
 
+def test_rejected_subscriptions_leave_their_webhook_secret_out_of_dead_letters() -> None:
+    src = SourceRef("subs", 0, 3)
+    bad = {"id": "s", "themes": ["riot"], "webhook": {"url": "ftp://x", "secret": "hunter2-xyz"}}
+    letter = registry.apply(b"s", codecs.dumps(bad), src)
+    assert letter is not None and letter.stage == "subscriptions"
+    assert b"hunter2" not in codecs.dumps(letter.to_dict())
+    assert orjson.loads(letter.payload)["webhook"] == {"url": "ftp://x", "secret": "[redacted]"}
+    short = {
+        "id": "s",
+        "themes": ["riot"],
+        "webhook": {"url": "https://x.example", "secret": "hunter2"},
+    }
+    letter = registry.apply(b"s", codecs.dumps(short), src)
+    assert letter is not None and letter.error == "webhook/secret: '[redacted]' is too short"
+    broken = b'{"id": "s", "webhook": {"secret": "hunter2-xyz", "url": '
+    letter = registry.apply(b"s", broken, src)
+    assert letter is not None and b"hunter2" not in letter.payload
+
+
 async def test_a_dead_letter_can_carry_what_replays_the_failed_work(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
