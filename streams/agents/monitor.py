@@ -62,6 +62,7 @@ class StageSensor(Sensor):
         # past records an agent never processed (when an agent crashes), which would hide the
         # very stall /healthz is for.
         self.baselines: dict[tuple[str, str, int], int] = {}
+        self.joined = False  # a rebalance has completed: the worker is a member of its group
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[Any, Any]:
         if len(self.inflight) > _INFLIGHT_MAX:  # events that never came out (crashed streams)
@@ -93,6 +94,7 @@ class StageSensor(Sensor):
         # Partitions are assigned: take their baselines (the committed offsets) now rather than
         # at the next periodic check, before an agent that crashes at once lets faust commit
         # past a backlog it never processed (which would hide the stall).
+        self.joined = True
         checked.set()
 
     def _origin_of(self, event: Any) -> float | None:
@@ -288,8 +290,9 @@ async def _check(client: AIOKafkaConsumer) -> None:
     monitor.readiness = Readiness(
         missing_topics=tuple(t for t in wanted if t not in existing),
         recovered=tables_recovered(),
-        assigned=bool(assigned),
+        joined=sensor.joined,
         subscriptions_loaded=registry.ready.is_set(),
+        partitions=len({(tp.topic, tp.partition) for tp in assigned}),
     )
     monitor.checked_at = time.time()
 

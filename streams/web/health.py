@@ -104,20 +104,24 @@ class ProgressTracker:
 
 @dataclass(frozen=True)
 class Readiness:
-    """What /readyz checks: topics exist, table recovery finished, partitions assigned,
-    subscriptions loaded."""
+    """What /readyz checks: topics exist, table recovery finished, the worker has joined its
+    group, subscriptions loaded.
+
+    Joined, not "has partitions": with more workers than partitions some hold none, yet serve
+    the API and stand by for a failover; requiring partitions kept them unready for good."""
 
     missing_topics: tuple[str, ...]
     recovered: bool
-    assigned: bool
+    joined: bool
     subscriptions_loaded: bool
+    partitions: int = 0  # reported, not required
 
     @property
     def ready(self) -> bool:
         return (
             not self.missing_topics
             and self.recovered
-            and self.assigned
+            and self.joined
             and self.subscriptions_loaded
         )
 
@@ -126,6 +130,7 @@ class Readiness:
             "ready": self.ready,
             "missing_topics": list(self.missing_topics),
             "tables_recovered": self.recovered,
-            "partitions_assigned": self.assigned,
+            "joined_group": self.joined,
+            "partitions_assigned": self.partitions,
             "subscriptions_loaded": self.subscriptions_loaded,
         }

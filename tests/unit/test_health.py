@@ -64,6 +64,9 @@ def test_readiness_needs_everything() -> None:
     assert not Readiness((), False, True, True).ready
     assert not Readiness((), True, False, True).ready
     assert not Readiness((), True, True, False).ready
+    # A member of the group with no partitions (more workers than partitions) is ready.
+    spare = Readiness((), True, True, True, partitions=0)
+    assert spare.ready and spare.to_dict()["partitions_assigned"] == 0
 
 
 def test_health_logic_imports_no_streaming_shell() -> None:
