@@ -179,6 +179,7 @@ class Monitor:
         self.readiness = Readiness(("(not checked yet)",), False, False, False)
         self.checked_at = 0.0
         self.started = time.time()
+        self.recovering_since: float | None = None  # monotonic
 
     def stalls(self) -> list[Stall]:
         return self.tracker.stalls(time.monotonic())
@@ -220,6 +221,7 @@ def tables_recovered() -> bool:
 
 
 _INTERVAL = 5.0
+RECOVERY_GRACE = 900.0  # seconds of table recovery before waiting work counts as a stall
 checked = asyncio.Event()  # set to check at once (after a rebalance) instead of waiting
 
 
@@ -277,7 +279,18 @@ async def _check(client: AIOKafkaConsumer) -> None:
                 position = sensor.processed.get(ident, sensor.baselines.get(ident, starts[tp]))
                 positions.append(StreamPosition(stage, tp.topic, tp.partition, position, ends[tp]))
     now = time.monotonic()
-    monitor.tracker.observe(positions, now)
+    recovered = tables_recovered()
+    if recovered:
+        monitor.recovering_since = None
+    elif monitor.recovering_since is None:
+        monitor.recovering_since = now
+    # Agents wait while faust restores tables after a rebalance: for a big changelog that takes
+    # minutes, and /healthz must not get the worker restarted for it. A recovery that has not
+    # finished after RECOVERY_GRACE is itself a stall.
+    paused = (
+        monitor.recovering_since is not None and now - monitor.recovering_since < RECOVERY_GRACE
+    )
+    monitor.tracker.observe(positions, now, paused=paused)
     lag: dict[tuple[str, str], int] = {}
     for p in positions:
         lag[(p.stage, p.topic)] = lag.get((p.stage, p.topic), 0) + p.lag
@@ -289,7 +302,7 @@ async def _check(client: AIOKafkaConsumer) -> None:
     wanted = [spec.full_name(settings) for spec in topics.ALL]
     monitor.readiness = Readiness(
         missing_topics=tuple(t for t in wanted if t not in existing),
-        recovered=tables_recovered(),
+        recovered=recovered,
         joined=sensor.joined,
         subscriptions_loaded=registry.ready.is_set(),
         partitions=len({(tp.topic, tp.partition) for tp in assigned}),

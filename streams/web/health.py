@@ -65,15 +65,18 @@ class ProgressTracker:
     _tracks: dict[tuple[str, str, int], _Track] = field(default_factory=dict)
     _last: dict[tuple[str, str, int], StreamPosition] = field(default_factory=dict)
 
-    def observe(self, positions: list[StreamPosition], now: float) -> None:
+    def observe(self, positions: list[StreamPosition], now: float, paused: bool = False) -> None:
+        """Record the positions seen at ``now``. ``paused``: the agents are held on purpose
+        (table recovery after a rebalance), so waiting work is not a stall yet; the clock
+        starts once they run again."""
         seen = set()
         for p in positions:
             ident = (p.stage, p.topic, p.partition)
             seen.add(ident)
             self._last[ident] = p
             track = self._tracks.get(ident)
-            if track is None or track.position != p.position or p.lag == 0:
-                self._tracks[ident] = _Track(p.position, now if p.lag > 0 else None)
+            if paused or track is None or track.position != p.position or p.lag == 0:
+                self._tracks[ident] = _Track(p.position, now if p.lag > 0 and not paused else None)
             elif track.waiting_since is None:
                 track.waiting_since = now
         # Partitions moved to another worker after a rebalance are no longer ours to judge.
@@ -119,10 +122,7 @@ class Readiness:
     @property
     def ready(self) -> bool:
         return (
-            not self.missing_topics
-            and self.recovered
-            and self.joined
-            and self.subscriptions_loaded
+            not self.missing_topics and self.recovered and self.joined and self.subscriptions_loaded
         )
 
     def to_dict(self) -> dict[str, object]:

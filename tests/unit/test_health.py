@@ -32,6 +32,16 @@ def test_progress_resets_the_clock() -> None:
     assert t.stalls(now=111) != []
 
 
+def test_table_recovery_is_not_a_stall_and_the_clock_starts_after_it() -> None:
+    t = ProgressTracker(stall_after=60)
+    t.observe([pos(10, 100)], now=0, paused=True)
+    t.observe([pos(10, 100)], now=300, paused=True)  # a long recovery: agents held on purpose
+    assert t.stalls(now=300) == []
+    t.observe([pos(10, 100)], now=305)  # recovered, still not moving: the clock starts here
+    assert t.stalls(now=364) == []
+    assert [s.seconds for s in t.stalls(now=366)] == [61]
+
+
 def test_an_idle_stream_is_healthy_and_new_work_starts_a_fresh_clock() -> None:
     t = ProgressTracker(stall_after=60)
     t.observe([pos(10, 10)], now=0)
