@@ -35,8 +35,10 @@ dropped whenever a key is touched, :func:`sweep` removes the rest, and a band bu
 most ``bucket_max`` entries (the newest), so a lookup costs the same at 10k or 1M articles.
 
 Seeing the *same* article id again is a redelivery (at-least-once), not a duplicate: the exact
-step passes it again, probes skip its own entries, and the gather step re-emits the verdict it
-recorded the first time.
+step passes it again, a probe of an article already indexed reports only what was indexed
+before it (as its first probe did; a copy indexed in between found *it*, and reporting that copy
+back made each the other's duplicate, a cycle with no original), and the gather step re-emits
+the verdict it recorded the first time.
 """
 
 from __future__ import annotations
