@@ -96,18 +96,21 @@ def main() -> int:
 def _soak(
     settings: Settings, items: list[Item], args: argparse.Namespace, workers: list[WorkerProcess]
 ) -> int:
-    header = "  t (s)   sent   lag  " + "  ".join(f"rss w{i} MiB" for i in range(len(workers)))
+    header = "  t (s)   sent   lag  " + "  ".join(
+        f"rss w{i} MiB  tables w{i}" for i in range(len(workers))
+    )
     print(header, flush=True)
-    samples: list[tuple[float, int, list[float]]] = []
+    samples: list[tuple[float, int, list[float], list[float]]] = []
     feeder = Feeder(settings, items, rate=args.rate).start()
     start = time.monotonic()
 
     def sample() -> int:
         lag = asyncio.run(group_lag(settings))
         rss = [w.rss_mb() for w in workers]
+        tables = [w.table_mb() for w in workers]
         t = time.monotonic() - start
-        samples.append((t, lag, rss))
-        cols = "  ".join(f"{r:11.0f}" for r in rss)
+        samples.append((t, lag, rss, tables))
+        cols = "  ".join(f"{r:11.0f}  {m:9.0f}" for r, m in zip(rss, tables, strict=True))
         print(f"{t:7.0f} {feeder.sent:6d} {lag:5d}  {cols}", flush=True)
         return lag
 
@@ -132,7 +135,7 @@ def _soak(
 
 
 def _summary(
-    samples: list[tuple[float, int, list[float]]],
+    samples: list[tuple[float, int, list[float], list[float]]],
     stream_s: float,
     drained_at: float | None,
     total: int,
@@ -146,9 +149,14 @@ def _summary(
         early = max(s[2][i] for s in first)
         late = max(s[2][i] for s in last)
         peak = max(s[2][i] for s in samples)
+        # RSS beside RocksDB's own memory: growth of the rest would be a leak of ours.
+        rest_early = max(s[2][i] - s[3][i] for s in first)
+        rest_late = max(s[2][i] - s[3][i] for s in last)
         print(
             f"  worker {i}: RSS first 2 min {early:.0f} MiB, last 2 min {late:.0f} MiB, "
-            f"peak {peak:.0f} MiB ({(late - early) / max(early, 1) * 100:+.1f}%)"
+            f"peak {peak:.0f} MiB ({(late - early) / max(early, 1) * 100:+.1f}%); without "
+            f"RocksDB memory {rest_early:.0f} -> {rest_late:.0f} MiB, RocksDB last "
+            f"{max(s[3][i] for s in last):.0f} MiB"
         )
     print(f"  lag while streaming: max {max(s[1] for s in during)} records")
     if drained_at is None:

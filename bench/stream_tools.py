@@ -209,6 +209,22 @@ class WorkerProcess:
                 continue
         return total / 1024
 
+    def table_mb(self) -> float:
+        """RocksDB memory of the worker's tables (``tocsin_table_memory_bytes``), MiB; 0 when
+        /metrics does not answer."""
+        try:
+            url = f"http://127.0.0.1:{self.port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("tocsin_table_memory_bytes{")
+        )
+        return total / (1024 * 1024)
+
     def cpu_s(self) -> float:
         """CPU seconds (user + system) used so far by the worker and its live children."""
         return sum(cpu_seconds(pid) for pid in self.tree())

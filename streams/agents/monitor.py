@@ -21,6 +21,7 @@ from faust.streams import current_event
 
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
+from streams.agents._state import table_memory
 from streams.agents.subscriptions import registry
 from streams.web.feed import RECENT_MAX, AlertFeed
 from streams.web.health import ProgressTracker, Readiness, Stall, StreamPosition
@@ -298,6 +299,8 @@ async def _check(client: AIOKafkaConsumer) -> None:
     for (stage, topic), n in lag.items():
         metrics.CONSUMER_LAG.labels(stage, topic).set(n)
     refresh_stall_gauge(now)
+    for name, size in table_memory().items():
+        metrics.TABLE_MEMORY.labels(name).set(size)
     existing = await client.topics()
     wanted = [spec.full_name(settings) for spec in topics.ALL]
     monitor.readiness = Readiness(

@@ -278,3 +278,24 @@ async def test_producer_flush_waits_for_every_buffered_table_write(test_app: Any
 
     assert await drained(DrainingBuffer) == [0, 1, 2]
     assert await drained(ProducerBuffer) != [0, 1, 2]  # the faust behaviour it replaces
+
+
+def test_tables_open_rocksdb_within_their_memory_budget(tmp_path: Any) -> None:
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from streams.agents._state import rocksdb_options, table_memory
+
+    options = rocksdb_options(32)
+    assert options["driver"] == "rocksdict"
+    rocks = RocksDBOptions(
+        **{k: v for k, v in options.items() if k != "driver"}, use_rocksdict=True
+    )
+    assert (rocks.write_buffer_size, rocks.max_write_buffer_number) == (8 << 20, 2)
+    assert rocks.block_cache_size == 16 << 20
+    db = rocks.open(tmp_path / "db")
+    db[b"k"] = b"v" * 1000
+    assert db.property_int_value("rocksdb.cur-size-all-mem-tables") > 1000
+    db.close()
+    sizes = table_memory()  # the agent tests' memory store: every table, no RocksDB bytes
+    assert {"dedupe-bands", "stories", "story-copies"} <= set(sizes)
+    assert set(sizes.values()) == {0}
