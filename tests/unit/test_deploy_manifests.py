@@ -349,6 +349,10 @@ def test_compose_tocsin_environment_is_valid_settings() -> None:
         assert hosts == set(kafka), f"{service} bootstraps from {hosts}"
         assert settings.replication_factor == len(kafka) == 3, service
         assert settings.min_insync_replicas == 2, service
+        # Tokens come from the operator's environment, never from the file itself.
+        raw = compose()["services"][service].get("environment") or {}
+        for key in (k for k in raw if k.endswith("_TOKEN")):
+            assert re.fullmatch(r"\$\{\w+:?-\}", str(raw[key])), f"{service}: {key} is hard-coded"
 
 
 def test_compose_kafka_is_a_three_node_kraft_cluster() -> None:
