@@ -486,3 +486,31 @@ def test_dockerignore_keeps_local_state_out_and_the_build_inputs_in() -> None:
     for source in sources:
         assert (ROOT / source).exists(), source
         assert not ignored(source), f"{source} is copied but .dockerignore leaves it out"
+
+
+# -- docs/operations.md -------------------------------------------------------------------
+
+
+def documented_commands() -> list[list[str]]:
+    """Every ``tocsin <command> ...`` in the code of docs/operations.md, as argv."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    code = re.findall(r"```[a-z]*\n(.*?)```", text, re.S) + re.findall(r"`([^`\n]+)`", text)
+    out = []
+    for block in code:
+        for line in block.splitlines():
+            for segment in re.split(r"&&|\|| -- |;", line):
+                if not re.match(r"\s*tocsin [a-z]", segment):
+                    continue  # other tools, or a placeholder such as `tocsin COMMAND...`
+                out.append(shlex.split(segment, comments=True)[1:])
+    return out
+
+
+def test_every_tocsin_command_in_the_operations_guide_exists() -> None:
+    commands = documented_commands()
+    assert {"dlq", "topics", "subscriptions"} <= {c[0] for c in commands}
+    parser = build_parser()
+    for argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"docs/operations.md: `tocsin {' '.join(argv)}` is no tocsin command")
