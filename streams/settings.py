@@ -8,6 +8,7 @@ deployment is fixed in one round trip instead of one variable at a time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,6 +17,26 @@ from typing import Any
 from streams.errors import ConfigError
 
 PREFIX = "TOCSIN_"
+
+# Variables Kubernetes (and Docker links) inject for every Service in the namespace: a Service
+# named tocsin-worker gives TOCSIN_WORKER_SERVICE_HOST, TOCSIN_WORKER_SERVICE_PORT[_<name>],
+# TOCSIN_WORKER_PORT=tcp://..., TOCSIN_WORKER_PORT_6066_TCP[_PROTO|_PORT|_ADDR]. They share our
+# prefix but are not settings, and a pod would refuse to start on them as unknown ones.
+_SERVICE_LINK = re.compile(
+    r"TOCSIN_(?:\w*_)?(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT_\d+_(?:TCP|UDP|SCTP)"
+    r"(?:_PROTO|_PORT|_ADDR)?)"
+)
+# The bare TOCSIN_<SERVICE>_PORT only counts with the value Kubernetes gives it, so that a typo
+# of a port setting (TOCSIN_WEBB_PORT=6066) is still reported.
+_SERVICE_LINK_PORT = re.compile(r"TOCSIN_(?:\w*_)?PORT")
+_SERVICE_LINK_URL = re.compile(r"(?:tcp|udp|sctp)://\S+:\d+")
+
+
+def is_service_link(key: str, value: str) -> bool:
+    """True for a variable Kubernetes injected for a Service named tocsin or tocsin-*."""
+    if _SERVICE_LINK.fullmatch(key):
+        return True
+    return bool(_SERVICE_LINK_PORT.fullmatch(key) and _SERVICE_LINK_URL.fullmatch(value))
 
 
 def _positive_int(raw: str) -> int:
@@ -243,7 +264,12 @@ class Settings:
                 errors.append(f"{key}={env[key]!r}: {exc}")
         for key in sorted(env):
             # A typo such as TOCSIN_BROKERS would otherwise be silently ignored.
-            if key.startswith(PREFIX) and key not in known and not key.startswith("TOCSIN_KAFKA_"):
+            if (
+                key.startswith(PREFIX)
+                and key not in known
+                and not key.startswith("TOCSIN_KAFKA_")
+                and not is_service_link(key, env[key])
+            ):
                 errors.append(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
         rf = values.get("replication_factor", cls.replication_factor)
         isr = values.get("min_insync_replicas", cls.min_insync_replicas)

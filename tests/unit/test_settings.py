@@ -70,3 +70,40 @@ def test_min_insync_replicas_reaches_topic_configs_and_cannot_exceed_replication
     assert settings.topic_configs == {"min.insync.replicas": "2"}
     with pytest.raises(ConfigError, match="MIN_INSYNC_REPLICAS=2 is above"):
         Settings.from_env({"TOCSIN_MIN_INSYNC_REPLICAS": "2"})
+
+
+# What Kubernetes injects into every pod of the namespace for a Service named tocsin-worker
+# with a port named http (service links), and for one named just tocsin.
+SERVICE_LINKS = {
+    "TOCSIN_WORKER_SERVICE_HOST": "10.96.0.12",
+    "TOCSIN_WORKER_SERVICE_PORT": "6066",
+    "TOCSIN_WORKER_SERVICE_PORT_HTTP": "6066",
+    "TOCSIN_WORKER_PORT": "tcp://10.96.0.12:6066",
+    "TOCSIN_WORKER_PORT_6066_TCP": "tcp://10.96.0.12:6066",
+    "TOCSIN_WORKER_PORT_6066_TCP_PROTO": "tcp",
+    "TOCSIN_WORKER_PORT_6066_TCP_PORT": "6066",
+    "TOCSIN_WORKER_PORT_6066_TCP_ADDR": "10.96.0.12",
+    "TOCSIN_SERVICE_HOST": "10.96.0.13",
+    "TOCSIN_PORT": "tcp://[fd00::13]:6066",
+    "TOCSIN_PORT_9090_UDP": "udp://10.96.0.13:9090",
+}
+
+
+def test_kubernetes_service_links_are_not_settings() -> None:
+    settings = Settings.from_env({**SERVICE_LINKS, "TOCSIN_WEB_PORT": "7000"})
+    assert settings.web_port == 7000  # a real setting ending in _PORT is still parsed
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("TOCSIN_WEBB_PORT", "6066"),  # a typo of TOCSIN_WEB_PORT, not a service link
+        ("TOCSIN_WEB_PORTS", "6066"),
+        ("TOCSIN_WORKER_PORT_6066_TCP_HOST", "10.0.0.1"),  # no such service-link suffix
+        ("TOCSIN_WORKER_PORT_HTTP_TCP", "tcp://10.0.0.1:6066"),
+        ("TOCSIN_SERVICE_HOSTS", "10.0.0.1"),
+    ],
+)
+def test_lookalikes_of_service_links_are_still_reported(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        Settings.from_env({**SERVICE_LINKS, key: value})
