@@ -19,6 +19,7 @@ from typing import Any
 from streams import app as tocsin_app
 from streams import codecs, topics
 from streams.agents._boundary import count
+from streams.agents._state import rocksdb_options, track_memory
 from streams.agents.monitor import feed
 from streams.pipeline import stats
 
@@ -46,9 +47,10 @@ def _table(window: stats.Window) -> Any:
         f"stats-{window.name}",
         default=int,
         partitions=settings.topic_partitions,
-        options={"driver": "rocksdict"},
+        options=rocksdb_options(settings.table_memory_mb),
         extra_topic_configs=settings.topic_configs,
     )
+    track_memory(table)
     # Windows are counted by the record's Kafka timestamp (when it was produced), so a
     # backlog processed late still lands in the minute it happened. faust expires old windows
     # itself (tombstones on a compacted changelog; retention.ms does not apply to a
