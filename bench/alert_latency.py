@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.stream_tools import stop_on_sigterm
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.settings import Settings
@@ -43,6 +44,7 @@ SUBSCRIPTION = {"id": "bench-all", "name": "Everything", "query": "the OR a OR o
 
 
 def main() -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5.0, help="articles per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")

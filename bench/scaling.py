@@ -31,6 +31,7 @@ from bench.stream_tools import (
     cpu_seconds,
     free_port,
     group_lag,
+    stop_on_sigterm,
 )
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1500)
     parser.add_argument("--workers", default="1,2,3", help="worker counts to run")

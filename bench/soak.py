@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from bench.corpus import Item, generate
-from bench.stream_tools import Feeder, WorkerProcess, free_port, group_lag
+from bench.stream_tools import Feeder, WorkerProcess, free_port, group_lag, stop_on_sigterm
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.settings import Settings
@@ -36,6 +36,7 @@ SUBSCRIPTIONS = [
 
 
 def main() -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=8.0, help="articles per second")

@@ -152,6 +152,18 @@ class Feeder:
 # ---- worker processes, their memory and CPU, and the group's lag ---------------------------
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (and SIGHUP) into SystemExit, so the ``finally`` blocks that stop the
+    workers run. Python's default is to die at once, which left the workers (each in its own
+    session) running after ``make soak`` was terminated."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGHUP, _exit)
+
+
 class WorkerProcess:
     """``tocsin worker`` in its own session, stopped with SIGTERM then SIGKILL."""
 

@@ -21,7 +21,10 @@ stop_worker() {
     kill -KILL "$worker_pid" 2>/dev/null || true
 }
 cleanup() {
-    trap - EXIT INT TERM
+    trap - EXIT
+    # A second signal must not cut the cleanup short: make forwards its SIGTERM to this
+    # script, so a TERM to the process group arrives twice, and the broker was left running.
+    trap '' INT TERM
     echo; echo "stopping worker and broker..."
     [[ -z "$tail_pid" ]] || kill "$tail_pid" 2>/dev/null || true
     stop_worker

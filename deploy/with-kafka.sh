@@ -11,7 +11,12 @@ export TOCSIN_BROKER="127.0.0.1:${TOCSIN_KAFKA_PORT}"
 # The jar cache is shared with `make run`; only the run directory differs.
 export TOCSIN_KAFKA_LIBS_HOME="${TOCSIN_KAFKA_LIBS_HOME:-$root/.kafka}"
 
-cleanup() { "$here/kafka/kafka.sh" down || true; }
+# Signals are ignored during the cleanup: a second INT/TERM (make forwards its own to this
+# script) would otherwise end it before the broker is down.
+cleanup() {
+    trap '' INT TERM
+    "$here/kafka/kafka.sh" down || true
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
