@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from streams.sources import files
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "streams" / "samples"
 KENYA_PAGE = SAMPLES / "kenya-abductions-page.txt"
+
+# SIGTERM (CI giving up, `make test` forwarding its own) as KeyboardInterrupt: pytest then still
+# tears fixtures down, and those stop the workers and brokers the tests started. Python's
+# default is to die at once and leave them running (they run in sessions of their own).
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def load_subscriptions(path: Path = SAMPLES / "subscriptions.yaml") -> list[Subscription]:
