@@ -49,27 +49,20 @@ REDACTED = "[redacted]"
 _SECRET_TEXT = re.compile(rb'("secret"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
-def _secrets(value: Any) -> Iterable[str]:
-    """Every string under a key named ``secret``, at any depth."""
+def _redact(value: Any, found: list[str]) -> Any:
+    """``value`` with every string under a key named ``secret`` (at any depth) replaced by
+    ``REDACTED``; the secrets go to ``found``."""
     if isinstance(value, dict):
+        out = {}
         for k, v in value.items():
             if k == "secret" and isinstance(v, str):
-                yield v
+                found.append(v)
+                out[k] = REDACTED
             else:
-                yield from _secrets(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _secrets(v)
-
-
-def _without_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if k == "secret" and isinstance(v, str) else _without_secrets(v)
-            for k, v in value.items()
-        }
+                out[k] = _redact(v, found)
+        return out
     if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
+        return [_redact(v, found) for v in value]
     return value
 
 
@@ -82,13 +75,14 @@ def redact_rejected(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected
         data = codecs.loads(payload)
     except DecodeError:  # not JSON: blank what looks like a secret field
         return _SECRET_TEXT.sub(rb'\1"' + REDACTED.encode() + b'"', payload), rejected
+    found: list[str] = []
+    clean = _redact(data, found)
+    if not found:
+        return payload, rejected
     error = rejected.error
-    for secret in sorted(set(_secrets(data)), key=len, reverse=True):
+    for secret in sorted(set(found), key=len, reverse=True):
         if secret:
             error = error.replace(secret, REDACTED)
-    clean = _without_secrets(data)
-    if clean == data:
-        return payload, Rejected(rejected.error_type, error)
     return codecs.dumps(clean), Rejected(rejected.error_type, error)
 
 
