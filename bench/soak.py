@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -150,9 +151,10 @@ def _summary(
         early = max(s[2][i] for s in first)
         late = max(s[2][i] for s in last)
         peak = max(s[2][i] for s in samples)
-        # RSS beside RocksDB's own memory: growth of the rest would be a leak of ours.
-        rest_early = max(s[2][i] - s[3][i] for s in first)
-        rest_late = max(s[2][i] - s[3][i] for s in last)
+        # RSS beside RocksDB's own memory: growth of the rest would be a leak of ours. The
+        # median: just after a flush RocksDB reports less while RSS keeps the freed pages.
+        rest_early = statistics.median(s[2][i] - s[3][i] for s in first)
+        rest_late = statistics.median(s[2][i] - s[3][i] for s in last)
         print(
             f"  worker {i}: RSS first 2 min {early:.0f} MiB, last 2 min {late:.0f} MiB, "
             f"peak {peak:.0f} MiB ({(late - early) / max(early, 1) * 100:+.1f}%); without "
