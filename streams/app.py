@@ -78,6 +78,7 @@ class QuietWorker(faust.Worker):  # type: ignore[misc]
         self.spinner = None
         super().on_setup_root_logger(logger, level)
 
+
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{b}" for b in settings.brokers],
