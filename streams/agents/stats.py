@@ -85,9 +85,7 @@ async def count_stream(stream: Any) -> None:
 def add_batch(events: list[Any]) -> None:
     """Count a batch: the increments of each source partition are summed, then written while
     that partition's latest event is current, so they land in that partition's rows (and
-    changelog) and in the window of its stream time, as one event at a time did. A batch (at
-    most ``WITHIN_S``) that straddles a window boundary counts its earlier records in the
-    later window."""
+    changelog) and in the window of its stream time, as one event at a time did."""
     per_partition: dict[int, tuple[Any, Counter[str]]] = {}
     for event in events:
         kind = KIND_OF_TOPIC.get(event.message.topic)
