@@ -13,12 +13,8 @@ dead letter counted here must not produce another one.
 from __future__ import annotations
 
 import logging
-import weakref
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-
-from faust.streams import _current_event
 
 from streams import app as tocsin_app
 from streams import codecs, topics
@@ -65,53 +61,27 @@ def _table(window: stats.Window) -> Any:
 TABLES: dict[str, Any] = {name: _table(w) for name, w in stats.WINDOWS.items()}
 
 
-# Counts are added up per batch: every `table[k] += n` is a changelog record, and one record
-# per counter per event was a quarter of all the records a worker wrote per article
-# (docs/benchmarks.md, "Records per article").
-BATCH = 500
-WITHIN_S = 1.0
-
-
 @tocsin_app.app.agent(counted, name="stats")
 async def count_stream(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=WITHIN_S):
-        try:
-            add_batch(events)
-        except Exception:
-            log.exception("stats: could not count a batch of %d records", len(events))
-            count(stats.STAGE, "error")
-
-
-def add_batch(events: list[Any]) -> None:
-    """Count a batch: the increments of each source partition are summed, then written while
-    that partition's latest event is current, so they land in that partition's rows (and
-    changelog) and in the window of its stream time, as one event at a time did."""
-    per_partition: dict[int, tuple[Any, Counter[str]]] = {}
-    for event in events:
+    async for event in stream.events():
         kind = KIND_OF_TOPIC.get(event.message.topic)
         if kind is None:
             continue
         try:
-            record = codecs.loads(event.value) if isinstance(event.value, bytes) else None
-        except Exception:  # noqa: BLE001 - undecodable input is counted, not rejected
-            record = None
-        keys = stats.counter_keys(kind, record if isinstance(record, dict) else None)
-        if kind == stats.EVENT and isinstance(record, dict):
-            feed.add_event(record)  # for the alert page's event details
-        partition = event.message.partition
-        counter = per_partition.get(partition, (None, Counter()))[1]
-        counter.update(keys)
-        per_partition[partition] = (event, counter)
-        count(stats.STAGE, kind)
-    for event, counter in per_partition.values():
-        # faust picks a table write's partition and window from the current event.
-        token = _current_event.set(weakref.ref(event))
-        try:
+            try:
+                record = codecs.loads(event.value) if isinstance(event.value, bytes) else None
+            except Exception:  # noqa: BLE001 - undecodable input is counted, not rejected
+                record = None
+            keys = stats.counter_keys(kind, record if isinstance(record, dict) else None)
+            if kind == stats.EVENT and isinstance(record, dict):
+                feed.add_event(record)  # for the alert page's event details
             for table in TABLES.values():
-                for k, n in counter.items():
-                    table[k] += n
-        finally:
-            _current_event.reset(token)
+                for k in keys:
+                    table[k] += 1
+            count(stats.STAGE, kind)
+        except Exception:
+            log.exception("stats: could not count %s", event.message.tp)
+            count(stats.STAGE, "error")
 
 
 def entries(window: str) -> Iterator[stats.Entry]:
