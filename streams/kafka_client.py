@@ -17,23 +17,27 @@ from streams.settings import Settings
 
 
 async def create_topics(settings: Settings) -> list[str]:
-    """Create every topic in ``topics.ALL`` that does not exist yet; return those created."""
+    """Create every topic in ``topics.ALL`` and every table changelog that does not exist yet;
+    return those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        # Topics, then the tables' changelogs (compacted, as faust makes them).
+        names = [(spec.full_name(settings), spec.compacted) for spec in topics.ALL]
+        names += [(topics.changelog_name(settings, t), True) for t in topics.TABLES]
         wanted = [
             NewTopic(
-                spec.full_name(settings),
+                name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.replication_factor,
                 topic_configs={
                     **settings.topic_configs,
-                    **({"cleanup.policy": "compact"} if spec.compacted else {}),
+                    **({"cleanup.policy": "compact"} if compacted else {}),
                 },
             )
-            for spec in topics.ALL
-            if spec.full_name(settings) not in existing
+            for name, compacted in names
+            if name not in existing
         ]
         if wanted:
             # A concurrent creator may win the race; the topics then exist, which is the goal.

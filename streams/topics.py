@@ -75,5 +75,28 @@ ALL: tuple[TopicSpec, ...] = (
     DELIVER_TICKS,
 )
 
+# The worker's tables (faust names each changelog "<app id>-<table>-changelog"). Created with
+# the topics, before any worker starts: a changelog that faust creates itself is missing from
+# its consumer's metadata for a while, and a table write in that window fails
+# (PartitionsMismatch: "the changelog topic has 0 partitions"), a dead letter for no fault of
+# the input. tests/unit/test_topics_changelogs.py keeps this list equal to the agents' tables.
+TABLES: tuple[str, ...] = (
+    "dedupe-exact",
+    "dedupe-bands",
+    "dedupe-gather",
+    "stories",
+    "story-copies",
+    "match",
+    "deliver",
+    "deliver-sent",
+    "stats-1m",
+    "stats-1h",
+)
+
+
+def changelog_name(settings: Settings, table: str) -> str:
+    return f"{settings.app_id}-{table}-changelog"
+
+
 # Outputs of `tocsin run --local`, in pipeline order.
 LOCAL_OUTPUTS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.local_name)
