@@ -1,10 +1,11 @@
 """Agent ``stats``: counts what flows, in tumbling windows of 1 minute and 1 hour.
 
 Reads the raw, duplicates, dead-letter, events and alerts topics; :func:`counter_keys` says
-which counters a record moves; each is added to two faust windowed tables (RocksDB, changelog
-compacted). A counter is kept per source partition (faust stores a table row in the partition
-of the event that wrote it), so :func:`entries` reads every assigned partition's rows and the
-pure :func:`streams.pipeline.stats.totals` adds them up.
+which counters a record moves; they are summed per partition (:class:`stats.Tally`) and the
+sums added to two faust windowed tables (RocksDB, changelog compacted) every 2 s. A counter is
+kept per source partition (faust stores a table row in the partition of the event that wrote
+it), so :func:`entries` reads every assigned partition's rows, plus the sums not written yet,
+and the pure :func:`streams.pipeline.stats.totals` adds them up.
 
 Counting never dead-letters: the records counted are already in an output topic, and a
 dead letter counted here must not produce another one.
@@ -13,6 +14,7 @@ dead letter counted here must not produce another one.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,14 +53,19 @@ def _table(window: stats.Window) -> Any:
         extra_topic_configs=settings.topic_configs,
     )
     track_memory(table)
-    # Windows are counted by the record's Kafka timestamp (when it was produced), so a
-    # backlog processed late still lands in the minute it happened. faust expires old windows
-    # itself (tombstones on a compacted changelog; retention.ms does not apply to a
-    # compact-only topic, which avoids the empty-changelog recovery bug #597).
+    # Rows are written relative to the window of the counted records' Kafka timestamps (when
+    # they were produced), so a backlog processed late still lands in the minute it happened.
+    # faust expires old windows itself (tombstones on a compacted changelog; retention.ms does
+    # not apply to a compact-only topic, which avoids the empty-changelog recovery bug #597).
     return table.tumbling(window.size, expires=window.expires).relative_to_stream()
 
 
 TABLES: dict[str, Any] = {name: _table(w) for name, w in stats.WINDOWS.items()}
+
+
+# Sums per partition, written every 2 s (see stats.Tally): one changelog row per counter and
+# window instead of one per record.
+TALLY = stats.Tally(every=2.0)
 
 
 @tocsin_app.app.agent(counted, name="stats")
@@ -75,17 +82,32 @@ async def count_stream(stream: Any) -> None:
             keys = stats.counter_keys(kind, record if isinstance(record, dict) else None)
             if kind == stats.EVENT and isinstance(record, dict):
                 feed.add_event(record)  # for the alert page's event details
-            for table in TABLES.values():
-                for k in keys:
-                    table[k] += 1
+            now = time.time()
+            partition = event.message.partition
+            # Windows are counted by the record's Kafka timestamp (when it was produced).
+            TALLY.add(partition, event.message.timestamp, keys, now)
+            if TALLY.due(partition, now):
+                _write(TALLY.take(partition))
             count(stats.STAGE, kind)
         except Exception:
             log.exception("stats: could not count %s", event.message.tp)
             count(stats.STAGE, "error")
 
 
+def _write(sums: stats.Pending) -> None:
+    """Add one partition's sums to the window tables, from an event of that partition."""
+    by_window: dict[tuple[str, float], list[tuple[str, int]]] = {}
+    for (name, start, k), n in sums.items():
+        by_window.setdefault((name, start), []).append((k, n))
+    for (name, start), counts in by_window.items():
+        table = TABLES[name].relative_to(start)  # the window the counted records fell in
+        for k, n in counts:
+            table[k] += n
+
+
 def entries(window: str) -> Iterator[stats.Entry]:
-    """Every (counter key, window start) -> count row of this worker's assigned partitions."""
+    """Every (counter key, window start) -> count row of this worker's assigned partitions,
+    and the sums not written yet."""
     table = TABLES[window].table
     for raw_key, value in table.data.items():
         try:
@@ -93,3 +115,4 @@ def entries(window: str) -> Iterator[stats.Entry]:
             yield (str(k), float(start)), int(value)
         except (TypeError, ValueError):
             continue
+    yield from TALLY.entries(window, time.time())

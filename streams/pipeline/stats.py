@@ -8,7 +8,7 @@ faust import; tables are plain mappings here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,3 +161,56 @@ def series(
 def top(counts: Mapping[str, int], limit: int) -> list[tuple[str, int]]:
     """The ``limit`` largest counts, ties by name, for stable charts."""
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+# A pending count: (window name, window start, counter key) -> how many.
+Pending = dict[tuple[str, float, str], int]
+
+
+class Tally:
+    """Counts not yet written to the window tables, per source partition.
+
+    Writing a table row per counter per record made the stats tables' changelogs ~a quarter
+    of every record a worker wrote (docs/benchmarks.md). The agent adds each record's keys
+    here and writes a partition's sums at most every ``every`` seconds, from an event of that
+    partition (faust writes a row to the changelog partition of the event in hand): one row per
+    counter and window instead of one per record. :meth:`entries` reports what is pending
+    too, so a reader sees every count at once; only a worker that dies loses its pending sums
+    (at most ``every`` seconds of counting per partition, the counters being monitoring
+    figures, not data).
+    """
+
+    def __init__(self, every: float = 2.0, windows: Mapping[str, Window] = WINDOWS) -> None:
+        self.every = every
+        self.windows = dict(windows)
+        self._pending: dict[int, Pending] = {}
+        self._since: dict[int, float] = {}
+
+    def add(self, partition: int, timestamp: float, keys: Iterable[str], now: float) -> None:
+        pending = self._pending.get(partition)
+        if pending is None:
+            pending = self._pending[partition] = {}
+            self._since[partition] = now
+        for name, window in self.windows.items():
+            start = window_start(timestamp, window.size)
+            for k in keys:
+                slot = (name, start, k)
+                pending[slot] = pending.get(slot, 0) + 1
+
+    def due(self, partition: int, now: float) -> bool:
+        """Whether ``partition``'s sums should be written now."""
+        since = self._since.get(partition)
+        return since is not None and now - since >= self.every
+
+    def take(self, partition: int) -> Pending:
+        """``partition``'s sums, forgotten here: the caller writes them."""
+        self._since.pop(partition, None)
+        return self._pending.pop(partition, {})
+
+    def entries(self, window: str, now: float) -> Iterator[Entry]:
+        """Pending counts of ``window``, every partition, still inside its expiry."""
+        expires = self.windows[window].expires
+        for pending in list(self._pending.values()):
+            for (name, start, k), n in list(pending.items()):
+                if name == window and now - start <= expires:
+                    yield (k, start), n

@@ -109,3 +109,35 @@ def test_alert_updates_are_counted_apart_from_alerts() -> None:
     new = {"subscription_id": "ke", "kind": "new"}
     assert counter_keys(stats.ALERT, new) == ["alerts", "subscription\x1fke"]
     assert counter_keys(stats.ALERT, {**new, "kind": "update"}) == ["alert_updates"]
+
+
+def test_tally_sums_per_partition_and_window_until_taken() -> None:
+    tally = stats.Tally(every=2.0)
+    t = 7_200.0 + 59.0  # the last second of a minute; the next record opens the next minute
+    tally.add(0, t, [key("articles_in")], now=100.0)
+    tally.add(0, t, [key("articles_in"), key("theme", "abduction")], now=100.5)
+    tally.add(0, t + 1, [key("articles_in")], now=101.0)
+    tally.add(3, t, [key("articles_in")], now=101.0)
+    assert not tally.due(0, 101.9) and tally.due(0, 102.0) and not tally.due(1, 500.0)
+    sums = tally.take(0)
+    assert sums == {
+        ("1m", 7_200.0, "articles_in"): 2,
+        ("1m", 7_260.0, "articles_in"): 1,
+        ("1m", 7_200.0, "theme\x1fabduction"): 1,
+        ("1h", 7_200.0, "articles_in"): 3,
+        ("1h", 7_200.0, "theme\x1fabduction"): 1,
+    }
+    # Taken sums are the caller's to write; partition 3 is still pending and still reported.
+    assert not tally.due(0, 1_000.0) and tally.take(0) == {}
+    assert list(tally.entries("1h", now=t + 10)) == [(("articles_in", 7_200.0), 1)]
+
+
+def test_tally_entries_add_up_with_table_rows_and_skip_expired_windows() -> None:
+    tally = stats.Tally(every=2.0)
+    minute = WINDOWS["1m"]
+    tally.add(1, 60.0, [key("alerts")], now=0.0)
+    tally.add(2, 60.0, [key("alerts")], now=0.0)
+    written: list[stats.Entry] = [(("alerts", 60.0), 5)]
+    now = 90.0
+    assert totals([*written, *tally.entries("1m", now)], "total", now, minute, 1) == {"alerts": 7}
+    assert list(tally.entries("1m", 60.0 + minute.expires + 1)) == []
