@@ -168,6 +168,12 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "dedupe_shingle": (_positive_int, "near-duplicate: words per shingle"),
     "dedupe_window_days": (_positive_float, "dedupe state expires after this many days"),
     "dedupe_bucket_max": (_positive_int, "most articles kept per LSH band bucket (newest)"),
+    "dedupe_probe_partitions": (
+        _positive_int,
+        "near-duplicate: partitions of the band-probe topic an article's bands are spread over "
+        "(each one a probe message, a report and a gather write per article; at most "
+        "TOCSIN_TOPIC_PARTITIONS)",
+    ),
     "dedupe_gather_timeout": (
         _positive_float,
         "seconds an article waits for missing band reports before it is decided without them",
@@ -238,6 +244,11 @@ class Settings:
     dedupe_shingle: int = 5
     dedupe_window_days: float = 14.0
     dedupe_bucket_max: int = 32
+    # One: every article's bands are probed in one message on one partition. Spreading them
+    # buys parallel probing across workers, but costs ~2 Kafka records and a gather write per
+    # extra partition per article, for work (~32 RocksDB reads and writes) far below one
+    # article's extraction (docs/benchmarks.md, "fewer records per article").
+    dedupe_probe_partitions: int = 1
     dedupe_gather_timeout: float = 3600.0
     verbose_web: bool = False
     themes_file: Path | None = None
@@ -289,6 +300,13 @@ class Settings:
             # Every acks=all write would fail: NotEnoughReplicas, forever.
             errors.append(
                 f"{PREFIX}MIN_INSYNC_REPLICAS={isr} is above {PREFIX}REPLICATION_FACTOR={rf}"
+            )
+        parts = values.get("topic_partitions", cls.topic_partitions)
+        probe_parts = values.get("dedupe_probe_partitions", cls.dedupe_probe_partitions)
+        if isinstance(parts, int) and isinstance(probe_parts, int) and probe_parts > parts:
+            errors.append(
+                f"{PREFIX}DEDUPE_PROBE_PARTITIONS={probe_parts} is above "
+                f"{PREFIX}TOPIC_PARTITIONS={parts}"
             )
         if errors:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

@@ -1,9 +1,12 @@
 """Agents ``dedupe``: exact check + scatter, band probe, gather + decide (``pipeline/dedupe.py``).
 
-news.articles.valid.v1 (key content hash) -> dedupe: exact copies -> duplicates, else the
-    article -> news.dedupe.verdicts.v1 and its band probes, one message per partition that owns
-    some of its band keys -> news.dedupe.bands.v1
-news.dedupe.bands.v1 (partition by band key) -> dedupe-probe: report -> news.dedupe.verdicts.v1
+news.articles.valid.v1 (key content hash) -> dedupe: exact copies -> duplicates, else its band
+    probes, one message per partition (of TOCSIN_DEDUPE_PROBE_PARTITIONS) that owns some of its
+    band keys -> news.dedupe.bands.v1, and, when there is more than one, the article ->
+    news.dedupe.verdicts.v1
+news.dedupe.bands.v1 (partition by band key) -> dedupe-probe: a group holding all the keys
+    (it carries the article) is decided here -> unique | duplicates; otherwise its report ->
+    news.dedupe.verdicts.v1
 news.dedupe.verdicts.v1 (key article id) -> dedupe-decide: unique | duplicates
 
 Each table is partitioned like the topic its agent reads, so a key is always read and written
@@ -84,11 +87,15 @@ async def dedupe_articles(stream: Any) -> None:
                 await _emit(verdict)
             else:
                 record, probes = stage.scatter(article, CONFIG, now)
-                # The article first: the gather step may then finish on the last band report.
-                await tocsin_app.dedupe_verdicts.send(
-                    key=article.id.encode(), value=codecs.dumps(record)
-                )
-                groups = stage.group_probes(probes, tocsin_app.settings.topic_partitions)
+                groups = stage.group_probes(probes, CONFIG.probe_partitions)
+                single = stage.single_group(record, groups)
+                if single is not None:
+                    groups = dict([single])  # decided by the probe step: nothing to gather
+                else:
+                    # The article first: the gather step may then finish on the last report.
+                    await tocsin_app.dedupe_verdicts.send(
+                        key=article.id.encode(), value=codecs.dumps(record)
+                    )
                 for partition, group in groups.items():
                     # The partition is chosen, not hashed from the key: the group's bands all
                     # live there (its table writes go to the partition of the message in hand).
@@ -108,9 +115,12 @@ async def probe_bands(stream: Any) -> None:
             now = time.time()
             message = stage.ProbeGroup.from_dict(codecs.loads(event.value))
             report = stage.probe_group(message, bands, now, CONFIG)
-            await tocsin_app.dedupe_verdicts.send(
-                key=message.article_id.encode(), value=codecs.dumps(report)
-            )
+            if message.article is not None:
+                await _emit(stage.decide_group(message, report, CONFIG))
+            else:
+                await tocsin_app.dedupe_verdicts.send(
+                    key=message.article_id.encode(), value=codecs.dumps(report)
+                )
             await _maybe_sweep(bands, event, now)
 
 

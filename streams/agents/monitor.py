@@ -34,6 +34,7 @@ ALERTS = topics.ALERTS.full_name(settings)
 # Topics whose records carry an article on its way to an alert; the key links each hop.
 _CARRIERS = {
     topics.ARTICLES_VALID.full_name(settings),
+    topics.DEDUPE_BANDS.full_name(settings),  # dedupe's probe hop (key: article id)
     topics.DEDUPE_VERDICTS.full_name(settings),  # dedupe's gather hop (key: article id)
     topics.ARTICLES_UNIQUE.full_name(settings),
     topics.EVENTS.full_name(settings),

@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +71,8 @@ class DedupeConfig:
     window_s: float = 14 * DAY
     bucket_max: int = 32
     gather_timeout_s: float = 3600.0
+    # Partitions an article's band probes are spread over (group_probes): one message each.
+    probe_partitions: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DedupeConfig:
@@ -80,6 +82,7 @@ class DedupeConfig:
             window_s=settings.dedupe_window_days * DAY,
             bucket_max=settings.dedupe_bucket_max,
             gather_timeout_s=settings.dedupe_gather_timeout,
+            probe_partitions=settings.dedupe_probe_partitions,
         )
 
 
@@ -219,9 +222,12 @@ class ProbeGroup:
     url: str | None
     seen: float
     bands: tuple[tuple[str, int], ...]  # (key, band) pairs
+    # The whole article, when this group holds every one of its keys (see single_group):
+    # the probe step then decides at once and there is nothing to gather.
+    article: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "type": "group",
             "article_id": self.article_id,
             "published_at": self.published_at,
@@ -230,6 +236,9 @@ class ProbeGroup:
             "seen": self.seen,
             "bands": [list(b) for b in self.bands],
         }
+        if self.article is not None:
+            out["article"] = self.article
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProbeGroup:
@@ -244,6 +253,7 @@ class ProbeGroup:
             url=data.get("url"),
             seen=float(data["seen"]),
             bands=tuple((str(k), int(b)) for k, b in data["bands"]),
+            article=data.get("article"),
         )
 
 
@@ -263,6 +273,19 @@ def group_probes(probes: Iterable[Probe], partitions: int) -> dict[int, ProbeGro
         )
         for part, ps in sorted(grouped.items())
     }
+
+
+def single_group(
+    record: dict[str, Any], groups: dict[int, ProbeGroup]
+) -> tuple[int, ProbeGroup] | None:
+    """The one probe group, carrying the article, when all of an article's keys live on one
+    partition (always so with ``probe_partitions`` 1): its probe step decides at once
+    (:func:`decide_group`), which saves the gather step's two messages and five state writes
+    per article. ``None`` when the probes are spread: they are gathered."""
+    if len(groups) != 1:
+        return None
+    ((partition, group),) = groups.items()
+    return partition, replace(group, article=record["article"])
 
 
 # -- 2. probe ---------------------------------------------------------------------------------
@@ -315,6 +338,18 @@ def probe_group(
         )
         reports[str(band)] = probe(single, state, now, config)["candidates"]
     return {"type": "bands", "article_id": group.article_id, "reports": reports}
+
+
+def decide_group(
+    group: ProbeGroup, report: dict[str, Any], config: DedupeConfig
+) -> Article | Duplicate:
+    """The verdict of an article whose every key was probed in ``group`` (which carries the
+    article, see :func:`single_group`), from that probe's ``report``. A redelivered group
+    reports what it reported the first time (see :func:`probe`), so it gets the same verdict."""
+    if group.article is None:
+        raise ValueError(f"probe group of {group.article_id} has no article: gather it")
+    record = {"article": group.article, "vector": group.vector, "url": group.url}
+    return decide(record, {int(k): v for k, v in report["reports"].items()}, config)
 
 
 # -- 3. gather and decide ---------------------------------------------------------------------

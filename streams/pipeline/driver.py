@@ -142,8 +142,13 @@ def dedupe_local(
     if isinstance(exact, Duplicate):
         return exact
     record, probes = dedupe.scatter(article, config, now)
+    groups = dedupe.group_probes(probes, config.probe_partitions)
+    single = dedupe.single_group(record, groups)
+    if single is not None:
+        _partition, group = single
+        return dedupe.decide_group(group, dedupe.probe_group(group, state, now, config), config)
     verdict = dedupe.gather(record, state, now, config)
-    for group in dedupe.group_probes(probes, 1).values():
+    for group in groups.values():
         report = dedupe.probe_group(group, state, now, config)
         verdict = dedupe.gather(report, state, now, config) or verdict
     assert verdict is not None, "every band reported: the gather step has decided"

@@ -80,7 +80,7 @@ async def test_dedupe_scatters_probes_and_gathers(
     probes = sent(sends["dedupe_bands"])
     # One message per partition that owns some of an article's band keys, sent to that
     # partition: every band of both scattered articles (no URLs) exactly once.
-    partitions = test_app.conf.topic_partitions
+    partitions = dedupe.CONFIG.probe_partitions
     assert len(probes) <= 2 * partitions
     assert sorted(b for _k, v in probes for _key, b in v["bands"]) == sorted(
         2 * list(range(dedupe.CONFIG.layout.bands))

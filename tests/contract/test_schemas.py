@@ -92,6 +92,8 @@ def test_dedupe_internal_messages_validate() -> None:
             report = dedupe.probe_group(group, state, 0.0, config)
             assert not list(verdicts_v.iter_errors(report)), report
         assert not list(bands_v.iter_errors(probes[0].to_dict()))  # the one-band format
+        single = dedupe.single_group(record, dedupe.group_probes(probes, 1))
+        assert single is not None and not list(bands_v.iter_errors(single[1].to_dict()))
 
 
 def test_story_copy_relays_validate() -> None:

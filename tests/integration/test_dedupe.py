@@ -130,7 +130,9 @@ WORKERS: list[Worker] = []
 
 @pytest.fixture(scope="module")
 def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
-    ns = Namespace(broker, tmp_path_factory.mktemp("dedupe2"))
+    # Probes spread over every partition, so both workers probe (the one-worker run below
+    # keeps the default, one probe partition, and must reach the same verdicts).
+    ns = Namespace(broker, tmp_path_factory.mktemp("dedupe2"), TOCSIN_DEDUPE_PROBE_PARTITIONS="6")
     asyncio.run(create_topics(ns.settings))
     workers = [worker_on(ns, ns.tmp / "w1"), worker_on(ns, ns.tmp / "w2")]
     WORKERS[:] = workers

@@ -214,6 +214,52 @@ def test_a_single_probe_message_is_a_group_of_one() -> None:
     assert report == {"type": "bands", "article_id": "a", "reports": {"5": []}}
 
 
+def test_one_probe_partition_decides_where_it_probes_as_the_gather_would() -> None:
+    """With every key on one partition the probe step decides (no gather messages, no gather
+    state), with the verdicts the scatter/gather over six partitions reaches."""
+    a = article("a", body(1), url="https://x.test/a", published_at="2024-11-26T08:00:00Z")
+    items = [
+        a,
+        article("b", edit(body(1), 0.02), published_at="2024-11-26T09:00:00Z"),  # near copy
+        article("c", body(2)),
+        article("d", body(3), url="https://x.test/a"),  # same URL, new body
+        article("e", edit(body(2), 0.6)),  # a rewrite, not a copy
+        a,  # redelivered
+    ]
+    one = DedupeConfig(probe_partitions=1)
+    spread = DedupeConfig(probe_partitions=6)
+    state_one: dict[str, str] = {}
+    state_spread: dict[str, str] = {}
+    got = [dedupe_local(x, state_one, one, 0.0) for x in items]
+    assert got == [dedupe_local(x, state_spread, spread, 0.0) for x in items]
+    assert [getattr(v, "duplicate_of", None) for v in got] == [None, "a", None, "a", None, None]
+    assert not [k for k in state_one if k[:2] in {"a:", "p:", "d:"}]
+    assert [k for k in state_spread if k.startswith("d:")]
+
+
+def test_a_single_group_carries_the_article_and_a_redelivery_gets_the_same_verdict() -> None:
+    a = article("a", body(1), published_at="2024-11-26T08:00:00Z")
+    b = article("b", edit(body(1), 0.02), published_at="2024-11-26T09:00:00Z")
+    state: dict[str, str] = {}
+    verdicts = []
+    for x in (a, b, b):
+        rec, probes = scatter(x, CONFIG, 0.0)
+        assert dedupe.single_group(rec, dedupe.group_probes(probes, 6)) is None  # gathered
+        single = dedupe.single_group(rec, dedupe.group_probes(probes, 1))
+        assert single is not None and single[0] == 0
+        wire = dedupe.ProbeGroup.from_dict(dedupe.orjson.loads(orjson_dumps(single[1].to_dict())))
+        assert wire.article == x.to_dict()
+        verdicts.append(
+            dedupe.decide_group(wire, dedupe.probe_group(wire, state, 0.0, CONFIG), CONFIG)
+        )
+    assert verdicts[0] == a
+    assert isinstance(verdicts[1], Duplicate) and verdicts[1] == verdicts[2]
+    _rec, probes = scatter(a, CONFIG, 0.0)
+    group = dedupe.group_probes(probes, 1)[0]  # no article: its verdict is the gather's
+    with pytest.raises(ValueError, match="no article"):
+        dedupe.decide_group(group, dedupe.probe_group(group, state, 0.0, CONFIG), CONFIG)
+
+
 def orjson_dumps(value: Any) -> bytes:
     return dedupe.orjson.dumps(value)
 

@@ -89,6 +89,14 @@ SERVICE_LINKS = {
 }
 
 
+def test_dedupe_probes_cannot_spread_over_more_partitions_than_topics_have() -> None:
+    assert Settings.from_env({}).dedupe_probe_partitions == 1
+    env = {"TOCSIN_TOPIC_PARTITIONS": "3", "TOCSIN_DEDUPE_PROBE_PARTITIONS": "3"}
+    assert Settings.from_env(env).dedupe_probe_partitions == 3
+    with pytest.raises(ConfigError, match="DEDUPE_PROBE_PARTITIONS=4 is above"):
+        Settings.from_env({**env, "TOCSIN_DEDUPE_PROBE_PARTITIONS": "4"})
+
+
 def test_kubernetes_service_links_are_not_settings() -> None:
     settings = Settings.from_env({**SERVICE_LINKS, "TOCSIN_WEB_PORT": "7000"})
     assert settings.web_port == 7000  # a real setting ending in _PORT is still parsed
