@@ -172,12 +172,13 @@ class Tally:
 
     Writing a table row per counter per record made the stats tables' changelogs ~a quarter
     of every record a worker wrote (docs/benchmarks.md). The agent adds each record's keys
-    here and writes a partition's sums at most every ``every`` seconds, from an event of that
-    partition (faust writes a row to the changelog partition of the event in hand): one row per
-    counter and window instead of one per record. :meth:`entries` reports what is pending
-    too, so a reader sees every count at once; only a worker that dies loses its pending sums
-    (at most ``every`` seconds of counting per partition, the counters being monitoring
-    figures, not data).
+    here and writes a partition's sums every ``every`` seconds, or sooner when the partition
+    has nothing more queued, from an event of that partition (faust writes a row to the
+    changelog partition of the event in hand): under load one row per counter and window
+    instead of one per record. :meth:`entries` reports what is pending too, so a reader sees
+    every count at once; only a worker stopped or killed while records are queued loses its
+    pending sums (at most ``every`` seconds of counting per partition, the counters being
+    monitoring figures, not data).
     """
 
     def __init__(self, every: float = 2.0, windows: Mapping[str, Window] = WINDOWS) -> None:
