@@ -5,13 +5,17 @@ like the step's input topic on a worker, a dict in the local driver):
 
 1. :func:`dedupe_exact` (input keyed by content hash): a body seen before under another id is an
    exact duplicate at once. Otherwise :func:`scatter` cuts the article into one probe per LSH
-   band (keyed by band hash) plus one for its canonical URL, and an :class:`Pending` record for
-   the gather step (keyed by article id).
+   band (keyed by band hash) plus one for its canonical URL, and the record the gather step
+   starts from (keyed by article id).
 2. :func:`probe_group` (input partitioned by band key, so every pair sharing a band meets on
    one partition): for each band, report the articles indexed under it, then index this one.
    An article's bands are grouped per owning partition (:func:`group_probes`), one message each.
 3. :func:`gather` (input keyed by article id): once the article and all its band reports are
    in, :func:`decide` whether it is unique or a copy.
+
+When all of an article's keys live on one partition (``probe_partitions`` 1, the default) the
+one probe message carries the article (:func:`single_group`) and step 2 decides at once
+(:func:`decide_group`, the same :func:`decide`): no gather message, no gather state.
 
 Who is the original. On every band two articles share, one of them was indexed first, because a
 partition is processed in order. If ``A`` found ``C`` on *every* band they share (and so ``C``
