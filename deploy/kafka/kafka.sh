@@ -235,6 +235,20 @@ node_pid() {
     echo "$pid"
 }
 
+# true while the process just spawned for node $1 is alive but not yet exec'd into java: on a
+# loaded machine `ps` can still show nohup/setsid's arguments on the first readiness check, and
+# node_pid (which matches java's arguments, to never mistake a reused pid) then failed a restart
+# that went on to start fine (CI, the broker-kill fault test).
+spawning() {
+    local f pid args
+    f=$(pid_file "$1")
+    [[ -f "$f" ]] || return 1
+    pid=$(<"$f")
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    [[ "$args" != *kafka.Kafka* ]]
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # true if the log of node $1 contains the ready line after byte offset $2
@@ -290,7 +304,7 @@ wait_ready() {
             i=${spec% *}
             off=${spec#* }
             f=$(log_file "$i")
-            if ! node_pid "$i" >/dev/null; then
+            if ! node_pid "$i" >/dev/null && ! spawning "$i"; then
                 log "error: node $i (port ${BROKER_PORT[i]}) exited during startup; last lines of $f:"
                 tail -n 40 "$f" >&2 2>/dev/null || true
                 return 1
