@@ -224,12 +224,19 @@ EOF
 # ---------------------------------------------------------------- processes
 
 # Prints the pid of node $1 if its pid file names a live kafka.Kafka process for that node.
-node_pid() {
-    local f pid args
+# the pid recorded for node $1, unchecked
+recorded_pid() {
+    local f pid
     f=$(pid_file "$1")
     [[ -f "$f" ]] || return 1
     pid=$(<"$f")
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    echo "$pid"
+}
+
+node_pid() {
+    local pid args
+    pid=$(recorded_pid "$1") || return 1
     args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
     [[ "$args" == *kafka.Kafka*"$(props_file "$1")"* ]] || return 1
     echo "$pid"
@@ -240,11 +247,8 @@ node_pid() {
 # node_pid (which matches java's arguments, to never mistake a reused pid) then failed a restart
 # that went on to start fine (CI, the broker-kill fault test).
 spawning() {
-    local f pid args
-    f=$(pid_file "$1")
-    [[ -f "$f" ]] || return 1
-    pid=$(<"$f")
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    local pid args
+    pid=$(recorded_pid "$1") || return 1
     args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
     [[ "$args" != *kafka.Kafka* ]]
 }
