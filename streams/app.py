@@ -123,7 +123,7 @@ def topic(spec: topics.TopicSpec, **kwargs: Any) -> Any:
         value_serializer="raw",
         partitions=settings.topic_partitions,
         compacting=spec.compacted or None,
-        config=settings.topic_configs or None,
+        config={k: v for k, v in spec.configs(settings).items() if k != "cleanup.policy"} or None,
         **kwargs,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams import topics
@@ -18,34 +19,50 @@ from streams.settings import Settings
 
 async def create_topics(settings: Settings) -> list[str]:
     """Create every topic in ``topics.ALL`` and every table changelog that does not exist yet;
-    return those created."""
+    return those created. A topic state is rebuilt from that exists with a shorter retention
+    than the state's window gets the window's."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         # Topics, then the tables' changelogs (compacted, as faust makes them).
-        names = [(spec.full_name(settings), spec.compacted) for spec in topics.ALL]
-        names += [(topics.changelog_name(settings, t), True) for t in topics.TABLES]
+        configs = {spec.full_name(settings): spec.configs(settings) for spec in topics.ALL}
+        changelog = {**settings.topic_configs, "cleanup.policy": "compact"}
+        configs |= {topics.changelog_name(settings, t): changelog for t in topics.TABLES}
         wanted = [
             NewTopic(
                 name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={
-                    **settings.topic_configs,
-                    **({"cleanup.policy": "compact"} if compacted else {}),
-                },
+                topic_configs=config,
             )
-            for name, compacted in names
+            for name, config in configs.items()
             if name not in existing
         ]
         if wanted:
             # A concurrent creator may win the race; the topics then exist, which is the goal.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
+        for spec in topics.ALL:
+            if spec.holds_state and spec.full_name(settings) in existing:
+                await _keep_state_retention(admin, spec.full_name(settings), settings)
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def _keep_state_retention(admin: AIOKafkaAdminClient, name: str, settings: Settings) -> None:
+    """Raise ``name``'s retention to the state window's if it is shorter (a topic made before
+    state was rebuilt from it, or by hand)."""
+    wanted = topics.state_retention_ms(settings)
+    resource = ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})
+    (response,) = await admin.describe_configs([resource])
+    for _code, _msg, _type, _name, entries in response.resources:
+        for entry in entries:
+            if entry[0] == "retention.ms" and 0 <= int(entry[1]) < wanted:
+                # AlterConfigs replaces the topic's own configs: give all tocsin sets.
+                configs = {**settings.topic_configs, "retention.ms": str(wanted)}
+                await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs)])
 
 
 async def produce(

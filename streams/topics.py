@@ -20,6 +20,9 @@ class TopicSpec:
     key: str
     compacted: bool = False
     local_name: str | None = None  # file stem in `tocsin run --local` output, if it has one
+    # State is rebuilt from this topic (streams/agents/_index.py): it must keep the messages of
+    # the dedupe window, whatever the broker's default retention (7 days).
+    holds_state: bool = False
 
     def full_name(self, settings: Settings) -> str:
         return settings.topic_prefix + self.name
@@ -27,6 +30,20 @@ class TopicSpec:
     @property
     def schema_file(self) -> str:
         return f"{self.name}.json"
+
+    def configs(self, settings: Settings) -> dict[str, str]:
+        """Topic-level configs tocsin creates this topic with."""
+        out = dict(settings.topic_configs)
+        if self.compacted:
+            out["cleanup.policy"] = "compact"
+        if self.holds_state:
+            out["retention.ms"] = str(state_retention_ms(settings))
+        return out
+
+
+def state_retention_ms(settings: Settings) -> int:
+    """Retention of a topic state is rebuilt from: the dedupe window and a day to spare."""
+    return int((settings.dedupe_window_days + 1) * 86_400_000)
 
 
 ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
@@ -50,7 +67,9 @@ DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter
 # Near-duplicate scatter/gather inside dedupe (issue #4): band probes routed by band key, then
 # the article and its band reports gathered by article id.
 DEDUPE_BANDS = TopicSpec(
-    "news.dedupe.bands.v1", key="article id (partition chosen by band key, not by this key)"
+    "news.dedupe.bands.v1",
+    key="article id (partition chosen by band key, not by this key)",
+    holds_state=True,
 )
 DEDUPE_VERDICTS = TopicSpec("news.dedupe.verdicts.v1", key="article id")
 # Ticks that let the deliver agent close digest windows when no alert arrives (one per
@@ -82,7 +101,6 @@ ALL: tuple[TopicSpec, ...] = (
 # the input. tests/unit/test_topics_changelogs.py keeps this list equal to the agents' tables.
 TABLES: tuple[str, ...] = (
     "dedupe-exact",
-    "dedupe-bands",
     "dedupe-gather",
     "stories",
     "story-copies",

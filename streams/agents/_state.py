@@ -13,6 +13,7 @@ from rocksdict import DbClosedError
 
 from streams import app as tocsin_app
 from streams import codecs
+from streams.agents._index import LogIndex
 
 
 def rocksdb_options(memory_mb: int) -> dict[str, Any]:
@@ -59,6 +60,12 @@ def table_memory() -> dict[str, int]:
     open in this worker; empty with the memory store."""
     out: dict[str, int] = {}
     for t in _TABLES:
+        if isinstance(t, LogIndex):
+            try:
+                out[t.name] = t.memory()
+            except DbClosedError:
+                out[t.name] = 0
+            continue
         dbs = getattr(t.data, "_dbs", None) or {}
         total = 0
         for db in list(dbs.values()):

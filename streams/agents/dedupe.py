@@ -20,12 +20,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from streams import app as tocsin_app
-from streams import codecs
+from streams import codecs, topics
 from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import partition_items, sweep_due, table
+from streams.agents._index import LogIndex
+from streams.agents._state import (
+    partition_items,
+    rocksdb_options,
+    sweep_due,
+    table,
+    track_memory,
+)
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
@@ -35,28 +44,61 @@ log = logging.getLogger(__name__)
 # the intermediate steps are counted under their own names.
 SCATTER = "dedupe-scatter"
 SWEEP = "dedupe-sweep"
+INDEX = "dedupe-index"  # probe messages applied again to rebuild the band index
 CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
 
 
 seen = table("dedupe-exact")
-bands = table("dedupe-bands")
 pending = table("dedupe-gather")
 
 
-async def _maybe_sweep(table: Any, event: Any, now: float) -> None:
+def _index_probe(value: bytes, state: MutableMapping[str, str]) -> None:
+    """Apply one message of the probe topic to the band index (a rebuild, so no report)."""
+    stage.probe_group(stage.ProbeGroup.from_dict(codecs.loads(value)), state, time.time(), CONFIG)
+
+
+# The band index: one entry per band per article, so it is rebuilt from the probe topic it is
+# derived from rather than written to a changelog 32 times per article (see _index.py).
+_BANDS_TOPIC = topics.DEDUPE_BANDS.full_name(tocsin_app.settings)
+bands = track_memory(
+    LogIndex(
+        "dedupe-bands",
+        _BANDS_TOPIC,
+        _index_probe,
+        brokers=tocsin_app.settings.brokers,
+        data_dir=(
+            None
+            if tocsin_app.settings.store.startswith("memory")
+            else Path(tocsin_app.app.conf.tabledir) / f"index-{_BANDS_TOPIC}"
+        ),
+        options={
+            k: v
+            for k, v in rocksdb_options(tocsin_app.settings.table_memory_mb).items()
+            if k != "driver"
+        },
+    )
+)
+
+
+async def _maybe_sweep(
+    name: str,
+    items: Iterable[tuple[str, str]],
+    state: MutableMapping[str, str],
+    partition: int,
+    now: float,
+) -> None:
     """Expire one partition's state now and then; decisions a stalled gather owes are sent."""
-    partition = event.message.partition
-    if not sweep_due(table.name, partition, now):
+    if not sweep_due(name, partition, now):
         return
     try:
-        for verdict in stage.sweep(partition_items(table, partition), table, now, CONFIG):
+        for verdict in stage.sweep(items, state, now, CONFIG):
             await _emit(verdict)
             count(SWEEP, "gather_timeout")
     except asyncio.CancelledError:
         raise
     except Exception:
         # Not the event's fault: it was handled already. Log, count, try again next time.
-        log.exception("dedupe: sweeping %s partition %s failed", table.name, partition)
+        log.exception("dedupe: sweeping %s partition %s failed", name, partition)
         count(SWEEP, "error")
     else:
         count(SWEEP, "swept")
@@ -105,23 +147,32 @@ async def dedupe_articles(stream: Any) -> None:
                         partition=partition,
                     )
                 count(SCATTER, "scattered")
-            await _maybe_sweep(seen, event, now)
+            partition = event.message.partition
+            await _maybe_sweep(seen.name, partition_items(seen, partition), seen, partition, now)
 
 
 @tocsin_app.app.agent(tocsin_app.dedupe_bands, name="dedupe-probe")
 async def probe_bands(stream: Any) -> None:
     async for event in stream.events():
+        partition, offset = event.message.partition, event.message.offset
+        # The index as of this message: anything before it this worker has not applied
+        # (a lost data directory, a partition back from another worker) is replayed first.
+        before = bands.replayed
+        state = await bands.at(partition, offset)
+        if bands.replayed > before:
+            count(INDEX, "replayed", bands.replayed - before)
         async with stage_boundary(STAGE, event):
             now = time.time()
             message = stage.ProbeGroup.from_dict(codecs.loads(event.value))
-            report = stage.probe_group(message, bands, now, CONFIG)
+            report = stage.probe_group(message, state, now, CONFIG)
             if message.article is not None:
                 await _emit(stage.decide_group(message, report, CONFIG))
             else:
                 await tocsin_app.dedupe_verdicts.send(
                     key=message.article_id.encode(), value=codecs.dumps(report)
                 )
-            await _maybe_sweep(bands, event, now)
+            await _maybe_sweep(bands.name, bands.items(partition), state, partition, now)
+        bands.done(partition, offset)
 
 
 @tocsin_app.app.agent(tocsin_app.dedupe_verdicts, name="dedupe-decide")
@@ -132,4 +183,7 @@ async def decide_articles(stream: Any) -> None:
             verdict = stage.gather(codecs.loads(event.value), pending, now, CONFIG)
             if verdict is not None:
                 await _emit(verdict)
-            await _maybe_sweep(pending, event, now)
+            partition = event.message.partition
+            await _maybe_sweep(
+                pending.name, partition_items(pending, partition), pending, partition, now
+            )

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import murmur2
 
 from streams import codecs, topics
@@ -211,11 +213,13 @@ def test_one_worker_gives_the_same_verdicts(
         assert None in {got[f"race-a-{i}"], got[f"race-b-{i}"]}
 
 
-def test_state_survives_a_restart_from_the_changelog_alone(one_worker: Any) -> None:
+def test_state_survives_a_restart_from_the_changelogs_and_the_probe_topic(one_worker: Any) -> None:
     ns, holder = one_worker
     decided(ns, {a["id"] for a in ORIGINALS})
     holder["worker"].stop()
-    # A fresh data dir: nothing local survives, the tables must come back from the changelogs.
+    probes = len(asyncio.run(ns._read_all(topics.DEDUPE_BANDS)))
+    # A fresh data dir: nothing local survives, the tables must come back from the changelogs
+    # and the band index from the probe topic it was built from.
     shutil.rmtree(ns.tmp / "w1", ignore_errors=True)
     holder["worker"] = worker_on(ns, ns.tmp / "w1-new")
     holder["worker"].wait(lambda s: s["subscriptions_ready"])
@@ -226,3 +230,56 @@ def test_state_survives_a_restart_from_the_changelog_alone(one_worker: Any) -> N
         # Both orig-i and copy-i qualify: the earliest published is named.
         assert got[late["id"]] is not None and got[late["id"]][1] == "near"
         assert got[late["id"]][0] == f"orig-{i}"
+    status = holder["worker"].status()
+    assert status is not None
+    # Every probe message the first worker applied, read again once (one probe partition).
+    replayed = status["counts"].get("dedupe-index", {}).get("replayed", 0)
+    assert replayed == probes, holder["worker"].log_tail()
+
+
+async def _retention_ms(broker: str, name: str, expected: int) -> int | None:
+    """The topic's retention once it reads ``expected`` (configs propagate to the broker's
+    metadata a moment after a create or alter), else the last value read within 15 s."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        got = None
+        for _ in range(30):
+            resource = ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})
+            (response,) = await admin.describe_configs([resource])
+            ((_code, _msg, _type, _name, entries),) = response.resources
+            got = next((int(e[1]) for e in entries if e[0] == "retention.ms"), None)
+            if got == expected:
+                break
+            await asyncio.sleep(0.5)
+        return got
+    finally:
+        await admin.close()
+
+
+async def _make_topic(broker: str, name: str, configs: dict[str, str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 6, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+
+
+def test_the_probe_topic_keeps_the_dedupe_window(broker: str, tmp_path: Path) -> None:
+    """The band index is rebuilt from the probe topic, so the topic must keep the window's
+    messages: made so, and raised on a topic made before with the broker's default (7 days)."""
+    window = topics.state_retention_ms(Namespace(broker, tmp_path).settings)
+    assert window == 15 * 86_400_000  # the 14-day window and a day to spare
+    fresh = Namespace(broker, tmp_path)
+    asyncio.run(create_topics(fresh.settings))
+    probes, alerts = fresh.name(topics.DEDUPE_BANDS), fresh.name(topics.ALERTS)
+    assert asyncio.run(_retention_ms(broker, probes, window)) == window
+    week = 7 * 86_400_000
+    assert asyncio.run(_retention_ms(broker, alerts, week)) == week  # the broker's default
+    old = Namespace(broker, tmp_path)
+    probes = old.name(topics.DEDUPE_BANDS)
+    asyncio.run(_make_topic(broker, probes, {"retention.ms": "3600000"}))
+    assert asyncio.run(_retention_ms(broker, probes, 3_600_000)) == 3_600_000
+    asyncio.run(create_topics(old.settings))
+    assert asyncio.run(_retention_ms(broker, probes, window)) == window

@@ -1,0 +1,52 @@
+"""The local store of a state rebuilt from its topic (``streams/agents/_index.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from streams.agents._index import LogIndex
+
+OPTIONS = {"write_buffer_size": 1 << 20, "max_write_buffer_number": 2, "block_cache_size": 1 << 20}
+
+
+def _apply(value: bytes, state: MutableMapping[str, str]) -> None:
+    state[value.decode()] = "1"
+
+
+def _index(data_dir: Path | None) -> LogIndex:
+    # No broker: these tests never ask for an offset the store has not applied.
+    return LogIndex(
+        "t", "topic", _apply, brokers=["127.0.0.1:1"], data_dir=data_dir, options=OPTIONS
+    )
+
+
+def test_rocksdb_partitions_keep_their_entries_and_next_offset_across_a_reopen(
+    tmp_path: Path,
+) -> None:
+    index = _index(tmp_path)
+    store = asyncio.run(index.at(3, 0))  # a fresh partition starts at offset 0: nothing to replay
+    store["band:1"] = "[1]"
+    store["band:2"] = "[2]"
+    del store["band:1"]
+    index.done(3, 0)
+    index.done(3, 1)
+    index.done(3, 0)  # a redelivered message never moves the offset back
+    assert (dict(store), store.next_offset, len(store)) == ({"band:2": "[2]"}, 2, 1)
+    assert list(index.items(3)) == [("band:2", "[2]")]  # the offset is not an entry
+    assert index.partition(4) is not store and len(index.partition(4)) == 0
+    index.close()
+    again = _index(tmp_path)
+    store = asyncio.run(again.at(3, 2))
+    assert (dict(store), store.next_offset) == ({"band:2": "[2]"}, 2)
+    again.close()
+
+
+def test_the_memory_store_starts_empty_each_time() -> None:
+    index = _index(None)
+    store = asyncio.run(index.at(0, 0))
+    store["k"] = "v"
+    index.done(0, 0)
+    assert (dict(store), store.next_offset, index.memory()) == ({"k": "v"}, 1, 0)
+    assert dict(_index(None).partition(0)) == {}
