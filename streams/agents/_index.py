@@ -71,6 +71,11 @@ class PartitionStore(MutableMapping[str, str]):
             raise KeyError(key)
         return raw.decode()
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Most band keys are new: Mapping.get would raise and catch a KeyError for each.
+        raw = self._get(key.encode())
+        return default if raw is None else raw.decode()
+
     def __setitem__(self, key: str, value: str) -> None:
         self._set(key.encode(), value.encode())
 

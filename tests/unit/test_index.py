@@ -50,3 +50,15 @@ def test_the_memory_store_starts_empty_each_time() -> None:
     index.done(0, 0)
     assert (dict(store), store.next_offset, index.memory()) == ({"k": "v"}, 1, 0)
     assert dict(_index(None).partition(0)) == {}
+
+
+def test_get_and_missing_keys(tmp_path: Path) -> None:
+    for data_dir in (tmp_path, None):
+        store = _index(data_dir).partition(0)
+        store["a"] = "1"
+        assert (store.get("a"), store.get("b"), store.get("b", "x"), "b" in store) == (
+            "1",
+            None,
+            "x",
+            False,
+        )
