@@ -136,6 +136,7 @@ class LogIndex:
         self._options = options
         self._parts: dict[int, PartitionStore] = {}
         self.replayed = 0  # messages applied from the topic, not from the agent's stream
+        self.rebuilding = False  # a replay is running (the monitor treats it as recovery)
 
     def partition(self, partition: int) -> PartitionStore:
         """The local state of ``partition``, opened on first use."""
@@ -158,6 +159,7 @@ class LogIndex:
         store = self.partition(partition)
         delay = 0.5
         while store.next_offset < offset:
+            self.rebuilding = True
             try:
                 await self._replay(partition, store, offset)
             except KafkaError as exc:
@@ -167,6 +169,8 @@ class LogIndex:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            finally:
+                self.rebuilding = False
         return store
 
     def done(self, partition: int, offset: int) -> None:

@@ -78,6 +78,11 @@ def table_memory() -> dict[str, int]:
     return out
 
 
+def rebuilding() -> bool:
+    """Some state is being rebuilt from its topic (``_index.py``): a recovery, for the monitor."""
+    return any(isinstance(t, LogIndex) and t.rebuilding for t in _TABLES)
+
+
 # State sweeps run inside agents (a tombstone goes to the partition of the event in hand), at
 # most this often per table and partition.
 SWEEP_EVERY_S = 600.0

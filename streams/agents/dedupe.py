@@ -10,7 +10,9 @@ news.dedupe.bands.v1 (partition by band key) -> dedupe-probe: a group holding al
 news.dedupe.verdicts.v1 (key article id) -> dedupe-decide: unique | duplicates
 
 Each table is partitioned like the topic its agent reads, so a key is always read and written
-on the partition that owns it, whatever the number of workers. Expired state is swept inside
+on the partition that owns it, whatever the number of workers. The band index is not a faust
+table: it is rebuilt from news.dedupe.bands.v1 itself (``_index.py``), which saves its 32
+changelog records per article. Expired state is swept inside
 each agent, for the partition of the event in hand, so the changelog tombstone goes to the
 partition the key lives in (faust writes a table change to the current event's partition).
 """
@@ -69,7 +71,9 @@ bands = track_memory(
         data_dir=(
             None
             if tocsin_app.settings.store.startswith("memory")
-            else Path(tocsin_app.app.conf.tabledir) / f"index-{_BANDS_TOPIC}"
+            # Per app id, like the changelogs: a new app id builds its own index.
+            else Path(tocsin_app.app.conf.tabledir)
+            / f"{tocsin_app.settings.app_id}-index-{_BANDS_TOPIC}"
         ),
         options={
             k: v

@@ -21,7 +21,7 @@ from faust.streams import current_event
 
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
-from streams.agents._state import table_memory
+from streams.agents._state import rebuilding, table_memory
 from streams.agents.subscriptions import registry
 from streams.web.feed import RECENT_MAX, AlertFeed
 from streams.web.health import ProgressTracker, Readiness, Stall, StreamPosition
@@ -217,9 +217,10 @@ def refresh_stall_gauge(now: float | None = None) -> None:
 
 
 def tables_recovered() -> bool:
-    """faust's table recovery has finished (it restarts on every rebalance)."""
+    """faust's table recovery has finished (it restarts on every rebalance) and no state is
+    being rebuilt from its topic (the band index, after a rebalance or a lost data dir)."""
     recovery: Any = getattr(tocsin_app.app.tables, "recovery", None)
-    return bool(recovery is not None and recovery.completed.is_set())
+    return bool(recovery is not None and recovery.completed.is_set()) and not rebuilding()
 
 
 _INTERVAL = 5.0

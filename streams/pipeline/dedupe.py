@@ -1,7 +1,8 @@
 """Stage ``dedupe``: exact copies, then near-duplicates by MinHash/LSH scatter/gather.
 
 Three steps, each a pure function over a ``MutableMapping[str, str]`` (a faust table partitioned
-like the step's input topic on a worker, a dict in the local driver):
+like the step's input topic on a worker, or for the band index a local store rebuilt from the
+probe topic; a dict in the local driver):
 
 1. :func:`dedupe_exact` (input keyed by content hash): a body seen before under another id is an
    exact duplicate at once. Otherwise :func:`scatter` cuts the article into one probe per LSH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -62,3 +63,20 @@ def test_get_and_missing_keys(tmp_path: Path) -> None:
             "x",
             False,
         )
+
+
+async def test_a_replay_is_a_recovery_and_waits_out_a_broker_it_cannot_reach() -> None:
+    """Offsets before the one in hand that the store has not applied are read from the topic;
+    with no broker the agent waits (copies must not pass for want of the index), flagged as
+    rebuilding so the monitor treats it as recovery, not as a stall."""
+    index = _index(None)
+    task = asyncio.create_task(index.at(0, 5))
+    for _ in range(200):
+        if index.rebuilding:
+            break
+        await asyncio.sleep(0.05)
+    assert index.rebuilding and not task.done()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert not index.rebuilding and index.partition(0).next_offset == 0
