@@ -46,13 +46,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.stream_tools import WorkerProcess, free_port, group_lag, stop_on_sigterm
@@ -405,19 +405,13 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
             if name not in existing:
                 print(f"  no changelog {name}", flush=True)
                 continue
-            tps = [TopicPartition(name, p) for p in range(settings.topic_partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
             live: dict[bytes, int] = {}
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    for r in records:
-                        key = r.key or b""
-                        if r.value is None:
-                            live.pop(key, None)
-                        else:
-                            live[key] = len(key) + len(r.value)
+            async for r in read_topic(consumer, name, settings.topic_partitions):
+                key = r.key or b""
+                if r.value is None:
+                    live.pop(key, None)
+                else:
+                    live[key] = len(key) + len(r.value)
             out[table] = sum(live.values())
         out["dedupe-bands"] = await _band_index_bytes(consumer, settings)
         return out
@@ -425,21 +419,28 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
         await consumer.stop()
 
 
+async def read_topic(
+    consumer: AIOKafkaConsumer, name: str, partitions: int
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record ``name`` holds now, from its beginning, through an unassigned consumer."""
+    tps = [TopicPartition(name, p) for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+    while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            for r in records:
+                yield r
+
+
 async def _band_index_bytes(consumer: AIOKafkaConsumer, settings: Settings) -> int:
     """Bytes of the band index (keys + values), which has no changelog: rebuilt from the probe
     topic as a worker rebuilds it (streams/agents/_index.py)."""
     config = DedupeConfig.from_settings(settings)
     name = topics.DEDUPE_BANDS.full_name(settings)
-    tps = [TopicPartition(name, p) for p in range(settings.topic_partitions)]
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    ends = await consumer.end_offsets(tps)
     index: dict[str, str] = {}
-    while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-        for records in (await consumer.getmany(timeout_ms=1000)).values():
-            for r in records:
-                group = ProbeGroup.from_dict(codecs.loads(r.value))
-                probe_group(group, index, time.time(), config)
+    async for r in read_topic(consumer, name, settings.topic_partitions):
+        probe_group(ProbeGroup.from_dict(codecs.loads(r.value)), index, time.time(), config)
     return sum(len(k.encode()) + len(v.encode()) for k, v in index.items())
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.compare import CORPORA, DATA, bare_loop
+from bench.compare import CORPORA, DATA, bare_loop, read_topic
 from bench.stream_tools import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,20 +107,11 @@ async def _stamps(broker: str, topic: str, first: int) -> list[int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        stamps: list[int] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batches = await consumer.getmany(timeout_ms=1000)
-            stamps += [
-                r.timestamp
-                for records in batches.values()
-                for r in records
-                if r.key is not None and int(r.key[1:]) >= first
-            ]
-        return stamps
+        return [
+            r.timestamp
+            async for r in read_topic(consumer, topic, PARTITIONS)
+            if r.key is not None and int(r.key[1:]) >= first
+        ]
     finally:
         await consumer.stop()
 

@@ -43,6 +43,7 @@ class PartitionStore(MutableMapping[str, str]):
     def __init__(self, db: Any | None) -> None:
         self._db = db
         self._dict: dict[bytes, bytes] = {}
+        self._next: int | None = None  # next_offset, read once: it is checked on every message
 
     def _get(self, key: bytes) -> bytes | None:
         if self._db is None:
@@ -58,12 +59,15 @@ class PartitionStore(MutableMapping[str, str]):
 
     @property
     def next_offset(self) -> int:
-        raw = self._get(_NEXT)
-        return int(raw) if raw is not None else 0
+        if self._next is None:
+            raw = self._get(_NEXT)
+            self._next = int(raw) if raw is not None else 0
+        return self._next
 
     @next_offset.setter
     def next_offset(self, offset: int) -> None:
         self._set(_NEXT, str(offset).encode())
+        self._next = offset
 
     def __getitem__(self, key: str) -> str:
         raw = self._get(key.encode())
