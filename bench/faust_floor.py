@@ -6,11 +6,12 @@ producer and its draining buffer, linger from the settings, RocksDB tables, conc
 a chain of no-op agents: agent *i* reads ``floor-<tag>.<i>`` and sends every record unchanged
 to ``floor-<tag>.<i+1>``, optionally writing it to a table first (one changelog record, as a
 stage's state update is). One worker process, 6 partitions per topic, a warm-up burst, then
-bursts produced at once and timed until the group has committed every hop, as
-``bench.compare`` times tocsin. Beside it, the bare aiokafka loop of ``bench.compare`` on the
-same payloads, so the ratios are of one run.
+bursts produced at once; a burst's rate is its records over the span of their output
+timestamps in the last topic (faust commits only every 2.8 s, which would dominate a timing
+until the commit). Beside it, the bare aiokafka loop of ``bench.compare`` on the same
+payloads, so the ratios are of one run.
 
-    deploy/with-kafka.sh .venv/bin/python -m bench.faust_floor --hops 1,2,4
+    deploy/with-kafka.sh .venv/bin/python -m bench.faust_floor --hops 1,2 --writes 0,1,8,32
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.compare import CORPORA, DATA, bare_loop, read_topic
-from bench.stream_tools import free_port
+from bench.stream_tools import WorkerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PARTITIONS = 6
@@ -142,8 +143,6 @@ class Floor:
     """One floor worker with fresh topics, group and state."""
 
     def __init__(self, broker: str, hops: int, writes: int, tmp: Path) -> None:
-        import subprocess
-
         self.broker, self.tag = broker, uuid.uuid4().hex[:8]
         self.names = _topic_names(self.tag, hops)
         self.group = f"floor-{self.tag}"
@@ -161,47 +160,27 @@ class Floor:
             "FLOOR_HOPS": str(hops),
             "FLOOR_WRITES": str(writes),
         }
-        self.log = tmp / f"floor-{self.tag}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.faust_floor", "worker"],
-            env=env,
-            cwd=REPO,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.worker = WorkerProcess(env, tmp / f"floor-{self.tag}.log", REPO, "bench.faust_floor")
 
     def burst(self, payloads: list[bytes], timeout: float = 300.0) -> float:
-        """Records per second through every hop: produced at once; the rate is the burst's
-        records over the span of their output timestamps in the last topic (faust commits
-        every 2.8 s, which would dominate a timing until the commit)."""
+        """Records per second through every hop (see the module doc for how it is timed)."""
         first = self.sent
         start = time.monotonic()
         asyncio.run(_produce(self.broker, self.names[0], payloads, first))
         self.sent += len(payloads)
         while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"floor worker exited; see {self.log}")
+            if self.worker.proc.poll() is not None:
+                raise RuntimeError(f"floor worker exited; see {self.worker.log}")
             lag, out = asyncio.run(_lag(self.broker, self.group, self.names))
             if lag == 0 and out >= self.sent:
                 break
             if time.monotonic() - start > timeout:
-                raise RuntimeError(f"burst not done in {timeout} s (lag {lag}); see {self.log}")
+                raise RuntimeError(
+                    f"burst not done in {timeout} s (lag {lag}); see {self.worker.log}"
+                )
             time.sleep(0.5)
         stamps = asyncio.run(_stamps(self.broker, self.names[-1], first))
         return (len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000)
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
 
 def main() -> int:
@@ -234,7 +213,7 @@ def main() -> int:
                     floor.burst(payloads[:50])  # the group joins, partitions assigned, warm
                     rates = [floor.burst(payloads) for _ in range(args.repeat)]
                 finally:
-                    floor.stop()
+                    floor.worker.stop()
                 rate = statistics.median(rates)
                 what = f"{writes} table write(s) per record per hop"
                 print(

@@ -165,14 +165,17 @@ def stop_on_sigterm() -> None:
 
 
 class WorkerProcess:
-    """``tocsin worker`` in its own session, stopped with SIGTERM then SIGKILL."""
+    """``tocsin worker`` (or another module's ``worker`` command) in its own session, stopped
+    with SIGTERM then SIGKILL."""
 
-    def __init__(self, env: dict[str, str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, cwd: Path, module: str = "streams.cli"
+    ) -> None:
         self.env = env
         self.port = env["TOCSIN_WEB_PORT"]
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", module, "worker"],
             env=env,
             cwd=cwd,
             stdout=log.open("ab"),

@@ -17,7 +17,7 @@ def _apply(value: bytes, state: MutableMapping[str, str]) -> None:
 
 
 def _index(data_dir: Path | None) -> LogIndex:
-    # No broker: these tests never ask for an offset the store has not applied.
+    # No broker: only the last test asks for offsets the store lacks, and waits for one.
     return LogIndex(
         "t", "topic", _apply, brokers=["127.0.0.1:1"], data_dir=data_dir, options=OPTIONS
     )
