@@ -10,6 +10,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
 
 from streams import topics
+from streams.kafka_client import faust_credentials
 from streams.settings import Settings
 
 settings = Settings.from_env()
@@ -82,6 +83,8 @@ class QuietWorker(faust.Worker):  # type: ignore[misc]
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{b}" for b in settings.brokers],
+    # TLS and SASL as configured (TOCSIN_BROKER_SECURITY_PROTOCOL ...), as every other client.
+    broker_credentials=faust_credentials(settings),
     store=settings.store,
     datadir=str(settings.data_dir),
     autodiscover=False,

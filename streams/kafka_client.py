@@ -1,9 +1,17 @@
-"""Small aiokafka helpers for the CLI and tests: create topics, produce, consume."""
+"""Kafka connections: how every client connects (TLS, SASL), and small aiokafka helpers for
+the CLI and tests: create topics, produce, consume.
+
+Every aiokafka client tocsin makes, and the faust app, connects with :func:`client_options`
+(or :func:`faust_credentials`), built from the ``TOCSIN_BROKER*`` settings; so a deployment
+whose brokers want TLS and SASL sets it once, for workers and CLI alike.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -11,18 +19,123 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streams import topics
 from streams.settings import Settings
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context of broker connections (None without TLS): the brokers' certificates
+    checked against ``TOCSIN_BROKER_CA_FILE`` (else the system's CAs), a client certificate
+    when one is configured."""
+    if not settings.broker_tls:
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.broker_ca_file) if settings.broker_ca_file else None
+    )
+    context.check_hostname = settings.broker_check_hostname
+    if settings.broker_cert_file:
+        context.load_cert_chain(
+            str(settings.broker_cert_file),
+            str(settings.broker_key_file) if settings.broker_key_file else None,
+        )
+    return context
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection arguments of every aiokafka client: bootstrap servers and security."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.brokers,
+        "security_protocol": settings.broker_security_protocol,
+    }
+    if settings.broker_tls:
+        options["ssl_context"] = ssl_context(settings)
+    if settings.broker_sasl:
+        options["sasl_mechanism"] = settings.broker_sasl_mechanism
+        options["sasl_plain_username"] = settings.broker_username
+        options["sasl_plain_password"] = settings.broker_password
+    return options
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """The same security for the faust app (its ``broker_credentials``), or None."""
+    import faust
+
+    context = ssl_context(settings)
+    if settings.broker_sasl:
+        return faust.SASLCredentials(
+            username=settings.broker_username,
+            password=settings.broker_password,
+            ssl_context=context,
+            mechanism=settings.broker_sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+async def start_client(client: Any) -> Any:
+    """``await client.start()`` for a command: a broker that cannot be reached is the
+    caller's one error (:func:`connection_problem`), not also a log line per attempt; a client
+    that failed to start is stopped (aiokafka would warn about it at exit)."""
+    log = logging.getLogger("aiokafka")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        await client.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await (client.stop() if hasattr(client, "stop") else client.close())
+        raise
+    finally:
+        log.setLevel(level)
+    return client
+
+
+def connection_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a terminal when ``exc`` means the brokers could not be reached or refused
+    us; None for other errors."""
+    where = ",".join(settings.brokers) or "(none)"
+    security = settings.broker_security_protocol
+    if settings.broker_sasl:
+        security += f" {settings.broker_sasl_mechanism} as {settings.broker_username!r}"
+    if isinstance(exc, KafkaConnectionError):
+        host, _sep, port = (settings.brokers or [""])[0].rpartition(":")
+        local = host in ("127.0.0.1", "localhost", "::1", "[::1]")
+        start = "tocsin kafka up" if port == "9092" else f"TOCSIN_KAFKA_PORT={port} tocsin kafka up"
+        fix = (
+            f"start the local one with `{start}`, or set TOCSIN_BROKER to your brokers"
+            if local
+            else "check that they run and that this machine reaches them"
+        )
+        detail = "" if security == "PLAINTEXT" else f", {security}"
+        return f"no Kafka broker answers at {where} (TOCSIN_BROKER{detail}): {fix}"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return (
+            f"TLS with the Kafka broker at {where} failed ({exc}): check TOCSIN_BROKER_CA_FILE "
+            "and TOCSIN_BROKER_CHECK_HOSTNAME"
+        )
+    if isinstance(exc, KafkaError) and "authenticat" in f"{type(exc).__name__} {exc}".lower():
+        return (
+            f"the Kafka broker at {where} refused the credentials ({security}): "
+            f"{exc}; check TOCSIN_BROKER_USERNAME, TOCSIN_BROKER_PASSWORD and "
+            "TOCSIN_BROKER_SASL_MECHANISM"
+        )
+    return None
+
+
+async def check_broker(settings: Settings) -> None:
+    """Connect to the brokers once and fetch their metadata; raises what a client would."""
+    admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
+    await admin.close()
 
 
 async def create_topics(settings: Settings) -> list[str]:
     """Create every topic in ``topics.ALL`` and every table changelog that does not exist yet;
     return those created. A topic state is rebuilt from that exists with a shorter retention
     than the state's window gets the window's."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
-    await admin.start()
+    admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
     try:
         existing = set(await admin.list_topics())
         # Topics, then the tables' changelogs (compacted, as faust makes them).
@@ -70,12 +183,12 @@ async def produce(
 ) -> int:
     """Send (key, value) pairs with acks=all and idempotence; return how many were sent."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         max_request_size=2_000_000,
     )
-    await producer.start()
+    await start_client(producer)
     sent = 0
     try:
         futures = [await producer.send(topic, key=key, value=value) for key, value in records]
@@ -99,12 +212,12 @@ async def consume(
     seconds in total, or ``idle_timeout`` seconds without a record, have passed."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
+    await start_client(consumer)
     started = last = time.monotonic()
     try:
         while True:
@@ -130,12 +243,12 @@ async def read_compacted(
     # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await start_client(consumer)
     latest: dict[bytes, bytes] = {}
     deadline = time.monotonic() + timeout
     try:

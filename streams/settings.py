@@ -123,6 +123,25 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _optional_choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    required = _choice(options)
+    return lambda raw: required(raw) if raw.strip() else ""
+
+
 def _log_level(raw: str) -> str:
     upper = raw.upper()
     if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -133,6 +152,31 @@ def _log_level(raw: str) -> str:
 # field name -> (parser, help); the env var is PREFIX + field name upper-cased.
 _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "broker": (str, "Kafka bootstrap servers, comma separated"),
+    "broker_security_protocol": (
+        _choice(SECURITY_PROTOCOLS),
+        "how every Kafka connection (workers, CLI) is secured: PLAINTEXT, SSL (TLS), "
+        "SASL_PLAINTEXT or SASL_SSL (SASL over TLS)",
+    ),
+    "broker_sasl_mechanism": (
+        _optional_choice(SASL_MECHANISMS),
+        "SASL mechanism with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    ),
+    "broker_username": (str, "SASL user name"),
+    "broker_password": (str, "SASL password"),
+    "broker_ca_file": (
+        _optional_file,
+        "PEM CA bundle the brokers' certificates are checked against (default: the system's)",
+    ),
+    "broker_cert_file": (
+        _optional_file,
+        "PEM client certificate (and key, unless TOCSIN_BROKER_KEY_FILE) for brokers that "
+        "require mutual TLS",
+    ),
+    "broker_key_file": (_optional_file, "PEM private key of TOCSIN_BROKER_CERT_FILE"),
+    "broker_check_hostname": (
+        _bool,
+        "check that a broker's certificate names the host connected to (TLS)",
+    ),
     "app_id": (_prefix, "faust application id (consumer group); one per deployment"),
     "topic_prefix": (_prefix, "prepended to every topic name (tests use it for isolation)"),
     "topic_partitions": (_positive_int, "partitions of every topic we create"),
@@ -223,6 +267,14 @@ class Settings:
     """Frozen runtime configuration. Build it with :meth:`from_env`."""
 
     broker: str = "127.0.0.1:9092"
+    broker_security_protocol: str = "PLAINTEXT"
+    broker_sasl_mechanism: str = ""
+    broker_username: str = ""
+    broker_password: str = field(default="", repr=False)
+    broker_ca_file: Path | None = None
+    broker_cert_file: Path | None = None
+    broker_key_file: Path | None = None
+    broker_check_hostname: bool = True
     app_id: str = "tocsin"
     topic_prefix: str = ""
     topic_partitions: int = 6
@@ -308,6 +360,7 @@ class Settings:
                 f"{PREFIX}DEDUPE_PROBE_PARTITIONS={probe_parts} is above "
                 f"{PREFIX}TOPIC_PARTITIONS={parts}"
             )
+        errors += _security_errors(values)
         if errors:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
         return cls(**values)
@@ -331,3 +384,50 @@ class Settings:
     @property
     def brokers(self) -> list[str]:
         return [b.strip() for b in self.broker.split(",") if b.strip()]
+
+    @property
+    def broker_tls(self) -> bool:
+        return self.broker_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def broker_sasl(self) -> bool:
+        return self.broker_security_protocol.startswith("SASL_")
+
+
+def _security_errors(values: Mapping[str, Any]) -> list[str]:
+    """Kafka security settings that contradict each other: a half-configured connection would
+    otherwise fail later, on the broker, with a less helpful error (or silently go without
+    the TLS or authentication the operator asked for)."""
+    defaults = Settings()
+    protocol = values.get("broker_security_protocol", defaults.broker_security_protocol)
+    if not isinstance(protocol, str):
+        return []  # its own error is reported already
+    errors = []
+    sasl_fields = ("broker_sasl_mechanism", "broker_username", "broker_password")
+    if protocol.startswith("SASL_"):
+        missing = [f for f in sasl_fields if not values.get(f)]
+        if missing:
+            errors.append(
+                f"{PREFIX}BROKER_SECURITY_PROTOCOL={protocol} needs "
+                + ", ".join(PREFIX + f.upper() for f in missing)
+            )
+    else:
+        given = [f for f in sasl_fields if values.get(f)]
+        if given:
+            errors.append(
+                f"{', '.join(PREFIX + f.upper() for f in given)} set, but "
+                f"{PREFIX}BROKER_SECURITY_PROTOCOL={protocol} does not use SASL "
+                "(SASL_SSL or SASL_PLAINTEXT does)"
+            )
+    tls_fields = ("broker_ca_file", "broker_cert_file", "broker_key_file")
+    if protocol not in ("SSL", "SASL_SSL"):
+        given = [f for f in tls_fields if values.get(f)]
+        if given:
+            errors.append(
+                f"{', '.join(PREFIX + f.upper() for f in given)} set, but "
+                f"{PREFIX}BROKER_SECURITY_PROTOCOL={protocol} does not use TLS "
+                "(SSL or SASL_SSL does)"
+            )
+    if values.get("broker_key_file") and not values.get("broker_cert_file"):
+        errors.append(f"{PREFIX}BROKER_KEY_FILE needs {PREFIX}BROKER_CERT_FILE")
+    return errors

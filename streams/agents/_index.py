@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -128,14 +128,14 @@ class LogIndex:
         topic: str,
         apply: Callable[[bytes, MutableMapping[str, str]], None],
         *,
-        brokers: list[str],
+        client: Mapping[str, Any],
         data_dir: Path | None,
         options: dict[str, Any],
     ) -> None:
         self.name = name
         self.topic = topic
         self._apply = apply
-        self._brokers = brokers
+        self._client = dict(client)  # connection arguments (kafka_client.client_options)
         self._dir = data_dir / name if data_dir is not None else None
         self._options = options
         self._parts: dict[int, PartitionStore] = {}
@@ -186,7 +186,7 @@ class LogIndex:
     async def _replay(self, partition: int, store: PartitionStore, until: int) -> None:
         tp = TopicPartition(self.topic, partition)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._brokers,
+            **self._client,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -37,6 +37,7 @@ from streams.agents._state import (
     table,
     track_memory,
 )
+from streams.kafka_client import client_options
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
@@ -67,7 +68,7 @@ bands = track_memory(
         "dedupe-bands",
         _BANDS_TOPIC,
         _index_probe,
-        brokers=tocsin_app.settings.brokers,
+        client=client_options(tocsin_app.settings),
         data_dir=(
             None
             if tocsin_app.settings.store.startswith("memory")

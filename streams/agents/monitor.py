@@ -23,6 +23,7 @@ from streams import app as tocsin_app
 from streams import codecs, metrics, topics
 from streams.agents._state import rebuilding, table_memory
 from streams.agents.subscriptions import registry
+from streams.kafka_client import client_options
 from streams.web.feed import RECENT_MAX, AlertFeed
 from streams.web.health import ProgressTracker, Readiness, Stall, StreamPosition
 
@@ -234,7 +235,7 @@ async def watch() -> None:
     partition, through a separate client (a stalled faust consumer stops updating its own
     high-water marks, so they cannot be trusted for this)."""
     client = AIOKafkaConsumer(
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         group_id=settings.app_id,  # only to read the group's committed offsets; never joins
         enable_auto_commit=False,
         metadata_max_age_ms=5000,
@@ -337,7 +338,7 @@ async def follow_alerts() -> None:
 
 async def _follow_alerts() -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         metadata_max_age_ms=5000,

@@ -19,6 +19,7 @@ from streams import app as tocsin_app
 from streams import codecs, schemas, topics
 from streams.agents._boundary import count
 from streams.errors import DecodeError
+from streams.kafka_client import client_options
 from streams.models import DeadLetter, Rejected, SourceRef, Subscription
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.match import Matcher, parse_subscription, redact_rejected
@@ -111,7 +112,7 @@ async def follow_subscriptions() -> None:
     # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
         name,
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -82,19 +82,21 @@ async def ingest(
     """Check and send every item; return what happened. Waits for every acknowledgement."""
     from aiokafka import AIOKafkaProducer
 
+    from streams.kafka_client import client_options, start_client
+
     validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     raw_topic = topics.ARTICLES_RAW.full_name(settings)
     dlq_topic = topics.DEADLETTER.full_name(settings)
     summary = Summary()
     started = time.monotonic()
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.brokers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         max_request_size=2_000_000,
         linger_ms=5,
     )
-    await producer.start()
+    await start_client(producer)
     pending: list[Any] = []
     done_bytes = 0
     try:

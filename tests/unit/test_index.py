@@ -19,7 +19,12 @@ def _apply(value: bytes, state: MutableMapping[str, str]) -> None:
 def _index(data_dir: Path | None) -> LogIndex:
     # No broker: only the last test asks for offsets the store lacks, and waits for one.
     return LogIndex(
-        "t", "topic", _apply, brokers=["127.0.0.1:1"], data_dir=data_dir, options=OPTIONS
+        "t",
+        "topic",
+        _apply,
+        client={"bootstrap_servers": ["127.0.0.1:1"]},
+        data_dir=data_dir,
+        options=OPTIONS,
     )
 
 
