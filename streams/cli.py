@@ -59,6 +59,10 @@ def format_alert(alert: dict[str, Any]) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.kafka_client import check_broker
+
+    # faust retries an unreachable broker forever, in a page of tracebacks: ask once first.
+    asyncio.run(check_broker(_settings()))
     from streams.worker import run_worker
 
     run_worker()
@@ -82,20 +86,37 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from streams.sources.ingest import Progress, ingest, print_summary
 
     settings = _settings()
+    missing = [str(p) for p in args.paths if str(p) != "-" and not p.exists()]
+    if missing:
+        print(f"tocsin: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     progress = Progress(sys.stderr, input_size(args.paths), enabled=args.progress)
     summary = asyncio.run(ingest(settings, iter_inputs(args.paths), progress=progress))
     print_summary(summary, topics.ARTICLES_RAW.full_name(settings))
     return 1 if args.strict and summary.rejected else 0
 
 
+def _stage(value: str) -> str:
+    from streams import deadletters
+
+    try:
+        return deadletters.check_stage(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _selected(settings: Settings, args: argparse.Namespace) -> list[Any]:
+    from streams import deadletters
+
+    letters = asyncio.run(deadletters.read_letters(settings))
+    return deadletters.select(letters, stage=args.stage, since=args.since)
+
+
 def cmd_dlq_list(args: argparse.Namespace) -> int:
     from streams import deadletters
 
     settings = _settings()
-    since = deadletters.parse_since(args.since) if args.since else None
-    letters = deadletters.select(
-        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
-    )
+    letters = _selected(settings, args)
     shown = letters[-args.limit :] if args.limit else letters
     for letter in shown:
         print(codecs.dumps(letter.record).decode() if args.json else deadletters.describe(letter))
@@ -109,24 +130,102 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dlq_replay(args: argparse.Namespace) -> int:
+def cmd_dlq_export(args: argparse.Namespace) -> int:
     from streams import deadletters
 
     settings = _settings()
-    since = deadletters.parse_since(args.since) if args.since else None
-    letters = deadletters.select(
-        asyncio.run(deadletters.read_letters(settings)), stage=args.stage, since=since
+    if args.out is not None and args.out.exists() and not args.force:
+        print(f"tocsin: {args.out} exists (use --force to overwrite)", file=sys.stderr)
+        return 2
+    letters = _selected(settings, args)
+    lines = [codecs.dumps(deadletters.export_line(letter, settings)) + b"\n" for letter in letters]
+    if args.out is None:
+        sys.stdout.buffer.write(b"".join(lines))
+        sys.stdout.flush()
+    else:
+        args.out.write_bytes(b"".join(lines))
+    where = args.out or "standard output"
+    print(
+        f"exported {_n(len(letters), 'dead letter')} to {where}; fix each line's payload, "
+        "delete the lines not to send, then: tocsin dlq replay --from FILE",
+        file=sys.stderr,
     )
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from streams import deadletters
+
+    if args.from_file is not None:
+        return _replay_file(args)
+    if args.stage is None:
+        print("tocsin: dlq replay needs --stage STAGE (or --from FILE)", file=sys.stderr)
+        return 2
+    settings = _settings()
+    letters = _selected(settings, args)
+    ready: list[tuple[Any, str | None]] = []
+    held: list[tuple[Any, str | None]] = []
+    for letter in letters:
+        reason = None if args.force else deadletters.blocker(letter, settings)
+        (ready if reason is None else held).append((letter, reason))
+    for letter, reason in held:
+        print(f"cannot succeed as it is: {deadletters.describe(letter, 60)}\n    {_safe(reason)}")
     if args.dry_run:
-        for letter in letters:
+        for letter, _reason in ready:
             target = deadletters.replay_target(letter, settings)
             print(f"{target} <- {deadletters.describe(letter)}")
-        print(f"would replay {len(letters)} dead letters")
+        print(f"would replay {_n(len(ready), 'dead letter')}" + _held_note(held, args))
         return 0
-    sent = asyncio.run(deadletters.replay(settings, letters))
+    items = [deadletters.outgoing(letter, settings) for letter, _reason in ready]
+    sent = asyncio.run(deadletters.replay(settings, items)) if items else {}
     where = ", ".join(f"{n} to {topic}" for topic, n in sorted(sent.items())) or "nothing"
-    print(f"replayed {len(letters)} dead letters of stage {args.stage}: {where}")
-    return 0
+    print(
+        f"replayed {_n(len(ready), 'dead letter')} of stage {args.stage}: {where}"
+        + _held_note(held, args)
+    )
+    return 1 if held else 0
+
+
+def _held_note(held: list[Any], args: argparse.Namespace) -> str:
+    if not held:
+        return ""
+    since = f" --since {args.since_text}" if args.since_text else ""
+    return (
+        f"; held back {len(held)} that would only fail again the same way: "
+        f"`tocsin dlq export --stage {args.stage}{since} --out letters.jsonl`, fix the "
+        "payloads, then `tocsin dlq replay --from letters.jsonl` (--force sends them as they are)"
+    )
+
+
+def _replay_file(args: argparse.Namespace) -> int:
+    """``dlq replay --from FILE``: every line checked first; those still failing are named and
+    not sent."""
+    from streams import deadletters
+
+    settings = _settings()
+    path: Path = args.from_file
+    try:
+        lines = sys.stdin.buffer.readlines() if str(path) == "-" else path.read_bytes().splitlines()
+    except OSError as exc:
+        print(f"tocsin: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    checked = list(deadletters.read_export(lines, settings, str(path)))
+    items = [c for c in checked if isinstance(c, deadletters.Outgoing)]
+    problems = [c for c in checked if isinstance(c, str)]
+    for problem in problems:
+        print(f"not sent: {_safe(problem, 600)}", file=sys.stderr)
+    if args.dry_run:
+        for item in items:
+            print(f"{item.target} <- letter {item.letter} ({len(item.payload)} bytes)")
+        print(f"would send {_n(len(items), 'fixed message')}, {len(problems)} not sendable")
+        return 1 if problems else 0
+    sent = asyncio.run(deadletters.replay(settings, items)) if items else {}
+    where = ", ".join(f"{n} to {topic}" for topic, n in sorted(sent.items())) or "nothing"
+    print(
+        f"sent {_n(len(items), 'fixed message')} from {path}: {where}"
+        + (f"; {len(problems)} lines not sent (above)" if problems else "")
+    )
+    return 1 if problems else 0
 
 
 def cmd_feeds_add(args: argparse.Namespace) -> int:
@@ -180,6 +279,7 @@ def cmd_feeds_poll(args: argparse.Namespace) -> int:
 
     from aiokafka import AIOKafkaProducer
 
+    from streams.kafka_client import client_options, start_client
     from streams.sources.feeds import FeedPoller, FeedStore, kafka_sink
 
     settings = _settings()
@@ -189,12 +289,12 @@ def cmd_feeds_poll(args: argparse.Namespace) -> int:
     async def poll() -> int:
         store = FeedStore(settings.feeds_file)
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.brokers,
+            **client_options(settings),
             acks="all",
             enable_idempotence=True,
             max_request_size=2_000_000,
         )
-        await producer.start()
+        await start_client(producer)
         try:
             async with FeedPoller(
                 store,
@@ -291,6 +391,11 @@ def cmd_subscriptions_add(args: argparse.Namespace) -> int:
             secret_note = f"webhook secret (shown once, keep it): {secret}"
         data["webhook"] = {"url": args.webhook, "secret": secret}
     data["created_at"] = data["updated_at"] = now_rfc3339()
+    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+    parsed = parse_subscription(data, validator)  # checked before anything connects
+    if isinstance(parsed, Rejected):
+        print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
+        return 1
     existing = _current_subscriptions(settings)
     if data["id"] in existing:
         if not args.replace:
@@ -299,10 +404,10 @@ def cmd_subscriptions_add(args: argparse.Namespace) -> int:
         before = existing[data["id"]]
         if isinstance(before, dict) and isinstance(before.get("created_at"), str):
             data["created_at"] = before["created_at"]
-    parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
-    if isinstance(parsed, Rejected):
-        print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
-        return 1
+            parsed = parse_subscription(data, validator)
+            if isinstance(parsed, Rejected):
+                print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
+                return 1
     record = [(parsed.id.encode(), codecs.dumps(parsed.to_dict()))]
     asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), record))
     print(f"{'replaced' if parsed.id in existing else 'added'} {parsed.id}")
@@ -357,8 +462,11 @@ def cmd_subscriptions_rm(args: argparse.Namespace) -> int:
 
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
     from streams.kafka_client import consume
+    from streams.web.feed import Revisions
 
     settings = _settings()
+    # A redelivered alert message (same id and revision) is shown once, as the dashboard does.
+    revisions = Revisions()
 
     async def tail() -> int:
         seen = 0
@@ -368,7 +476,12 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
             from_beginning=args.from_beginning,
             timeout=args.timeout,
         ):
-            alert = codecs.loads(record.value)
+            try:
+                alert = codecs.loads(record.value)
+            except TocsinError:
+                continue  # not an alert tocsin wrote
+            if not isinstance(alert, dict) or not (args.repeats or revisions.fresh(alert)):
+                continue
             print(codecs.dumps(alert).decode() if args.json else format_alert(alert), flush=True)
             seen += 1
             if args.count and seen >= args.count:
@@ -495,13 +608,41 @@ def cmd_config(args: argparse.Namespace) -> int:
     for env_name, default, help_ in Settings.describe():
         field = env_name.removeprefix("TOCSIN_").lower()
         value = getattr(settings, field)
-        if field.endswith("_token") and value:
+        if field.endswith(("_token", "_password")) and value:
             value = "(set, hidden)"  # a secret does not belong on a terminal or in a log
         print(f"{env_name:26} = {value!s:28} (default {default}) {help_}")
     return 0
 
 
 # -- parser -------------------------------------------------------------------------------
+
+
+def deadletter_stages() -> tuple[str, ...]:
+    from streams import deadletters
+
+    return deadletters.STAGES
+
+
+class _SinceAction(argparse.Action):
+    """``--since``: parsed (and refused) while the arguments are read; the text is kept for
+    messages that suggest a command."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        from streams import deadletters
+
+        try:
+            namespace.since = deadletters.parse_since(str(values))
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        namespace.since_text = str(values)
+
+
+def _dlq_filters(q: argparse.ArgumentParser, stage_help: str) -> None:
+    from streams.deadletters import SINCE_HELP
+
+    q.add_argument("--stage", type=_stage, help=stage_help)
+    q.add_argument("--since", action=_SinceAction, help=SINCE_HELP)
+    q.set_defaults(since=None, since_text=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -544,19 +685,39 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--once", action="store_true", help="one pass over the due feeds, then exit")
     q.set_defaults(func=cmd_feeds_poll)
 
-    p = sub.add_parser("dlq", help="dead letters: list them, replay them after a fix")
+    p = sub.add_parser("dlq", help="dead letters: list, replay after a fix, export to fix by hand")
     s = p.add_subparsers(dest="action", required=True)
+    stages = ", ".join(deadletter_stages())
     q = s.add_parser("list", help="show dead letters (oldest first)")
-    q.add_argument("--stage", help="only this stage (validate, ingest, extract, ...)")
-    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
+    _dlq_filters(q, f"only this stage: {stages}")
     q.add_argument("--limit", type=int, default=0, help="only the last N")
     q.add_argument("--json", action="store_true", help="one dead letter per line, as JSON")
     q.set_defaults(func=cmd_dlq_list)
-    q = s.add_parser("replay", help="re-send the dead letters of a stage to their source topic")
-    q.add_argument("--stage", required=True)
-    q.add_argument("--since", help="RFC 3339 time, date, or relative: 30m, 2h, 7d")
-    q.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    q = s.add_parser(
+        "replay",
+        help="re-send the dead letters of a stage to their source topic (those that would "
+        "only fail again are held back), or the fixed lines of an export file",
+    )
+    _dlq_filters(q, f"the stage to replay: {stages}")
+    q.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="FILE",
+        help="send the lines of a `dlq export` file (payloads fixed by hand) instead",
+    )
+    q.add_argument("--dry-run", action="store_true", help="list what would be sent")
+    q.add_argument(
+        "--force", action="store_true", help="also send letters that look bound to fail again"
+    )
     q.set_defaults(func=cmd_dlq_replay)
+    q = s.add_parser(
+        "export", help="write dead letters as editable JSON lines (for `replay --from`)"
+    )
+    _dlq_filters(q, f"only this stage: {stages}")
+    q.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    q.set_defaults(func=cmd_dlq_export)
 
     p = sub.add_parser("subscriptions", help="manage subscriptions")
     s = p.add_subparsers(dest="action", required=True)
@@ -594,6 +755,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     q.add_argument("--count", type=int, default=0, help="stop after this many alerts")
     q.add_argument("--json", action="store_true", help="one JSON object per line")
+    q.add_argument(
+        "--repeats",
+        action="store_true",
+        help="also print alert messages delivered again (same alert id and revision)",
+    )
     q.set_defaults(func=cmd_alerts_tail)
 
     p = sub.add_parser("run", help="run the pipeline in-process over files (no broker)")
@@ -621,11 +787,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done, 1 done but something was refused or left out (the
+    command says what), 2 nothing done: bad arguments or settings, no broker to talk to."""
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except TocsinError as exc:
         print(f"tocsin: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from streams.kafka_client import connection_problem
+
+        problem = connection_problem(exc, _settings())
+        if problem is None:
+            raise
+        print(f"tocsin: {problem}", file=sys.stderr)
         return 2
     return code
 

@@ -92,6 +92,36 @@ def bounded_event(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Revisions:
+    """The highest revision shown per alert id (of the newest ``maxlen`` ids).
+
+    Alerts are delivered at least once: a worker restarted before its commit, a replay, or the
+    same file ingested again sends an alert message that was sent before, with the same id and
+    revision. A reader shows a revision once, and a later revision of an alert as an update.
+    """
+
+    def __init__(self, maxlen: int = 100_000) -> None:
+        self.maxlen = maxlen
+        self._shown: OrderedDict[str, int] = OrderedDict()
+
+    def fresh(self, alert: dict[str, Any]) -> bool:
+        """True for an alert message not shown before (then remembered as shown)."""
+        alert_id = alert.get("alert_id")
+        if not isinstance(alert_id, str) or not alert_id:
+            return True  # nothing to recognise it by: shown
+        revision = alert.get("revision")
+        if not isinstance(revision, int) or isinstance(revision, bool):
+            revision = 1
+        last = self._shown.get(alert_id)
+        if last is not None and revision <= last:
+            return False
+        self._shown[alert_id] = revision
+        self._shown.move_to_end(alert_id)
+        while len(self._shown) > self.maxlen:
+            self._shown.popitem(last=False)
+        return True
+
+
 class AlertFeed:
     """The latest alerts (bounded), by id, and the live clients waiting for new ones."""
 
