@@ -36,6 +36,7 @@ class Article:
     published_at: str | None = None
     source: str | None = None
     language: str | None = None
+    author: str | None = None  # the byline, when the input has one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +52,7 @@ class Article:
             published_at=data.get("published_at"),
             source=data.get("source"),
             language=data.get("language"),
+            author=data.get("author"),
         )
 
 

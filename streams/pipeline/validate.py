@@ -71,6 +71,7 @@ def _normalise(raw: dict[str, Any]) -> Article:
         source=(clean_title(raw["source"]) or None) if raw.get("source") else None,
         # The producer's tag wins; otherwise detected. Non-English articles are kept, marked.
         language=raw.get("language") or detect_language(text),
+        author=(clean_title(raw["author"]) or None) if raw.get("author") else None,
     )
 
 

@@ -9,6 +9,7 @@ photo captions, credits and site furniture. ``bench/html_extraction.py`` measure
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import unescape as html_unescape
 from typing import Any
 
@@ -16,7 +17,10 @@ from streams.pipeline.normalize import clean_title, clean_unicode
 
 # A page larger than this is not an article (and would take trafilatura seconds to parse).
 MAX_HTML_BYTES = 10_000_000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# htmldate's answer with the time of day and offset when the page gives them (meta tags,
+# JSON-LD, <time datetime>); trafilatura's default keeps the date only, so 09:00Z became
+# 00:00Z. A page that gives a date alone comes back as a naive midnight.
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 # Measured on the article-extraction benchmark (bench/html_extraction.py, docs/ingestion.md):
 # reader comments are not the story; favor_precision trims link lists and teasers at almost
 # no cost in recall; tables stay (dropping them cost recall), deduplication cost recall too.
@@ -59,6 +63,7 @@ def parse_html_page(html: bytes | str, url: str | None = None) -> dict[str, Any]
         html,
         url=url,
         with_metadata=True,
+        date_extraction_params=_date_params(),
         **_OPTIONS,
     )
     if document is None:
@@ -75,14 +80,42 @@ def parse_html_page(html: bytes | str, url: str | None = None) -> dict[str, Any]
     page_url = url or meta.get("url")
     if page_url and str(page_url).startswith(("http://", "https://")):
         article["url"] = str(page_url)[:2048]
-    date = meta.get("date")
-    if date and _DATE.match(str(date)):
-        article["published_at"] = str(date)[:10]
+    published = published_at(meta.get("date"))
+    if published:
+        article["published_at"] = published
     if meta.get("author"):
         article["author"] = clean_title(str(meta["author"]))[:300]
     if meta.get("sitename"):
         article["source"] = clean_title(str(meta["sitename"]))[:200]
     return article
+
+
+def _date_params() -> dict[str, Any]:
+    """trafilatura's own date settings (original date, extensive search, nothing after today),
+    asking for the time of day too."""
+    from trafilatura.settings import DEFAULT_CONFIG, set_date_params
+
+    extensive = DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH")
+    return {**set_date_params(extensive), "outputformat": _DATE_FORMAT}
+
+
+def published_at(value: Any) -> str | None:
+    """htmldate's answer as the raw article's ``published_at``: an RFC 3339 time with its
+    offset, a naive time (UTC downstream, as for every source) or a bare date when the page
+    gave no time of day."""
+    if not value:
+        return None
+    text = str(value)
+    try:
+        moment = datetime.strptime(text, _DATE_FORMAT)
+    except ValueError:
+        try:
+            moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}$", text[:10]) else None
+        if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+            return moment.date().isoformat()  # a date alone: no time of day was found
+    return moment.isoformat()
 
 
 def _drop_repeated_title(text: str, title: str) -> str:

@@ -308,9 +308,13 @@ def test_dead_letter_replay_round_trip(namespace: Namespace, worker: Worker) -> 
     assert any(v["payload"] == bad.decode() for v in listed), listing.stderr
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 1))
     dry = cli(namespace, "dlq", "replay", "--stage", "validate", "--since", since, "--dry-run")
-    assert "would replay" in dry.stdout
+    assert "would replay 0 dead letters; held back 1" in dry.stdout, dry
+    # As it is, the letter can only fail again: held back unless forced (a fix by hand goes
+    # through `dlq export` and `replay --from`, tests/integration/test_first_hour.py).
+    held = cli(namespace, "dlq", "replay", "--stage", "validate", "--since", since)
+    assert held.returncode == 1 and "cannot succeed as it is" in held.stdout, held
 
-    result = cli(namespace, "dlq", "replay", "--stage", "validate", "--since", since)
+    result = cli(namespace, "dlq", "replay", "--stage", "validate", "--since", since, "--force")
     assert result.returncode == 0 and f"to {raw_name}" in result.stdout, result.stderr
 
     async def replayed() -> list[Any]:

@@ -4,8 +4,11 @@ from pathlib import Path
 
 import orjson
 
+from streams import schemas, topics
+from streams.models import Article
+from streams.pipeline.validate import validate_article
 from streams.sources.files import iter_inputs
-from streams.sources.html import fragment_text, looks_like_html, parse_html_page
+from streams.sources.html import fragment_text, looks_like_html, parse_html_page, published_at
 
 PAGE = """<!DOCTYPE html><html lang="en"><head>
 <title>Teachers abducted in Kaduna | Sahel Post</title>
@@ -37,7 +40,7 @@ def test_html_page_fields_and_main_text() -> None:
     article = parse_html_page(PAGE)
     assert article is not None
     assert article["title"] == "Teachers abducted in Kaduna"
-    assert article["published_at"] == "2024-12-02"
+    assert article["published_at"] == "2024-12-02T08:30:00+01:00"  # the time of day kept
     assert article["author"] == "Amina Bello"
     assert article["source"] == "Sahel Post"
     text = article["text"]
@@ -65,3 +68,32 @@ def test_sniffing_and_fragments() -> None:
         "One & two.\nThree\nfour"
     )
     assert fragment_text("plain &amp; simple") == "plain & simple"
+
+
+def test_byline_and_time_of_day_reach_the_valid_article(tmp_path: Path) -> None:
+    """Issue 22: an HTML page lost its author and its time of day (09:00Z became 00:00Z)."""
+    page = PAGE.replace(
+        '<meta property="article:published_time" content="2024-12-02T08:30:00+01:00">',
+        '<script type="application/ld+json">{"@context": "https://schema.org", '
+        '"@type": "NewsArticle", "datePublished": '
+        '"2024-12-02T09:00:00Z", "author": {"@type": "Person", "name": "Amina Bello"}}</script>',
+    ).replace('<meta name="author" content="Amina Bello">', "")
+    (tmp_path / "page.html").write_text(page)
+    ((_source, payload),) = iter_inputs([tmp_path / "page.html"])
+    article = validate_article(payload, schemas.validator(topics.ARTICLES_RAW.schema_file))
+    assert isinstance(article, Article)
+    assert article.published_at == "2024-12-02T09:00:00Z"
+    assert article.author == "Amina Bello"
+    schemas.validator(topics.ARTICLES_VALID.schema_file).validate(article.to_dict())
+    moved = validate_article(
+        orjson.dumps(parse_html_page(PAGE)),
+        schemas.validator(topics.ARTICLES_RAW.schema_file),
+    )
+    assert isinstance(moved, Article) and moved.published_at == "2024-12-02T07:30:00Z"
+
+
+def test_a_page_with_a_date_alone_keeps_a_date() -> None:
+    assert published_at("2024-12-02T00:00:00") == "2024-12-02"  # htmldate's naive midnight
+    assert published_at("2024-12-02T00:00:00+0000") == "2024-12-02T00:00:00+00:00"
+    assert published_at("2024-12-02T09:15:00") == "2024-12-02T09:15:00"
+    assert published_at(None) is None and published_at("soon") is None
