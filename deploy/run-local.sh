@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=.venv/bin
 export TOCSIN_BROKER="${TOCSIN_BROKER:-127.0.0.1:${TOCSIN_KAFKA_PORT:-9092}}"
+# A local demo on 127.0.0.1: its dashboard is open unless you set a token (then: log in).
+if [[ -z "${TOCSIN_API_TOKEN:-}" ]]; then
+    export TOCSIN_DASHBOARD_PUBLIC="${TOCSIN_DASHBOARD_PUBLIC:-true}"
+fi
 # The broker below is formatted afresh, so worker state from an earlier run would not match it.
 export TOCSIN_DATA_DIR="${TOCSIN_DATA_DIR:-.tocsin/run-data}"
 rm -rf "$TOCSIN_DATA_DIR"

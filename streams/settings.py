@@ -237,7 +237,13 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "feeds_host_delay": (_positive_float, "feed poller: seconds between requests to one host"),
     "api_token": (
         str,
-        "bearer token of /api/subscriptions and /api/alerts/stream; empty: writes are off",
+        "bearer token of /api/subscriptions and /api/alerts/stream, and the dashboard's login; "
+        "empty: writes are off",
+    ),
+    "dashboard_public": (
+        _bool,
+        "serve the dashboard and its data (alerts, stats, subscription names) to anyone who "
+        "reaches the web port; off: log in with TOCSIN_API_TOKEN",
     ),
     "webhook_allow_private": (
         _bool,
@@ -314,6 +320,7 @@ class Settings:
     feeds_host_delay: float = 1.0
     stall_after: float = 60.0
     api_token: str = field(default="", repr=False)
+    dashboard_public: bool = False
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[str, ...] = ()
     webhook_attempts: int = 6

@@ -21,6 +21,18 @@ DEAD_LETTER = "deadletters"
 EVENT = "events"
 ALERT = "alerts"
 KINDS = (ARTICLE_IN, DUPLICATE, DEAD_LETTER, EVENT, ALERT)
+# An alert message of kind "update" (another article of a story already alerted) counts here,
+# not as an alert: "alerts" is what users were alerted to, one per story and subscription.
+ALERT_UPDATE = "alert_updates"
+# What each figure of ``by=total`` (and each ``stats`` outcome of /api/status) counts.
+MEANING = {
+    ARTICLE_IN: "raw article records read (valid or not)",
+    DUPLICATE: "articles dropped as copies of earlier ones",
+    DEAD_LETTER: "dead letters written, any stage",
+    EVENT: "event records (one per unique article extracted)",
+    ALERT: "new alerts: the first alert of a story for a subscription",
+    ALERT_UPDATE: "updates of an alert already sent (more articles or sources of its story)",
+}
 
 # Dimensions a key can be grouped by (`/api/stats?by=...`); "total" are the bare kind counts.
 DIMENSIONS = ("total", "theme", "country", "actor", "subscription", "deadletter_stage")
@@ -89,7 +101,7 @@ def counter_keys(kind: str, record: Mapping[str, Any] | None) -> list[str]:
     if kind == ALERT and record is not None and record.get("kind") == "update":
         # A later article of a story already alerted: counted apart, so "alerts" counts
         # what users were alerted to, one per story and subscription.
-        return [key("alert_updates")]
+        return [key(ALERT_UPDATE)]
     keys = [key(kind)]
     if record is None:
         return keys
@@ -127,7 +139,7 @@ def totals(
 ) -> dict[str, int]:
     """Counts per value of ``dimension`` over the last ``periods`` windows (current included).
 
-    For ``dimension="total"`` the values are the record kinds.
+    For ``dimension="total"`` the values are the record kinds and ``alert_updates``.
     """
     out: dict[str, int] = {}
     for (k, start), count in entries:
@@ -135,7 +147,7 @@ def totals(
             continue
         dim, value = split_key(k)
         if dimension == "total":
-            if value or dim not in KINDS:
+            if value or dim not in MEANING:
                 continue
             value = dim
         elif dim != dimension:

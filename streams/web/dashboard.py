@@ -13,9 +13,12 @@ health.
 | ``/api/monitor`` | per-stage counts and lag, health and readiness |
 | ``/metrics`` | Prometheus |
 | ``/healthz`` , ``/readyz`` | liveness by progress, readiness |
+| ``/login`` , ``/api/session`` | the login (``session.py``) |
 
-Every response carries a strict Content-Security-Policy (no inline script or style, nothing
-from other origins). Pages never embed data: the browser fetches JSON and renders it with
+Pages and data need the API token, or a login, unless the operator made the dashboard public
+(``auth.py``: deny by default; probes, metrics and static assets open). Every response
+carries a strict Content-Security-Policy (no inline script or style, nothing from other
+origins). Pages never embed data: the browser fetches JSON and renders it with
 ``textContent``.
 """
 
@@ -35,8 +38,9 @@ from streams.agents import monitor as mon
 from streams.agents import stats as stats_agent
 from streams.agents._boundary import COUNTS
 from streams.pipeline import stats
+from streams.web import auth
+from streams.web import session as _session  # noqa: F401  (/login, /api/session)
 from streams.web.feed import RECENT_MAX
-from streams.web.ingest import authorised
 
 STATIC = Path(__file__).with_name("static")
 _TYPES = {
@@ -82,9 +86,10 @@ _previous_init = tocsin_app.app.on_webserver_init
 
 
 def _on_webserver_init(web: Any) -> None:
-    """Headers on every response (pages, JSON, errors) and SSE shutdown, set on the aiohttp
-    application before it starts."""
+    """The access guard, headers on every response (pages, JSON, errors) and SSE shutdown,
+    set on the aiohttp application before it starts."""
     _previous_init(web)
+    web.web_app.middlewares.append(auth.guard(tocsin_app.settings))
     web.web_app.on_response_prepare.append(_security_headers)
     web.web_app.on_shutdown.append(_close_live_clients)
 
@@ -93,7 +98,7 @@ tocsin_app.app.on_webserver_init = _on_webserver_init  # type: ignore[method-ass
 mon.instrument_model_loading()
 
 
-def _asset(web: Any, name: str) -> Any:
+def asset(web: Any, name: str) -> Any:
     asset = ASSETS.get(name)
     if asset is None:
         return web.json({"error": "not found"}, status=404)
@@ -108,7 +113,7 @@ def _error(web: Any, status: int, message: str) -> Any:
 
 @tocsin_app.app.page("/")
 async def dashboard(web: Any, request: Any) -> Any:
-    return _asset(web, "dashboard.html")
+    return asset(web, "dashboard.html")
 
 
 @tocsin_app.app.page("/favicon.ico")
@@ -118,12 +123,12 @@ async def favicon(web: Any, request: Any) -> Any:
 
 @tocsin_app.app.page("/alerts/{alert_id}")
 async def alert_page(web: Any, request: Any, alert_id: str) -> Any:
-    return _asset(web, "alert.html")
+    return asset(web, "alert.html")
 
 
 @tocsin_app.app.page("/static/{name}")
 async def static(web: Any, request: Any, name: str) -> Any:
-    return _asset(web, name)
+    return asset(web, name)
 
 
 @tocsin_app.app.page("/api/alerts")
@@ -164,10 +169,11 @@ async def live_alerts(web: Any, request: Any) -> Any:
 
 async def alerts_stream(web: Any, request: Any) -> Any:
     """``GET /api/alerts/stream?subscription=ID``: one subscription's alert messages (new and
-    updates) as server-sent events, for live consumers. Behind the API token when one is set.
+    updates) as server-sent events, for live consumers. Behind the API token (bearer or login
+    session) when one is set, even on a public dashboard.
     A reconnecting client's ``Last-Event-ID`` replays what it missed from the recent list."""
     token = tocsin_app.settings.api_token
-    if token and not authorised(request.headers.get("Authorization"), token):
+    if token and not auth.authenticated(request, token):
         return web.json(
             {"error": "missing or wrong bearer token"},
             status=401,
@@ -285,7 +291,10 @@ async def stats_view(web: Any, request: Any) -> Any:
         # Counters live with the partitions this worker owns; with several workers each
         # reports its share.
         "scope": "partitions assigned to this worker",
+        "counted": "records by their Kafka timestamps, in the windows from..to",
     }
+    if by == "total":
+        body["meaning"] = stats.MEANING
     series_key = query.get("series")
     if series_key:
         dim, _sep, value = series_key.partition(":")

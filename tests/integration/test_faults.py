@@ -98,6 +98,7 @@ class Run:
             TOCSIN_WEBHOOK_ALLOW_PRIVATE="true",
             TOCSIN_WEBHOOK_ATTEMPTS="20",
             TOCSIN_WEBHOOK_BACKOFF_CAP="1",
+            TOCSIN_DASHBOARD_PUBLIC="true",  # stats_totals reads /api/stats without a token
         )
         asyncio.run(create_topics(self.ns.settings))
         self.receiver = Receiver(SECRET)

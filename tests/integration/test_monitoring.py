@@ -1,10 +1,12 @@
 """Monitoring on a real worker and broker: /metrics after a known input, /api/stats, health
-and readiness, and the dashboard in headless Chromium (live alerts without a reload, and an
+and readiness, the dashboard behind its login (every data endpoint refuses an anonymous
+request), and the dashboard in headless Chromium (login, live alerts without a reload, and an
 article titled ``<script>alert(1)</script>`` shown as text)."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import shutil
 import time
@@ -21,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import codecs, topics
+from streams.kafka_client import create_topics
 from streams.sources.files import raw_key
 from tests.integration.conftest import REPO, Namespace, Worker
 from tests.integration.test_worker import send, subscribe
@@ -36,11 +39,23 @@ SUBSCRIPTION = {
     "actors": [],
 }
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", REPO / "out" / "screenshots"))
+# The dashboard of this module's worker is behind its login, as in any deployment with a token.
+TOKEN = "it-dashboard-" + uuid.uuid4().hex
 
 
-def get(worker: Worker, path: str) -> tuple[int, dict[str, str], bytes]:
+@pytest.fixture(scope="module")
+def namespace(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Namespace:
+    ns = Namespace(broker, tmp_path_factory.mktemp("monitoring"), TOCSIN_API_TOKEN=TOKEN)
+    asyncio.run(create_topics(ns.settings))
+    return ns
+
+
+def get(worker: Worker, path: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(worker.url + path)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(worker.url + path, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
@@ -113,6 +128,9 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
             and value(now, "tocsin_messages_total", stage="stats", outcome="alerts")
             - value(before, "tocsin_messages_total", stage="stats", outcome="alerts")
             >= 1
+            and value(now, "tocsin_messages_total", stage="stats", outcome="alert_updates")
+            - value(before, "tocsin_messages_total", stage="stats", outcome="alert_updates")
+            >= 1
         )
         return now if done else None
 
@@ -133,6 +151,9 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
     assert delta(m, stage="stats", outcome="articles_in") == 4
     assert delta(m, stage="stats", outcome="duplicates") == 1
     assert delta(m, stage="stats", outcome="deadletters") == 1
+    # The alert and its update are two figures, named as /api/stats names them (issue 22).
+    assert delta(m, stage="stats", outcome="alerts") == 1
+    assert delta(m, stage="stats", outcome="alert_updates") == 1
     assert delta("tocsin_dead_letters_total", stage="validate", error_type="decode_error") == 1
     # The alert, then its update: the copy is one more source of the same story.
     assert delta("tocsin_alerts_delivered_total", sink="kafka") == 2
@@ -149,18 +170,28 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
     assert {"validate", "dedupe", "extract", "match", "stats"} <= lag_names
 
     # The same input in the windowed statistics.
-    status, _h, body = get(worker, "/api/stats?window=1m&by=total&periods=10")
+    status, _h, body = get(worker, "/api/stats?window=1m&by=total&periods=10", TOKEN)
     assert status == 200
     totals = {c["value"]: c["count"] for c in orjson.loads(body)["counts"]}
     assert totals["articles_in"] >= 4 and totals["deadletters"] >= 1
     assert totals["duplicates"] >= 1 and totals["alerts"] >= 1
+    assert orjson.loads(body)["meaning"]["alerts"].startswith("new alerts")
+    # One source of truth: /api/status counts what /api/stats counts, under the same names
+    # (this worker started with the module, so the last hour holds all it counted).
+    status, _h, body = get(worker, "/api/stats?window=1m&by=total&periods=60", TOKEN)
+    hour = {c["value"]: c["count"] for c in orjson.loads(body)["counts"]}
+    counted = (worker.status() or {})["counts"]["stats"]
+    assert (counted["alerts"], counted["alert_updates"]) == (
+        hour["alerts"],
+        hour["alert_updates"],
+    ), (counted, hour)
     for by, wanted in (("theme", "abduction"), ("country", "KE"), ("subscription", SUB_ID)):
-        status, _h, body = get(worker, f"/api/stats?window=1h&by={by}&periods=1")
+        status, _h, body = get(worker, f"/api/stats?window=1h&by={by}&periods=1", TOKEN)
         assert status == 200
         assert wanted in {c["value"] for c in orjson.loads(body)["counts"]}, by
-    assert get(worker, "/api/stats?window=5m")[0] == 400
-    assert get(worker, "/api/stats?by=nonsense")[0] == 400
-    assert get(worker, "/api/stats?window=1m&periods=100000")[0] == 400
+    assert get(worker, "/api/stats?window=5m", TOKEN)[0] == 400
+    assert get(worker, "/api/stats?by=nonsense", TOKEN)[0] == 400
+    assert get(worker, "/api/stats?window=1m&periods=100000", TOKEN)[0] == 400
 
 
 def test_health_and_readiness(subscribed: Worker) -> None:
@@ -180,18 +211,85 @@ def test_health_and_readiness(subscribed: Worker) -> None:
 def test_pages_are_static_files_with_strict_headers(subscribed: Worker) -> None:
     worker = subscribed
     for path, ctype in (("/", "text/html"), ("/static/dashboard.js", "text/javascript")):
-        status, headers, body = get(worker, path)
+        status, headers, body = get(worker, path, TOKEN)
         assert status == 200 and headers["Content-Type"].startswith(ctype)
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert b"innerHTML" not in body
-    status, headers, _body = get(worker, "/api/alerts")
+    status, headers, _body = get(worker, "/api/alerts", TOKEN)
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert "Content-Security-Policy" in headers
     for path in ("/static/..%2Fdashboard.py", "/static/nope.js", "/static/%2e%2e%2fapp.py"):
         assert get(worker, path)[0] == 404, path
-    assert get(worker, "/api/alerts/al-unknown")[0] == 404
-    assert get(worker, "/api/alerts?limit=0")[0] == 400
+    assert get(worker, "/api/alerts/al-unknown", TOKEN)[0] == 404
+    assert get(worker, "/api/alerts?limit=0", TOKEN)[0] == 400
+
+
+# Every route that serves alerts, statistics or subscriptions, and the pages showing them.
+DATA_ENDPOINTS = [
+    "/api/alerts",
+    f"/api/alerts/al-{'0' * 16}",
+    "/api/live/alerts",
+    f"/api/alerts/stream?subscription={SUB_ID}",
+    "/api/stats?window=1m&by=theme",
+    "/api/monitor",
+    "/api/subscriptions",
+    f"/api/subscriptions/{SUB_ID}",
+]
+PAGES = ["/", "/alerts/al-x"]
+
+
+def request(
+    worker: Worker, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request, redirects not followed; a stream's body is not read (only its head)."""
+    port = int(worker.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        streaming = response.getheader("Content-Type", "").startswith("text/event-stream")
+        return response.status, response.headers, b"" if streaming else response.read()
+    finally:
+        conn.close()
+
+
+def test_every_data_endpoint_refuses_an_anonymous_request(subscribed: Worker) -> None:
+    """Issue 22: /api/live/alerts streamed every alert without a token."""
+    worker = subscribed
+    for path in DATA_ENDPOINTS:
+        status, headers, body = request(worker, "GET", path)
+        assert status == 401 and headers["WWW-Authenticate"] == "Bearer", (path, status, body)
+        status, _h, _b = request(worker, "GET", path, {"Cookie": "tocsin_session=v1.9.x.y"})
+        assert status == 401, (path, "forged cookie")
+    for path in PAGES:
+        status, headers, _body = request(worker, "GET", path)
+        assert status == 303 and headers["Location"].startswith("/login?next=%2F"), path
+    for path in ("/healthz", "/readyz", "/metrics", "/api/status", "/login", "/static/login.js"):
+        assert request(worker, "GET", path)[0] == 200, path
+
+    # The login: a wrong token gets nothing; the right one an HttpOnly, SameSite=Strict cookie.
+    json_type = {"Content-Type": "application/json"}
+    assert request(worker, "POST", "/api/session", json_type, b'{"token": "nope"}')[0] == 401
+    status, headers, _body = request(
+        worker, "POST", "/api/session", json_type, orjson.dumps({"token": TOKEN})
+    )
+    assert status == 204
+    cookie = headers["Set-Cookie"]
+    attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes, cookie
+    assert "SameSite=Strict" in cookie and TOKEN not in cookie
+    session = {"Cookie": cookie.split(";")[0]}
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for path in DATA_ENDPOINTS + PAGES:
+        for creds in (session, bearer):
+            status, _h, body = request(worker, "GET", path, creds)
+            if creds is session and path.startswith("/api/subscriptions/"):
+                assert status == 401, path  # the subscriptions API itself is bearer only
+                continue
+            # 404: an unknown alert, answered only once the request got in.
+            assert status in (200, 404), (path, creds.keys(), status, body)
+    assert request(worker, "DELETE", "/api/session", session)[0] == 204
 
 
 # ---- the dashboard in a real browser ------------------------------------------------------
@@ -238,10 +336,18 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     response = page.goto(worker.url + "/")
-    assert response is not None and response.ok
+    # Anonymous: the login page, which brings the browser back once the token is right.
+    assert response is not None and response.ok and "/login?next=" in page.url
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    page.fill("#token", "wrong")
+    page.click("#login button")
+    expect(page.locator("#message")).to_have_text("wrong token", timeout=10_000)
+    page.fill("#token", TOKEN)
+    page.click("#login button")
+    page.wait_for_url(worker.url + "/", timeout=10_000)
     page.wait_for_selector("#live-state.ok", timeout=30_000)
+    assert page.locator("#logout").is_visible()
     page.evaluate("window.__noReload = 1")
 
     title = f"Reporter abducted in Mombasa {uuid.uuid4().hex[:6]}"

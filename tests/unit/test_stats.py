@@ -141,3 +141,12 @@ def test_tally_entries_add_up_with_table_rows_and_skip_expired_windows() -> None
     now = 90.0
     assert totals([*written, *tally.entries("1m", now)], "total", now, minute, 1) == {"alerts": 7}
     assert list(tally.entries("1m", 60.0 + minute.expires + 1)) == []
+
+
+def test_alert_updates_are_a_figure_of_their_own() -> None:
+    """Issue 22: /api/stats said alerts 3 where /api/status said 4 (updates counted in)."""
+    update = {"kind": "update", "subscription_id": "kenya"}
+    assert counter_keys(stats.ALERT, update) == [stats.ALERT_UPDATE]
+    entries = [(("alerts", M0), 3), (("alert_updates", M0), 1), (("other", M0), 5)]
+    assert totals(entries, "total", NOW, MINUTE, 60) == {"alerts": 3, "alert_updates": 1}
+    assert set(stats.MEANING) == {*stats.KINDS, stats.ALERT_UPDATE}

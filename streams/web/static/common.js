@@ -13,6 +13,10 @@ const tocsin = {
   },
   async json(path) {
     const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (response.status === 401) {
+      // The session ended (expired, logged out, a new token): log in again, then come back.
+      location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    }
     if (!response.ok) throw new Error(path + ": HTTP " + response.status);
     return response.json();
   },
@@ -34,3 +38,18 @@ const tocsin = {
     return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 19) + "Z";
   },
 };
+
+// A "log out" button for pages that have one, shown when a login session is what let us in.
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("logout");
+  if (!button) return;
+  fetch("/api/session", { cache: "no-store" })
+    .then((r) => r.json())
+    .then((s) => {
+      button.hidden = !(s.mode === "token" && s.authenticated);
+    })
+    .catch(() => {});
+  button.addEventListener("click", () => {
+    fetch("/api/session", { method: "DELETE" }).finally(() => location.assign("/login"));
+  });
+});
