@@ -19,7 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from streams import topics
 from streams.settings import Settings
@@ -75,21 +75,39 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
+class _Reasons(logging.Handler):
+    """aiokafka's own account of why a connection failed, kept for the one error line (it
+    raises a bare "Unable to bootstrap" and logs the cause: refused, bad credentials, TLS)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 async def start_client(client: Any) -> Any:
-    """``await client.start()`` for a command: a broker that cannot be reached is the
-    caller's one error (:func:`connection_problem`), not also a log line per attempt; a client
-    that failed to start is stopped (aiokafka would warn about it at exit)."""
+    """``await client.start()`` for a command: a broker that cannot be reached or refuses us
+    is the caller's one error (:func:`connection_problem`, with aiokafka's reason attached as
+    a note), not also a log line per attempt; a client that failed to start is stopped
+    (aiokafka would warn about it at exit)."""
     log = logging.getLogger("aiokafka")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+    reasons = _Reasons()
+    propagate = log.propagate
+    log.addHandler(reasons)
+    log.propagate = False
     try:
         await client.start()
-    except BaseException:
+    except BaseException as exc:
+        for message in reasons.messages[-1:]:
+            exc.add_note(message)
         with contextlib.suppress(Exception):
             await (client.stop() if hasattr(client, "stop") else client.close())
         raise
     finally:
-        log.setLevel(level)
+        log.removeHandler(reasons)
+        log.propagate = propagate
     return client
 
 
@@ -100,6 +118,18 @@ def connection_problem(exc: BaseException, settings: Settings) -> str | None:
     security = settings.broker_security_protocol
     if settings.broker_sasl:
         security += f" {settings.broker_sasl_mechanism} as {settings.broker_username!r}"
+    reason = " ".join(getattr(exc, "__notes__", [])) + f" {type(exc).__name__} {exc}"
+    if "authentication" in reason.lower() or "sasl" in reason.lower():
+        return (
+            f"the Kafka broker at {where} refused the credentials ({security}): check "
+            "TOCSIN_BROKER_USERNAME, TOCSIN_BROKER_PASSWORD and TOCSIN_BROKER_SASL_MECHANISM"
+        )
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError) or "certificate" in reason.lower():
+        detail = _certificate_detail(reason)
+        return (
+            f"TLS with the Kafka broker at {where} failed{detail}: check TOCSIN_BROKER_CA_FILE "
+            "(the CA that signed the brokers' certificates) and TOCSIN_BROKER_CHECK_HOSTNAME"
+        )
     if isinstance(exc, KafkaConnectionError):
         host, _sep, port = (settings.brokers or [""])[0].rpartition(":")
         local = host in ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -109,20 +139,18 @@ def connection_problem(exc: BaseException, settings: Settings) -> str | None:
             if local
             else "check that they run and that this machine reaches them"
         )
+        if security != "PLAINTEXT":
+            fix += f" (if one runs there, check that this is its {security.split()[0]} port)"
         detail = "" if security == "PLAINTEXT" else f", {security}"
         return f"no Kafka broker answers at {where} (TOCSIN_BROKER{detail}): {fix}"
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return (
-            f"TLS with the Kafka broker at {where} failed ({exc}): check TOCSIN_BROKER_CA_FILE "
-            "and TOCSIN_BROKER_CHECK_HOSTNAME"
-        )
-    if isinstance(exc, KafkaError) and "authenticat" in f"{type(exc).__name__} {exc}".lower():
-        return (
-            f"the Kafka broker at {where} refused the credentials ({security}): "
-            f"{exc}; check TOCSIN_BROKER_USERNAME, TOCSIN_BROKER_PASSWORD and "
-            "TOCSIN_BROKER_SASL_MECHANISM"
-        )
     return None
+
+
+def _certificate_detail(reason: str) -> str:
+    for words in ("certificate verify failed", "hostname mismatch", "IP address mismatch"):
+        if words.lower() in reason.lower():
+            return f" ({words})"
+    return ""
 
 
 async def check_broker(settings: Settings) -> None:

@@ -11,6 +11,8 @@
 #   status   print pid/port/state per node; exit 0 if all nodes are up, 1 otherwise
 #   kill N   SIGKILL node N (fault tests)
 #   start N  restart node N with its existing data (no reformat) and wait until it is ready
+#   scram-user NAME PASSWORD [SCRAM-SHA-256|SCRAM-SHA-512]
+#            create (or change) a SCRAM user on the running single-node broker
 #
 # Options / environment (all optional):
 #   --nodes 1|3           cluster size for `up` (default 1; other commands use the running cluster's)
@@ -18,6 +20,12 @@
 #   TOCSIN_KAFKA_LIBS_HOME  where the jar cache lives if not in TOCSIN_KAFKA_HOME
 #   TOCSIN_KAFKA_PORT     single-node broker port (default 9092; controller port = port + 10001)
 #   TOCSIN_KAFKA_WAIT     seconds to wait for readiness (default 120)
+#   TOCSIN_KAFKA_SASL_SSL_PORT  single node only: also listen with SASL over TLS on this port
+#                         (mechanisms PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), for trying and testing
+#                         TOCSIN_BROKER_SECURITY_PROTOCOL=SASL_SSL; needs TOCSIN_KAFKA_SSL_KEYSTORE
+#   TOCSIN_KAFKA_SSL_KEYSTORE   PEM file: the broker's private key (unencrypted) and certificate chain
+#   TOCSIN_KAFKA_PLAIN_USERS    PLAIN users of that listener, NAME:PASSWORD[,NAME:PASSWORD...]
+#                         (SCRAM users: the scram-user command, once the broker is up)
 #   JAVA_HOME             if set, $JAVA_HOME/bin/java is used instead of `java` from PATH
 #   MAVEN_OPTS            passed to mvn as usual (e.g. -Dmaven.repo.local=...)
 #
@@ -221,6 +229,49 @@ log.cleaner.dedupe.buffer.size=33554432
 EOF
 }
 
+# Appends a SASL_SSL listener to node $1's properties when TOCSIN_KAFKA_SASL_SSL_PORT is set
+# (single node); its keys come after, and so override, the PLAINTEXT-only ones written above.
+write_sasl_ssl_props() {
+    local port="${TOCSIN_KAFKA_SASL_SSL_PORT:-}" keystore="${TOCSIN_KAFKA_SSL_KEYSTORE:-}" i=$1
+    [[ -n "$port" ]] || return 0
+    ((NODES == 1)) || die "TOCSIN_KAFKA_SASL_SSL_PORT works with one node only"
+    [[ "$port" =~ ^[0-9]+$ ]] || die "TOCSIN_KAFKA_SASL_SSL_PORT must be a port number"
+    [[ -f "$keystore" ]] || die "TOCSIN_KAFKA_SASL_SSL_PORT needs TOCSIN_KAFKA_SSL_KEYSTORE (a PEM file: key + certificate chain)"
+    local users="" pair
+    for pair in ${TOCSIN_KAFKA_PLAIN_USERS//,/ }; do
+        [[ "$pair" =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$ ]] || die "TOCSIN_KAFKA_PLAIN_USERS: NAME:PASSWORD pairs of letters, digits, . _ -"
+        users+=" user_${pair%%:*}=\"${pair#*:}\""
+    done
+    cat >>"$(props_file "$i")" <<EOF
+# SASL over TLS (TOCSIN_KAFKA_SASL_SSL_PORT)
+listeners=PLAINTEXT://127.0.0.1:${BROKER_PORT[i]},CONTROLLER://127.0.0.1:${CTRL_PORT[i]},SASL_SSL://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:${BROKER_PORT[i]},SASL_SSL://127.0.0.1:$port
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$keystore
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+}
+
+cmd_scram_user() {
+    local name=${1:-} password=${2:-} mechanism=${3:-SCRAM-SHA-512}
+    [[ -n "$name" && -n "$password" ]] || { log "error: scram-user NAME PASSWORD [MECHANISM]"; exit 2; }
+    [[ "$mechanism" == SCRAM-SHA-256 || "$mechanism" == SCRAM-SHA-512 ]] || { log "error: mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512"; exit 2; }
+    require_java
+    { load_state && ((NODES == 1)); } || die "no single-node cluster in $RUN (run '$0 up' first)"
+    node_pid 1 >/dev/null || die "the broker is not running"
+    "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto \
+        -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$RUN" \
+        -Dtocsin.kafka.logfile="$RUN/tools.log" -cp "$LIBS/*" kafka.admin.ConfigCommand \
+        --bootstrap-server "127.0.0.1:${BROKER_PORT[1]}" --alter --entity-type users \
+        --entity-name "$name" --add-config "$mechanism=[password=$password]" >>"$RUN/tools.log" 2>&1 ||
+        die "could not create SCRAM user $name (see $RUN/tools.log)"
+    log "SCRAM user $name ($mechanism) created"
+}
+
 # ---------------------------------------------------------------- processes
 
 # Prints the pid of node $1 if its pid file names a live kafka.Kafka process for that node.
@@ -414,6 +465,9 @@ cmd_up() {
         port_open "${BROKER_PORT[i]}" && die "port ${BROKER_PORT[i]} is already in use (another Kafka?)"
         port_open "${CTRL_PORT[i]}" && die "port ${CTRL_PORT[i]} is already in use"
     done
+    if [[ -n "${TOCSIN_KAFKA_SASL_SSL_PORT:-}" ]] && port_open "$TOCSIN_KAFKA_SASL_SSL_PORT"; then
+        die "port $TOCSIN_KAFKA_SASL_SSL_PORT is already in use"
+    fi
     cmd_fetch
     local t0=$SECONDS
     rm -rf "$RUN"
@@ -425,6 +479,7 @@ cmd_up() {
     local -a fmt_pids=()
     for ((i = 1; i <= NODES; i++)); do
         write_props "$i"
+        write_sasl_ssl_props "$i"
         java_tool format -t "$cluster_id" -c "$(props_file "$i")" --ignore-formatted \
             >>"$RUN/format.log" 2>&1 &
         fmt_pids+=($!)
@@ -578,5 +633,6 @@ down) cmd_down ;;
 status) cmd_status ;;
 kill) cmd_kill "${ARGS[0]:-}" ;;
 start) cmd_start "${ARGS[0]:-}" ;;
+scram-user) cmd_scram_user ${ARGS[@]+"${ARGS[@]}"} ;;
 *) usage ;;
 esac

@@ -115,3 +115,54 @@ def test_kubernetes_service_links_are_not_settings() -> None:
 def test_lookalikes_of_service_links_are_still_reported(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=key):
         Settings.from_env({**SERVICE_LINKS, key: value})
+
+
+def test_kafka_security_is_one_consistent_set(tmp_path: Path) -> None:
+    from streams.kafka_client import client_options, faust_credentials
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here")
+    sasl = {
+        "TOCSIN_BROKER_SECURITY_PROTOCOL": "sasl_plaintext",
+        "TOCSIN_BROKER_SASL_MECHANISM": "scram-sha-256",
+        "TOCSIN_BROKER_USERNAME": "tocsin",
+        "TOCSIN_BROKER_PASSWORD": "s3cret",
+    }
+    settings = Settings.from_env(sasl)
+    assert settings.broker_security_protocol == "SASL_PLAINTEXT" and settings.broker_sasl
+    assert "s3cret" not in repr(settings)
+    options = client_options(settings)
+    assert options["sasl_mechanism"] == "SCRAM-SHA-256" and "ssl_context" not in options
+    # faust gets the same: its credentials turn into these aiokafka arguments.
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    auth = credentials_to_aiokafka_auth(faust_credentials(settings))
+    mine = {k: v for k, v in options.items() if k != "bootstrap_servers"}
+    assert auth == {"ssl_context": None, **mine}  # None: no TLS, as aiokafka's default
+    assert client_options(Settings()) == {
+        "bootstrap_servers": ["127.0.0.1:9092"],
+        "security_protocol": "PLAINTEXT",
+    }
+    assert faust_credentials(Settings()) is None
+
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"TOCSIN_BROKER_SECURITY_PROTOCOL": "SASL_SSL"})
+    assert (
+        "TOCSIN_BROKER_SECURITY_PROTOCOL=SASL_SSL needs TOCSIN_BROKER_SASL_MECHANISM, "
+        "TOCSIN_BROKER_USERNAME, TOCSIN_BROKER_PASSWORD" in str(info.value)
+    )
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(
+            {
+                "TOCSIN_BROKER_USERNAME": "tocsin",  # SASL asked for, but PLAINTEXT
+                "TOCSIN_BROKER_CA_FILE": str(ca),  # TLS files, but no TLS
+                "TOCSIN_BROKER_SASL_MECHANISM": "GSSAPI",
+            }
+        )
+    message = str(info.value)
+    assert "TOCSIN_BROKER_SASL_MECHANISM='GSSAPI': must be one of PLAIN, SCRAM-SHA-256" in message
+    assert "does not use SASL" in message and "does not use TLS" in message
+    with pytest.raises(ConfigError, match="TOCSIN_BROKER_KEY_FILE needs TOCSIN_BROKER_CERT_FILE"):
+        Settings.from_env(
+            {"TOCSIN_BROKER_SECURITY_PROTOCOL": "SSL", "TOCSIN_BROKER_KEY_FILE": str(ca)}
+        )
