@@ -617,12 +617,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------
 
 
-def deadletter_stages() -> tuple[str, ...]:
-    from streams import deadletters
-
-    return deadletters.STAGES
-
-
 class _SinceAction(argparse.Action):
     """``--since``: parsed (and refused) while the arguments are read; the text is kept for
     messages that suggest a command."""
@@ -685,9 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--once", action="store_true", help="one pass over the due feeds, then exit")
     q.set_defaults(func=cmd_feeds_poll)
 
+    from streams.deadletters import STAGES
+
     p = sub.add_parser("dlq", help="dead letters: list, replay after a fix, export to fix by hand")
     s = p.add_subparsers(dest="action", required=True)
-    stages = ", ".join(deadletter_stages())
+    stages = ", ".join(STAGES)
     q = s.add_parser("list", help="show dead letters (oldest first)")
     _dlq_filters(q, f"only this stage: {stages}")
     q.add_argument("--limit", type=int, default=0, help="only the last N")

@@ -19,7 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streams import topics
 from streams.settings import Settings
@@ -114,6 +114,8 @@ async def start_client(client: Any) -> Any:
 def connection_problem(exc: BaseException, settings: Settings) -> str | None:
     """One line for a terminal when ``exc`` means the brokers could not be reached or refused
     us; None for other errors."""
+    if not isinstance(exc, KafkaError | ssl.SSLError | ssl.CertificateError):
+        return None
     where = ",".join(settings.brokers) or "(none)"
     security = settings.broker_security_protocol
     if settings.broker_sasl:

@@ -98,7 +98,7 @@ tocsin_app.app.on_webserver_init = _on_webserver_init  # type: ignore[method-ass
 mon.instrument_model_loading()
 
 
-def asset(web: Any, name: str) -> Any:
+def _asset(web: Any, name: str) -> Any:
     asset = ASSETS.get(name)
     if asset is None:
         return web.json({"error": "not found"}, status=404)
@@ -113,7 +113,7 @@ def _error(web: Any, status: int, message: str) -> Any:
 
 @tocsin_app.app.page("/")
 async def dashboard(web: Any, request: Any) -> Any:
-    return asset(web, "dashboard.html")
+    return _asset(web, "dashboard.html")
 
 
 @tocsin_app.app.page("/favicon.ico")
@@ -123,12 +123,12 @@ async def favicon(web: Any, request: Any) -> Any:
 
 @tocsin_app.app.page("/alerts/{alert_id}")
 async def alert_page(web: Any, request: Any, alert_id: str) -> Any:
-    return asset(web, "alert.html")
+    return _asset(web, "alert.html")
 
 
 @tocsin_app.app.page("/static/{name}")
 async def static(web: Any, request: Any, name: str) -> Any:
-    return asset(web, name)
+    return _asset(web, name)
 
 
 @tocsin_app.app.page("/api/alerts")

@@ -20,9 +20,9 @@ from streams.web import auth
 
 @tocsin_app.app.page(auth.LOGIN_PATH)
 async def login_page(web: Any, request: Any) -> Any:
-    from streams.web.dashboard import asset
+    from streams.web.dashboard import _asset  # the dashboard's fixed set of static files
 
-    return asset(web, "login.html")
+    return _asset(web, "login.html")
 
 
 @tocsin_app.app.page("/api/session")
