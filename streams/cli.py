@@ -783,8 +783,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. Exit codes: 0 done, 1 done but something was refused or left out (the
-    command says what), 2 nothing done: bad arguments or settings, no broker to talk to."""
+    """Run one command. Exit codes: 0 done; 2 bad arguments or settings, or no broker to talk
+    to (one line, no traceback); 1 anything else the command refused or left out, and said."""
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
