@@ -15,6 +15,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from streams.nlp.actors import text_variants
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
@@ -71,7 +72,8 @@ class GazetteerComponent:
         # Names are matched case-sensitively: "Chad" the country, not "chad"; "US", not "us".
         self.actors = PhraseMatcher(nlp.vocab, attr="ORTH")
         for actor in actors:
-            self.actors.add(actor.name, _docs(nlp, (actor.name, *actor.aliases)))
+            forms = {v for a in (actor.name, *actor.aliases) for v in text_variants(a)}
+            self.actors.add(actor.name, _docs(nlp, sorted(forms)))
         self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.places.add("PLACE", _docs(nlp, sorted(places)))
         self.cues = PhraseMatcher(nlp.vocab, attr="LOWER")

