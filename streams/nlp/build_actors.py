@@ -66,6 +66,11 @@ _ORG_NOUNS = frozenset(
 MIN_SHARE = 2 / 3
 # A last word that says what kind of group a name is, not which.
 _CLASS_NOUNS = frozenset({"Militia", "Gang"})
+# Words that name no one in particular ("Police Militia" is a kind of group, not a group).
+_GENERIC = frozenset(
+    """police military army armed security forces force group gang militia militias rebels
+    local communal ethnic vigilante private unknown gunmen state national""".split()
+)
 
 
 @dataclass
@@ -153,7 +158,7 @@ def is_category(name: str, seen: Seen, known: ActorNames) -> bool:
     (Mali)", "Labour Group (India)", "Militia (Pro-Government)")."""
     if seen.inter and seen.inter <= _CROWDS:
         return True
-    if name.startswith("Unidentified"):
+    if name.startswith("Unidentified") or all(w.casefold() in _GENERIC for w in name.split()):
         return True
     match = _BRACKET.match(name)
     if match and not _YEARS.search(name):
@@ -195,7 +200,8 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
         acronym, full = "", base
     else:
         acronym, full = split_acronym(name)
-        target = _resolve(known, name, people=False)
+        # By its name: acronyms are shared across countries ("JaS: Levant Front" is not JAS).
+        target = _resolve(known, full, people=False)
         if target is not None:
             entry = Entry(target, "", codes={name})
             for part in acronym.split("/") if acronym else ():
@@ -230,8 +236,10 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
     if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
         entry.aliases.update(p.strip() for p in parts)
     words = full.split()  # "Dahalo Militia" is also "Dahalo", "Los Zetas Gang" "Los Zetas"
-    if len(words) > 1 and words[-1] in _CLASS_NOUNS and "(" not in full:
-        entry.aliases.add(" ".join(words[:-1]))
+    rest = words[:-1]
+    if rest and words[-1] in _CLASS_NOUNS and "(" not in full:
+        if not all(w.casefold() in _GENERIC for w in rest):
+            entry.aliases.add(" ".join(rest))
     return None, entry
 
 
@@ -298,13 +306,14 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         if country_code(long):
             continue
         aliases = {acr} if len(acr) >= 3 else set()
-        target = _resolve(known, long, people=False) or (
-            _resolve(known, acr, people=False) if aliases else None
-        )
+        target = _resolve(known, long, people=False)
         if target is not None:
             add_to_known(target, Entry(target, "", aliases=aliases | {long}))
             continue
-        found = by_form.get(actor_key(long)) or (by_form.get(actor_key(acr)) if aliases else None)
+        found = by_form.get(actor_key(long))
+        same = by_form.get(actor_key(acr)) if aliases else None
+        if found is None and same is not None and _alike(same.name, long):
+            found = same  # "Islamic Revolution Guards Corps" = "... Revolutionary Guard Corps"
         if found is None:
             found = new[(actor_key(long), None)] = Entry(long, "organization")
         found.aliases |= aliases | ({long} - {found.name})
@@ -326,6 +335,13 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         if len(item) > 1:
             out.append(item)
     return sorted(out, key=lambda e: (actor_key(e["name"]), e["name"]))
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two spellings of one name: most of their words start alike."""
+    first = {w[:4] for w in actor_key(a).split()}
+    second = {w[:4] for w in actor_key(b).split()}
+    return len(first & second) >= 0.75 * max(len(first), len(second))
 
 
 def _country_label(code: str) -> str:

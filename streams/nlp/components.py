@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from streams.nlp.actors import text_variants
+from streams.nlp.actors import ActorNames, text_variants
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
@@ -59,6 +59,8 @@ class GazetteerComponent:
         # The place file the extract stage resolves names with (None: the shipped one).
         self.places_path = places_path
         self.actor_info = {a.name: a for a in actors}
+        # Names NER finds resolve like typed ones ("AL-SHABAAB", "Jamaat Nusrat al-Islam").
+        self.actor_names = ActorNames(actors)
         self._theme_weight: dict[str, dict[str, float]] = {}
         self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
         for theme in taxonomy.themes:
