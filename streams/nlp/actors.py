@@ -153,8 +153,13 @@ class ActorNames:
                     continue
                 self._exact.setdefault(key, set()).add(actor.name)
                 self._exact.setdefault(_squash(key), set()).add(actor.name)
-                for acronym in acronyms(form) if "(" not in form and ":" not in form else ():
+                if "(" in form or ":" in form:
+                    continue
+                for acronym in acronyms(form):
                     self._derived.setdefault(acronym, set()).add(actor.name)
+                words = key.split()  # "National Resistance Forces" is "National Resistance"
+                if len(words) > 2 and words[-1] in _GROUP_NOUNS:
+                    self._derived.setdefault(" ".join(words[:-1]), set()).add(actor.name)
 
     def resolve(self, typed: str) -> str | None:
         """The canonical name ``typed`` stands for, None when the gazetteer lacks it;
@@ -181,6 +186,7 @@ class ActorNames:
                 return _one(form, found)
         squashed = _squash(key)
         found = self._derived.get(squashed) if len(squashed) <= MAX_ACRONYM_TYPED else None
+        found = found or self._derived.get(key)
         return _one(form, found) if found else None
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.nlp.actors import _SMALL, ActorNames, actor_key
+from streams.nlp.actors import _SMALL, ActorNames, actor_key, acronyms
 from streams.nlp.gazetteer import DATA_DIR, Actor
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -64,6 +64,7 @@ _ORG_NOUNS = frozenset(
     Government Province Republic""".split()
 )
 MIN_SHARE = 2 / 3
+MIN_ATTESTED = 2
 # A last word that says what kind of group a name is, not which.
 _CLASS_NOUNS = frozenset({"Militia", "Gang"})
 # Words that name no one in particular ("Police Militia" is a kind of group, not a group).
@@ -126,6 +127,7 @@ class Seen:
 
     inter: set[str] = field(default_factory=set)
     countries: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # read for acronyms, never written
 
 
 def read_acled(data: Path) -> dict[str, Seen]:
@@ -150,6 +152,7 @@ def read_acled(data: Path) -> dict[str, Seen]:
                         seen[name].inter.add(inter)
                     if code:
                         seen[name].countries[code] += 1
+                    seen[name].notes.append(row["notes"])
     return seen
 
 
@@ -227,7 +230,7 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
         top, n = seen.countries.most_common(1)[0]
         if n >= MIN_SHARE * events:
             country = top
-    if " Party" in full:
+    if " Party" in full and "2" not in seen.inter:  # a party, unless a rebel one (PKK)
         kind = "organization"
     entry = Entry(full, kind, country, codes={name})
     for part in acronym.split("/") if acronym else ():
@@ -284,7 +287,8 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         have.codes |= entry.codes
         have.aliases |= entry.aliases
 
-    for name, seen in sorted(read_acled(data).items()):
+    acled = read_acled(data)
+    for name, seen in sorted(acled.items()):
         if is_category(name, seen, known):
             continue
         target, entry = entry_of(name, seen, known)
@@ -319,6 +323,7 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         found.aliases |= aliases | ({long} - {found.name})
         for form in (long, *aliases):
             by_form.setdefault(actor_key(form), found)
+    attested_acronyms(acled, [*new.values(), *extra.values()], known)
     # One canonical name per actor: the same name in two countries is told apart.
     names = Counter(actor_key(e.name) for e in new.values())
     for entry in new.values():
@@ -335,6 +340,30 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         if len(item) > 1:
             out.append(item)
     return sorted(out, key=lambda e: (actor_key(e["name"]), e["name"]))
+
+
+def attested_acronyms(acled: dict[str, Seen], entries: list[Entry], known: ActorNames) -> None:
+    """Add to each entry the acronyms of its names that the notes of its own events use
+    ("opposition rebels under OPS" in notes coded Operation Peace Spring): in at least
+    MIN_ATTESTED of them and a fifth; never one that names another actor, or that the notes
+    of two actors use."""
+    taken = {actor_key(f) for a in known.actors.values() for f in (a.name, *a.aliases)}
+    taken |= {actor_key(f) for entry in entries for f in (entry.name, *entry.aliases)}
+    found: dict[str, set[str]] = defaultdict(set)
+    by_name = {entry.name: entry for entry in entries}
+    for entry in entries:
+        names = {entry.name} | {split_acronym(c)[1] for c in entry.codes}
+        notes = [n for code in sorted(entry.codes) if code in acled for n in acled[code].notes]
+        for acronym in sorted({a.upper() for n in names if "(" not in n for a in acronyms(n)}):
+            if actor_key(acronym) in taken:  # already a name of this actor or another
+                continue
+            pattern = re.compile(rf"\b{re.escape(acronym)}\b")
+            hits = sum(bool(pattern.search(n)) for n in notes)
+            if hits >= MIN_ATTESTED and hits >= len(notes) / 5:
+                found[acronym].add(entry.name)
+    for acronym, owners in found.items():
+        if len(owners) == 1:
+            by_name[next(iter(owners))].aliases.add(acronym)
 
 
 def _alike(a: str, b: str) -> bool:
