@@ -65,6 +65,8 @@ _ORG_NOUNS = frozenset(
 )
 MIN_SHARE = 2 / 3
 MIN_ATTESTED = 2
+MIN_PART_ROWS = 5
+PART_SHARE = 0.9
 # A last word that says what kind of group a name is, not which.
 _CLASS_NOUNS = frozenset({"Militia", "Gang"})
 # Words that name no one in particular ("Police Militia" is a kind of group, not a group).
@@ -82,6 +84,7 @@ class Entry:
     aliases: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
     countries: Counter[str] = field(default_factory=Counter)
+    part_of: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -89,6 +92,10 @@ class Entry:
             out["aliases"] = sorted(self.aliases - {self.name})
         if self.codes - self.aliases - {self.name}:
             out["codes"] = sorted(self.codes - self.aliases - {self.name})
+        if self.part_of:
+            out["part_of"] = sorted(self.part_of)
+        if not self.type:  # an addition to a curated actor
+            return out
         out["type"] = self.type
         out["country"] = self.country
         return out
@@ -128,6 +135,8 @@ class Seen:
     inter: set[str] = field(default_factory=set)
     countries: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)  # read for acronyms, never written
+    # The actor it is associated with, per row it is an associated actor in.
+    primaries: Counter[str] = field(default_factory=Counter)
 
 
 def read_acled(data: Path) -> dict[str, Seen]:
@@ -142,8 +151,11 @@ def read_acled(data: Path) -> dict[str, Seen]:
                 (row["actor1"], row["inter1"]),
                 (row["actor2"], row["inter2"]),
             ]
-            for column in ("assoc_actor_1", "assoc_actor_2"):
-                names.extend((n, None) for n in row[column].split("; "))
+            for column, primary in (("assoc_actor_1", "actor1"), ("assoc_actor_2", "actor2")):
+                for assoc in row[column].split("; "):
+                    names.append((assoc, None))
+                    if assoc and row[primary]:
+                        seen[assoc.strip()].primaries[row[primary]] += 1
             for raw, inter in names:
                 for name in (n.strip() for n in raw.split(" and/or ")):
                     if not name or name.count("(") != name.count(")"):
@@ -241,7 +253,7 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
     words = full.split()  # "Dahalo Militia" is also "Dahalo", "Los Zetas Gang" "Los Zetas"
     rest = words[:-1]
     if rest and words[-1] in _CLASS_NOUNS and "(" not in full:
-        if not all(w.casefold() in _GENERIC for w in rest):
+        if not all(w.casefold() in _GENERIC for w in rest) and not rest[-1].endswith("'s"):
             entry.aliases.add(" ".join(rest))
     return None, entry
 
@@ -323,7 +335,10 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
         found.aliases |= aliases | ({long} - {found.name})
         for form in (long, *aliases):
             by_form.setdefault(actor_key(form), found)
-    attested_acronyms(acled, [*new.values(), *extra.values()], known)
+    entries = [*new.values(), *extra.values()]
+    attested_acronyms(acled, entries, known)
+    attested_spellings(acled, entries)
+    parts_of(acled, entries, known)
     # One canonical name per actor: the same name in two countries is told apart.
     names = Counter(actor_key(e.name) for e in new.values())
     for entry in new.values():
@@ -331,14 +346,7 @@ def build(data: Path, curated: tuple[Actor, ...]) -> list[dict[str, Any]]:
             entry.codes.add(entry.name)
             entry.name = f"{entry.name} ({_country_label(entry.country)})"
     out = [e.to_json() for e in new.values()]
-    for target, entry in extra.items():
-        item: dict[str, Any] = {"name": target}
-        if entry.aliases - {target}:
-            item["aliases"] = sorted(entry.aliases - {target})
-        if entry.codes - entry.aliases - {target}:
-            item["codes"] = sorted(entry.codes - entry.aliases - {target})
-        if len(item) > 1:
-            out.append(item)
+    out += [item for item in (e.to_json() for e in extra.values()) if len(item) > 1]
     return sorted(out, key=lambda e: (actor_key(e["name"]), e["name"]))
 
 
@@ -364,6 +372,57 @@ def attested_acronyms(acled: dict[str, Seen], entries: list[Entry], known: Actor
     for acronym, owners in found.items():
         if len(owners) == 1:
             by_name[next(iter(owners))].aliases.add(acronym)
+
+
+def attested_spellings(acled: dict[str, Seen], entries: list[Entry]) -> None:
+    """Add the spellings of an entry's names that the notes of its own events use, in
+    another case or with a hyphen for a space ("Al shabaab", "dahalo", "southern resistance
+    forces"): MIN_ATTESTED times or more. Acronyms and names under 4 letters keep their
+    case ("IS" is not "is")."""
+    for entry in entries:
+        notes = [n for code in sorted(entry.codes) if code in acled for n in acled[code].notes]
+        if not notes:
+            continue
+        spellings: Counter[str] = Counter()
+        for form in sorted({entry.name, *entry.aliases}):
+            words = re.split(r"[\s\-]+", form)
+            if len(form) < 4 or form.isupper() or "(" in form or not all(words):
+                continue
+            pattern = re.compile(
+                r"(?<![\w-])" + r"[\s\-]".join(re.escape(w) for w in words) + r"(?![\w-])",
+                re.IGNORECASE,
+            )
+            for note in notes:
+                spellings.update(m.group(0) for m in pattern.finditer(note))
+        known = {entry.name, *entry.aliases}
+        for spelling, n in spellings.items():
+            if n >= MIN_ATTESTED and spelling not in known and not spelling.isupper():
+                entry.aliases.add(spelling)
+
+
+def parts_of(acled: dict[str, Seen], entries: list[Entry], known: ActorNames) -> None:
+    """An actor the data only ever names as associated with one armed actor (the Donbass
+    People's Militia beside NAF, in all 110 of its rows) is part of that actor: MIN_PART_ROWS
+    rows or more, PART_SHARE of them beside it."""
+    owner = {code: entry for entry in entries for code in entry.codes}
+    for entry in entries:
+        primaries: Counter[str] = Counter()
+        for code in entry.codes:
+            seen = acled.get(code)
+            if seen is None or seen.inter:  # acts on its own somewhere: not a part
+                break
+            primaries.update(seen.primaries)
+        else:
+            total = sum(primaries.values())
+            if total < MIN_PART_ROWS:
+                continue
+            primary, n = primaries.most_common(1)[0]
+            whole = owner.get(primary)
+            if whole is None or n < PART_SHARE * total or whole is entry:
+                continue
+            kind = whole.type or known.actors[whole.name].type
+            if kind in ("armed_group", "security_force"):
+                entry.part_of.add(whole.name)
 
 
 def _alike(a: str, b: str) -> bool:

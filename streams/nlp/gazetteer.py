@@ -97,6 +97,9 @@ class Actor:
     type: str
     country: str | None
     codes: tuple[str, ...] = ()
+    # The groups this one belongs to (Raia Mutomboki is a Mai-Mai group): an article about
+    # it is about them too.
+    part_of: tuple[str, ...] = ()
 
 
 def _read(path: Path) -> Any:
@@ -166,7 +169,7 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
             for key in ("type", "country"):
                 if have.get(key) is None and entry.get(key) is not None:
                     have[key] = entry[key]
-            for key in ("aliases", "codes"):
+            for key in ("aliases", "codes", "part_of"):
                 have[key] = list(dict.fromkeys([*have.get(key, ()), *entry.get(key, ())]))
     return tuple(
         Actor(
@@ -175,6 +178,7 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
             a.get("type") or "unknown",
             a.get("country"),
             tuple(a.get("codes", ())),
+            tuple(p for p in a.get("part_of", ()) if p in merged and p != a["name"]),
         )
         for a in merged.values()
     )

@@ -759,8 +759,10 @@ def _actors(reading: _Reading, component: GazetteerComponent) -> list[str]:
     order: dict[str, int] = {}
     covered: set[int] = set()
     for hit in doc._.actor_hits:
-        counts[hit.label] += 1
-        order.setdefault(hit.label, doc[hit.start].idx)
+        info = component.actor_info.get(hit.label)
+        for name in (hit.label, *(info.part_of if info else ())):
+            counts[name] += 1
+            order.setdefault(name, doc[hit.start].idx)
         span = doc[hit.start : hit.end]
         covered.update(range(span.start_char, span.end_char))
     named: list[tuple[int, str]] = []
