@@ -41,6 +41,8 @@ MIN_ACRONYM = 3
 MAX_READINGS = 24
 # Longest typed form compared with the derived acronyms.
 MAX_ACRONYM_TYPED = 8
+# Shortest name compared loosely (short ones are acronyms: "ADF" is not "AD").
+MIN_LOOSE = 6
 
 
 class AmbiguousActor(ValueError):
@@ -63,6 +65,19 @@ def actor_key(name: str) -> str:
 
 def _squash(key: str) -> str:
     return key.replace(" ", "")
+
+
+def loose_key(key: str) -> str:
+    """A key blind to the usual transliteration variants: doubled letters, a final "h"
+    after a vowel, "ou"/"u", "ee"/"i" ("Ahrar al Sharqiyah" = "Ahrar al-Sharqiya",
+    "Al-Shabaab" = "al-Shabab")."""
+    words = []
+    for word in key.split():
+        word = re.sub(r"(.)\1+", r"\1", word).replace("ou", "u").replace("ee", "i")
+        words.append(
+            word[:-1] if len(word) > 3 and word[-1] == "h" and word[-2] in "aeiou" else word
+        )
+    return " ".join(words)
 
 
 def acronyms(name: str) -> set[str]:
@@ -145,6 +160,7 @@ class ActorNames:
         self._exact: dict[str, set[str]] = {}
         self._own: dict[str, str] = {}
         self._derived: dict[str, set[str]] = {}
+        self._loose: dict[str, set[str]] = {}
         for actor in self.actors.values():
             self._own.setdefault(actor_key(actor.name), actor.name)
             for form in (actor.name, *actor.aliases, *actor.codes):
@@ -153,6 +169,8 @@ class ActorNames:
                     continue
                 self._exact.setdefault(key, set()).add(actor.name)
                 self._exact.setdefault(_squash(key), set()).add(actor.name)
+                if len(key) >= MIN_LOOSE:
+                    self._loose.setdefault(loose_key(key), set()).add(actor.name)
                 if "(" in form or ":" in form:
                     continue
                 for acronym in acronyms(form):
@@ -187,6 +205,8 @@ class ActorNames:
         squashed = _squash(key)
         found = self._derived.get(squashed) if len(squashed) <= MAX_ACRONYM_TYPED else None
         found = found or self._derived.get(key)
+        if not found and len(key) >= MIN_LOOSE:
+            found = self._loose.get(loose_key(key))
         return _one(form, found) if found else None
 
 

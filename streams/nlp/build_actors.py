@@ -484,9 +484,10 @@ def _dump(document: dict[str, Any]) -> str:
     """JSON with one actor per line: a diff of the data shows the actors that changed."""
     lines = [json.dumps(a, ensure_ascii=False) for a in document["actors"]]
     about = json.dumps(document["about"], ensure_ascii=False)
-    return '{\n  "about": ' + about + ',\n  "actors": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
+    return (
+        '{\n  "about": ' + about + ',\n  "actors": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
+    )
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -99,9 +99,23 @@ class GazetteerComponent:
         doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
-        doc._.actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
+        doc._.actor_hits = [
+            h
+            for h in _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
+            if not _opposed(doc, h.start)
+        ]
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
         return doc
+
+
+def _opposed(doc: Doc, start: int) -> bool:
+    """ "anti-Houthi forces", "an anti-IS raid": the name says whom they fight, not who acts."""
+    return (
+        start >= 2
+        and doc[start - 1].text == "-"
+        and doc[start - 2].lower_ in {"anti", "counter"}
+        and not doc[start - 2].whitespace_
+    )
 
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:

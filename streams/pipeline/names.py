@@ -109,9 +109,12 @@ class Names:
         close = _close(typed, [n for n in codes.values()])
         hint = ""
         if close:
-            hint = "; did you mean " + ", ".join(
-                f"{label}" for label in names if label.rsplit(" (", 1)[0] in close
-            )[:300]
+            hint = (
+                "; did you mean "
+                + ", ".join(f"{label}" for label in names if label.rsplit(" (", 1)[0] in close)[
+                    :300
+                ]
+            )
         raise ValueError(
             f"unknown region {typed!r} (expected a first-level ISO 3166-2 code like KE-30 "
             f"or a region's name{hint})"

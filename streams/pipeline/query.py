@@ -209,9 +209,7 @@ def _collapse(value: str) -> str:
     return " ".join(value.casefold().split())
 
 
-def _value_node(
-    fieldname: str, raw: str, slop: int | None, names: Resolver | None = None
-) -> Node:
+def _value_node(fieldname: str, raw: str, slop: int | None, names: Resolver | None = None) -> Node:
     """Validate and normalise one value (resolved through ``names`` when given);
     ValueError says what is wrong with it."""
     if names is not None and fieldname in ("theme", "country", "region", "actor"):

@@ -199,7 +199,9 @@ def test_the_api_resolves_typed_values_and_names_the_field_of_an_error(
     status, body = api(w, "POST", "/api/subscriptions", {"themes": ["riot"], "mode": "weekly"})
     assert status == 400 and "mode: 'weekly' is not one of instant, hourly, daily" in body["error"]
     status, body = api(w, "POST", "/api/subscriptions", {"themes": ["kidnaping"]})
-    assert status == 400 and "themes/0: unknown theme 'kidnaping' (known: abduction," in body["error"]
+    assert (
+        status == 400 and "themes/0: unknown theme 'kidnaping' (known: abduction," in body["error"]
+    )
     status, body = api(w, "POST", "/api/subscriptions", {"countries": ["Kenia"]})
     assert status == 400 and "did you mean Kenya (KE)?" in body["error"], body
     # Issue 21 and 22 item 3: what users type resolves, and the answer says to what.
