@@ -19,19 +19,23 @@ from pathlib import Path
 from streams.nlp.gazetteer import Actor, load_actors
 
 # Words left out of an acronym ("Group for Support of Islam and Muslims" -> GSIM).
-_SMALL = frozenset(
-    "of and for the in on to a an de du des la le les el al wal wa et y da do dos das".split()
-)
+_SMALL = frozenset({
+    "of", "and", "for", "the", "in", "on", "to", "a", "an", "de", "du", "des", "la", "le",
+    "les", "el", "al", "wal", "wa", "et", "y", "da", "do", "dos", "das"
+})  # fmt: skip
 # Nouns typed after a name that are not part of it: "JNIM militants", "ADF rebels".
-_GROUP_NOUNS = frozenset(
-    """militant militants rebel rebels fighter fighters militia militias militiamen insurgent
-    insurgents jihadist jihadists member members group elements gunmen forces force troops
-    soldiers movement faction""".split()
-)
+_GROUP_NOUNS = frozenset({
+    "militant", "militants", "rebel", "rebels", "fighter", "fighters", "militia",
+    "militias", "militiamen", "insurgent", "insurgents", "jihadist", "jihadists", "member",
+    "members", "group", "elements", "gunmen", "forces", "force", "troops", "soldiers",
+    "movement", "faction"
+})  # fmt: skip
 _LEADING = ("suspected ", "presumed ", "alleged ", "the ")
 # Arabic and other particles a name is written with in either case ("al-Shabaab", "Al-Shabaab";
 # ACLED writes "ex-Seleka" and "anti-Balaka").
-_PARTICLES = frozenset("al el ar as ash ad an at az ad ex anti pro".split())
+_PARTICLES = frozenset({
+    "al", "el", "ar", "as", "ash", "ad", "an", "at", "az", "ex", "anti", "pro"
+})  # fmt: skip
 _BRACKET = re.compile(r"\s*\(([^()]*)\)")
 _YEARS = re.compile(r"^\d{4}-(\d{4})?$")
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015_/]+")

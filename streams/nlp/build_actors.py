@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.nlp.actors import _SMALL, ActorNames, actor_key, acronyms
+from streams.nlp.actors import _SMALL, ActorNames, acronyms, actor_key
 from streams.nlp.gazetteer import DATA_DIR, Actor
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -57,12 +57,13 @@ _DEFINITION = re.compile(
     r"\((?P<acr>[A-Z][A-Za-z\-]{1,9})\)"
 )
 # A defined long form is kept when its last word names an organisation.
-_ORG_NOUNS = frozenset(
-    """Army Forces Force Front Movement Party Council Union Militia Brigade Brigades Group
-    Organization Organisation Commission Alliance Coalition Mission Police Service Guard
-    Command Corps Congress League Agency Units Unit Federation Association Committee
-    Government Province Republic""".split()
-)
+_ORG_NOUNS = frozenset({
+    "Army", "Forces", "Force", "Front", "Movement", "Party", "Council", "Union", "Militia",
+    "Brigade", "Brigades", "Group", "Organization", "Organisation", "Commission",
+    "Alliance", "Coalition", "Mission", "Police", "Service", "Guard", "Command", "Corps",
+    "Congress", "League", "Agency", "Units", "Unit", "Federation", "Association",
+    "Committee", "Government", "Province", "Republic"
+})  # fmt: skip
 MIN_SHARE = 2 / 3
 MIN_ATTESTED = 2
 MIN_PART_ROWS = 5
@@ -70,10 +71,11 @@ PART_SHARE = 0.9
 # A last word that says what kind of group a name is, not which.
 _CLASS_NOUNS = frozenset({"Militia", "Gang"})
 # Words that name no one in particular ("Police Militia" is a kind of group, not a group).
-_GENERIC = frozenset(
-    """police military army armed security forces force group gang militia militias rebels
-    local communal ethnic vigilante private unknown gunmen state national""".split()
-)
+_GENERIC = frozenset({
+    "police", "military", "army", "armed", "security", "forces", "force", "group", "gang",
+    "militia", "militias", "rebels", "local", "communal", "ethnic", "vigilante", "private",
+    "unknown", "gunmen", "state", "national"
+})  # fmt: skip
 
 
 @dataclass
@@ -252,9 +254,16 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
         entry.aliases.update(p.strip() for p in parts)
     words = full.split()  # "Dahalo Militia" is also "Dahalo", "Los Zetas Gang" "Los Zetas"
     rest = words[:-1]
-    if rest and words[-1] in _CLASS_NOUNS and "(" not in full:
-        if not all(w.casefold() in _GENERIC for w in rest) and not rest[-1].endswith("'s"):
-            entry.aliases.add(" ".join(rest))
+    specific = not all(w.casefold() in _GENERIC for w in rest)
+    # ("Donbass People's" names no one)
+    if (
+        rest
+        and words[-1] in _CLASS_NOUNS
+        and "(" not in full
+        and specific
+        and rest[-1][-2:] != "'s"
+    ):
+        entry.aliases.add(" ".join(rest))
     return None, entry
 
 

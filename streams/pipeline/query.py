@@ -746,12 +746,12 @@ def anchors(node: Node) -> frozenset[tuple[str, str]] | None:
     if isinstance(node, Prefix):
         return frozenset({(PREFIX_KEY, node.stem[:MIN_PREFIX])})
     if isinstance(node, Mention):
-        keys = {node.key}
+        mention = {node.key}
         if node.words:  # the rarest-looking word, and the joined spelling
-            keys.add(("keyword", max(node.words, key=len)))
+            mention.add(("keyword", max(node.words, key=len)))
         if node.joined is not None:
-            keys.add(("keyword", node.joined))
-        return frozenset(keys)
+            mention.add(("keyword", node.joined))
+        return frozenset(mention)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
