@@ -176,6 +176,9 @@ class ActorNames:
                 if len(key) >= MIN_LOOSE:
                     self._loose.setdefault(loose_key(key), set()).add(actor.name)
                 if "(" in form or ":" in form:
+                    if form not in actor.codes:  # "X (Nigeria)" is also "X", after exact names
+                        for reading in strip_qualifiers(form):
+                            self._derived.setdefault(actor_key(reading), set()).add(actor.name)
                     continue
                 for acronym in acronyms(form):
                     self._derived.setdefault(acronym, set()).add(actor.name)
