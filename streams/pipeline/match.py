@@ -145,8 +145,9 @@ def _resolve_facet(
     cannot be resolved goes to ``errors`` as "facet/index: reason"."""
     out: list[Any] = []
     for i, value in enumerate(values):
-        if not isinstance(value, str) or not value.strip():
-            out.append(value)  # the schema names the problem
+        bad = not isinstance(value, str) or not value.strip() or len(value) > query.MAX_VALUE
+        if bad or len(errors) >= MAX_ERRORS:
+            out.append(value)  # the schema names the problem (or enough has been said)
             continue
         try:
             resolved = names.resolve(fieldname, value.strip())

@@ -19,12 +19,6 @@ Fields (case-insensitive, aliases in brackets): theme (themes), country (countri
   upper-cased.
 * actor, source: any non-empty string of at most 300 characters; compared casefolded with
   runs of whitespace collapsed to one space.
-
-Given a :class:`Resolver` (``parse(text, names)``; the match stage always gives one), values
-are what users type: themes through their synonyms ("kidnapping" -> abduction), countries
-and regions by code or name, actors through the gazetteer ("JNIM" -> its canonical name). An
-actor the gazetteer lacks becomes a :class:`Mention`: it matches the event's actors or, as a
-text match, the words of the article (word-bounded, any case, "Mai-Mai" = "Mai Mai").
 * keyword: tokenised like document text (see ``tokenise``). One word matches that token;
   several words are a phrase (consecutive, in order). ``"a b c"~N`` is proximity: all the
   words occur, in any order, with the first and last at most ``len(words) - 1 + N`` tokens
@@ -32,11 +26,17 @@ text match, the words of the article (word-bounded, any case, "Mai-Mai" = "Mai M
   order); 0 <= N <= 100. ``~N`` on one word is ignored. ``stem*`` (bare keyword only) is a
   prefix: some token starts with the casefolded stem, which must be >= 3 word characters.
 
+Given a :class:`Resolver` (``parse(text, names)``; the match stage always gives one), values
+are what users type: themes through their synonyms ("kidnapping" -> abduction), countries
+and regions by code or name, actors through the gazetteer ("JNIM" -> its canonical name). An
+actor the gazetteer lacks becomes a :class:`Mention`: it matches the event's actors or, as a
+text match, the words of the article (word-bounded, any case, "Mai-Mai" = "Mai Mai").
+
 Bounds: 2,000 characters, nesting (parentheses and NOTs) 32 deep, 100 terms. Every syntax or
 value error is a ``QueryError`` with the 0-based character position of the problem.
 
 Nodes are normalised as they are built, so ``parse(to_text(n)) == n`` for any node from
-``parse``, ``term``, ``from_facets`` or ``combine``.
+``parse``, ``term``, ``from_facets`` or ``combine`` (with the same resolver).
 """
 
 from __future__ import annotations
