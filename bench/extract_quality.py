@@ -11,7 +11,13 @@ separately. Per theme: recall of ``themes`` (the gold theme is among them) and p
 recall and F1 of ``primary_theme``; macro-F1 over the themes present; country accuracy (the
 gold country among the extracted ones).
 
+The ``acled`` run also reports typed actors (:func:`typed_actors`): the 30 armed groups the
+ACLED sample codes most, each typed the way analysts type it (``TYPED_ACTORS``), must
+resolve to the gazetteer actor its ACLED name resolves to; then recall and precision of one
+actor subscription per group, typed that way, against the notes ACLED codes with the group.
+
     .venv/bin/python bench/extract_quality.py [--limit 500] [--model blank] [--errors 10]
+    .venv/bin/python bench/extract_quality.py --datasets acled --typed-actors-only
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.models import Article, EventRecord
+from streams.models import Article, EventRecord, Rejected
 from streams.nlp import build_nlp
 from streams.nlp.gazetteer import load_taxonomy
 from streams.pipeline.extract import extract_batch
@@ -222,6 +228,164 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
                 print(f"    - {text}", file=sys.stderr)
 
 
+# -- typed actors (issue 21) ----------------------------------------------------------------
+
+TOP_ARMED = 30
+# How an analyst types each armed group, by the name the ACLED sample codes it with: its
+# common acronym or short name. Kept beside the measure, not in the gazetteer: the gazetteer
+# must get from these to its canonical names by itself.
+TYPED_ACTORS = {
+    "NAF: United Armed Forces of Novorossiya": "NAF",
+    "Military Forces of Yemen (2016-) Supreme Political Council": "Houthis",
+    "Taliban": "Taliban",
+    "Islamic State (Iraq)": "ISIS",
+    "Al Shabaab": "Al-Shabaab",
+    "National Resistance Forces": "National Resistance",
+    "QSD: Syrian Democratic Forces": "SDF",
+    "Southern Resistance": "Southern Resistance",
+    "Operation Peace Spring": "OPS",
+    "PKK: Kurdistan Workers Party": "PKK",
+    "Islamic State (West Africa)": "ISWAP",
+    "Islamic State (Greater Sahara)": "ISGS",
+    "STC: Southern Transitional Council": "STC",
+    "Boko Haram - Jamatu Ahli is-Sunnah lid-Dawatai wal-Jihad": "Boko Haram",
+    "JNIM: Group for Support of Islam and Muslims": "JNIM",
+    "CNDD-FDD-Imbonerakure: National Council for the Defence of Democracy "
+    "(Imbonerakure Faction)": "Imbonerakure",
+    "JWS: Syrian National Army": "Syrian National Army",
+    "Mayi Mayi Militia (Raia Mutomboki)": "Mai-Mai",
+    "ULA/AA: United League of Arakan/Arakan Army": "Arakan Army",
+    "Children of Fire": "Children of Fire",
+    "NPA: New People's Army": "NPA",
+    "HTS: Hayat Tahrir al Sham": "HTS",
+    "CV: Red Command": "Comando Vermelho",
+    "ADF: Allied Democratic Forces": "ADF",
+    "CJNG: Jalisco New Generation Cartel": "CJNG",
+    "NAS: National Salvation Front": "NAS",
+    "Dahalo Militia": "Dahalo",
+    "SPLM-In Opposition: Sudan People's Liberation Movement-In Opposition": "SPLM-IO",
+    "MILF: Moro Islamic Liberation Front": "MILF",
+    "TMF: Tribal Mobilization Forces": "TMF",
+    "CODECO: Cooperative for Development of Congo": "CODECO",
+    "TCP: Pure Third Command": "TCP",
+    "Ahrar al Sharqiyah": "Ahrar al-Sharqiya",
+    "Ambazonian Separatists (Cameroon)": "Amba boys",
+}
+
+
+def acled_actor_names(data: Path) -> dict[str, tuple[set[str], set[str]]]:
+    """data_id -> (the ACLED actor names of the row: actor1/2 and associated actors; the
+    names ACLED gives only as one of "A and/or B", where it does not know which)."""
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    with (data / "acled-global-sample-2020-05" / "acled.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            raw = [r["actor1"], r["actor2"]]
+            raw += [a for col in ("assoc_actor_1", "assoc_actor_2") for a in r[col].split("; ")]
+            sure = {a.strip() for a in raw if a.strip() and " and/or " not in a}
+            either = {p.strip() for a in raw if " and/or " in a for p in a.split(" and/or ")}
+            out[r["data_id"]] = (sure, either - sure)
+    return out
+
+
+def armed_groups(
+    by_row: dict[str, tuple[set[str], set[str]]],
+) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
+    """(gazetteer armed group -> ids of the rows coded with it or one of its parts, group ->
+    ids of the rows that code it only as "A and/or B", group -> its ACLED names)."""
+    from streams.nlp.actors import actor_names
+
+    names = actor_names()
+    rows: dict[str, set[str]] = defaultdict(set)
+    maybe: dict[str, set[str]] = defaultdict(set)
+    coded: dict[str, set[str]] = defaultdict(set)
+    for row_id, (sure, either) in by_row.items():
+        for name in sure | either:
+            try:
+                group = names.resolve(name)
+            except ValueError:
+                continue
+            if group is None:
+                continue
+            for whole in (group, *names.actors[group].part_of):
+                if names.actors[whole].type == "armed_group":
+                    (rows if name in sure else maybe)[whole].add(row_id)
+                    if whole == group:
+                        coded[group].add(name)
+    for group, ids in maybe.items():
+        ids -= rows[group]
+    return rows, maybe, coded
+
+
+def typed_check(coded: dict[str, set[str]], groups: list[str]) -> list[tuple[str, str, str]]:
+    """(group, typed name, what it resolved to or why not) for each of ``groups``."""
+    from streams.nlp.actors import actor_names
+
+    names = actor_names()
+    out = []
+    for group in groups:
+        typed = next((TYPED_ACTORS[n] for n in sorted(coded[group]) if n in TYPED_ACTORS), None)
+        if typed is None:
+            out.append((group, "-", "no typed name in TYPED_ACTORS"))
+            continue
+        try:
+            out.append((group, typed, names.resolve(typed) or "unknown: matched as text"))
+        except ValueError as exc:
+            out.append((group, typed, str(exc)))
+    return out
+
+
+def typed_actors(data: Path, rows: list[Row], records: list[EventRecord], errors: int) -> None:
+    """The typed-actor check and the recall/precision of the typed subscriptions, by split."""
+    from streams import schemas, topics
+    from streams.pipeline.match import Matcher, parse_subscription
+
+    coded_rows, maybe_rows, coded = armed_groups(acled_actor_names(data))
+    top = sorted(coded, key=lambda g: (-len(coded_rows[g] | maybe_rows[g]), g))[:TOP_ARMED]
+    checked = typed_check(coded, top)
+    resolved = sum(group == got for group, _typed, got in checked)
+    print(f"\n### typed actors: the {len(top)} armed groups ACLED codes most\n")
+    print(f"resolved to their gazetteer actor: {resolved}/{len(top)}")
+    validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
+    subs = []
+    for n, (_group, typed, _got) in enumerate(checked):
+        if typed != "-":
+            sub = parse_subscription({"id": f"t{n:02d}", "actors": [typed]}, validator)
+            assert not isinstance(sub, Rejected), sub
+            subs.append(sub)
+    matcher = Matcher.of(subs)
+    hits: dict[str, set[str]] = defaultdict(set)  # subscription id -> row ids it matched
+    for row, record in zip(rows, records, strict=True):
+        for sub, _terms in matcher.match(record):
+            hits[sub.id].add(row.id)
+    by_id = {r.id: r for r in rows}
+    for split in ("tune", "holdout"):
+        ids = {r.id for r in rows if split_of("acled", r.id) == split}
+        print(f"\n{split}: | group | typed | resolves | coded (+ and/or) | recall | precision |")
+        print("|---|---|---|---:|---:|---:|")
+        tp = fp = fn = 0
+        misses: list[tuple[str, str]] = []
+        for n, (group, typed, got) in enumerate(checked):
+            gold = coded_rows[group] & ids
+            # "A and/or B": ACLED does not know which, so neither a miss nor a false match.
+            found = (hits.get(f"t{n:02d}", set()) & ids) - maybe_rows[group]
+            tp += len(gold & found)
+            fp += len(found - gold)
+            fn += len(gold - found)
+            misses += [(f"missed {typed}", by_id[i].text) for i in sorted(gold - found)]
+            misses += [(f"{typed} matched, not coded", by_id[i].text) for i in sorted(found - gold)]
+            p, r, _f = prf(len(gold & found), len(found - gold), len(gold - found))
+            ok = "yes" if got == group else f"**no** ({got})"
+            either = len(maybe_rows[group] & ids)
+            print(f"| {group} | {typed} | {ok} | {len(gold)} (+{either}) | {r:.3f} | {p:.3f} |")
+        p, r, f1 = prf(tp, fp, fn)
+        print(
+            f"\n{split} typed-actor subscriptions: recall {r:.3f} ({tp}/{tp + fn}), "
+            f"precision {p:.3f} ({tp}/{tp + fp}), F1 {f1:.3f}"
+        )
+        for what, text in misses[:errors]:
+            print(f"  {what}: {text[:220]}", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,6 +396,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="rows per dataset (0: all)")
     parser.add_argument("--split", choices=["tune", "holdout", "both"], default="both")
     parser.add_argument("--errors", type=int, default=0, help="show this many errors per kind")
+    parser.add_argument(
+        "--typed-actors-only", action="store_true", help="only the typed-actor section (acled)"
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"skipped: {args.data} is absent (the labelled data lives outside the repo)")
@@ -250,6 +417,10 @@ def main() -> int:
                 records.append(result)
         elapsed = time.perf_counter() - started
         print(f"\n## {name}: {len(rows)} rows, {elapsed:.1f}s, model {args.model}")
+        if name == "acled":
+            typed_actors(args.data, rows, records, args.errors)
+        if args.typed_actors_only:
+            continue
         for split in ("tune", "holdout"):
             if args.split not in (split, "both"):
                 continue

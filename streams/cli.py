@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -334,7 +335,7 @@ def cmd_subscriptions_load(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
-        return 1
+        return 2
     records = [(s.id.encode(), codecs.dumps(s.to_dict())) for s in subs]
     sent = asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), records))
     print(f"loaded {sent} subscriptions into {topics.SUBSCRIPTIONS.full_name(settings)}")
@@ -362,6 +363,7 @@ def cmd_subscriptions_add(args: argparse.Namespace) -> int:
     from streams.models import Rejected
     from streams.pipeline.driver import now_rfc3339
     from streams.pipeline.match import parse_subscription
+    from streams.pipeline.names import load_names
 
     settings = _settings()
     data: dict[str, Any] = {"id": args.id or "sub-" + secrets.token_hex(8)}
@@ -391,29 +393,47 @@ def cmd_subscriptions_add(args: argparse.Namespace) -> int:
             secret_note = f"webhook secret (shown once, keep it): {secret}"
         data["webhook"] = {"url": args.webhook, "secret": secret}
     data["created_at"] = data["updated_at"] = now_rfc3339()
+    # Checked before the broker is asked anything: a typo is an error without a broker.
+    recording = load_names(settings.themes_file, settings.actors_file).recording()
     validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
-    parsed = parse_subscription(data, validator)  # checked before anything connects
+    parsed = parse_subscription(data, validator, recording)
     if isinstance(parsed, Rejected):
-        print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
-        return 1
+        print(f"tocsin: invalid subscription: {_safe(parsed.error, 2000)}", file=sys.stderr)
+        return 2
     existing = _current_subscriptions(settings)
-    if data["id"] in existing:
+    if parsed.id in existing:
         if not args.replace:
-            print(f"tocsin: subscription {data['id']!r} exists (use --replace)", file=sys.stderr)
+            print(f"tocsin: subscription {parsed.id!r} exists (use --replace)", file=sys.stderr)
             return 1
-        before = existing[data["id"]]
+        before = existing[parsed.id]
         if isinstance(before, dict) and isinstance(before.get("created_at"), str):
-            data["created_at"] = before["created_at"]
-            parsed = parse_subscription(data, validator)
-            if isinstance(parsed, Rejected):
-                print(f"tocsin: invalid subscription: {parsed.error}", file=sys.stderr)
-                return 1
+            parsed = replace(parsed, created_at=before["created_at"])
     record = [(parsed.id.encode(), codecs.dumps(parsed.to_dict()))]
     asyncio.run(produce(settings, topics.SUBSCRIPTIONS.full_name(settings), record))
     print(f"{'replaced' if parsed.id in existing else 'added'} {parsed.id}")
+    for line in describe_resolved(recording.resolved):
+        print(line)
     if secret_note:
         print(secret_note)
     return 0
+
+
+def describe_resolved(resolved: dict[str, dict[str, str | None]]) -> list[str]:
+    """One line per typed value that resolved to another (``None``: an actor the gazetteer
+    lacks, matched as words of the article)."""
+    singular = {"themes": "theme", "countries": "country", "regions": "region"}
+    lines = []
+    for facet, values in sorted(resolved.items()):
+        for typed, value in sorted(values.items()):
+            what = singular.get(facet, "actor")
+            if value is None:
+                lines.append(
+                    f"  {what} {_safe(typed, 100)!r}: not in the gazetteer; matched as words "
+                    "of the article (any case, hyphen or space)"
+                )
+            else:
+                lines.append(f"  {what} {_safe(typed, 100)!r} -> {_safe(value, 200)}")
+    return lines
 
 
 def cmd_subscriptions_list(args: argparse.Namespace) -> int:
@@ -725,8 +745,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--name")
     q.add_argument("--owner")
     q.add_argument("--query", help="e.g. 'theme:abduction AND country:KE AND NOT actor:\"X\"'")
-    for flag in ("theme", "country", "region", "actor", "source", "keyword"):
-        q.add_argument(f"--{flag}", action="append", help="repeatable; values are ORed")
+    for flag, what in (
+        ("theme", "an id or a synonym (kidnapping -> abduction)"),
+        ("country", "ISO code or name"),
+        ("region", "ISO 3166-2 code or name"),
+        ("actor", "any name the gazetteer knows (JNIM), else matched as text"),
+        ("source", "outlet name"),
+        ("keyword", "word or phrase"),
+    ):
+        q.add_argument(f"--{flag}", action="append", help=f"{what}; repeatable, values ORed")
     q.add_argument("--min-confidence", type=float)
     q.add_argument("--mode", choices=["instant", "hourly", "daily"])
     q.add_argument("--rate-cap", type=int, help="instant webhook sends per hour (0: no cap)")

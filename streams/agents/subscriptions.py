@@ -23,16 +23,23 @@ from streams.kafka_client import client_options
 from streams.models import DeadLetter, Rejected, SourceRef, Subscription
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.match import Matcher, parse_subscription, redact_rejected
+from streams.pipeline.names import Names, load_names
 
 log = logging.getLogger(__name__)
 STAGE = "subscriptions"
+
+
+def names() -> Names:
+    """Typed values resolved with the theme and actor files the extract stage uses."""
+    settings = tocsin_app.settings
+    return load_names(settings.themes_file, settings.actors_file)
 
 
 class SubscriptionRegistry:
     """The latest subscription per id, as seen by this worker, compiled for matching."""
 
     def __init__(self) -> None:
-        self.matcher = Matcher()
+        self.matcher = Matcher(names=names())
         self.ready = asyncio.Event()
         # Highest offset applied per partition, so an API call can wait for its own write.
         self.applied: dict[int, int] = {}
@@ -40,7 +47,7 @@ class SubscriptionRegistry:
 
     def clear(self) -> None:
         """Forget every subscription (tests)."""
-        self.matcher = Matcher()
+        self.matcher = Matcher(names=names())
 
     @property
     def current(self) -> dict[str, Subscription]:
@@ -59,7 +66,9 @@ class SubscriptionRegistry:
         except DecodeError as exc:
             reason = Rejected(exc.error_type, str(exc))
             return dead_letter(STAGE, source, *redact_rejected(value, reason), key)
-        parsed = parse_subscription(data, schemas.validator(topics.SUBSCRIPTIONS.schema_file))
+        parsed = parse_subscription(
+            data, schemas.validator(topics.SUBSCRIPTIONS.schema_file), self.matcher.names
+        )
         if isinstance(parsed, Rejected):
             return dead_letter(STAGE, source, *redact_rejected(value, parsed), key)
         if parsed.id != sub_id:

@@ -15,6 +15,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from streams.nlp.actors import ActorNames, text_variants
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
@@ -58,6 +59,8 @@ class GazetteerComponent:
         # The place file the extract stage resolves names with (None: the shipped one).
         self.places_path = places_path
         self.actor_info = {a.name: a for a in actors}
+        # Names NER finds resolve like typed ones ("AL-SHABAAB", "Jamaat Nusrat al-Islam").
+        self.actor_names = ActorNames(actors)
         self._theme_weight: dict[str, dict[str, float]] = {}
         self.themes = PhraseMatcher(nlp.vocab, attr="LOWER")
         for theme in taxonomy.themes:
@@ -71,7 +74,8 @@ class GazetteerComponent:
         # Names are matched case-sensitively: "Chad" the country, not "chad"; "US", not "us".
         self.actors = PhraseMatcher(nlp.vocab, attr="ORTH")
         for actor in actors:
-            self.actors.add(actor.name, _docs(nlp, (actor.name, *actor.aliases)))
+            forms = {v for a in (actor.name, *actor.aliases) for v in text_variants(a)}
+            self.actors.add(actor.name, _docs(nlp, sorted(forms)))
         self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.places.add("PLACE", _docs(nlp, sorted(places)))
         self.cues = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -95,9 +99,23 @@ class GazetteerComponent:
         doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
-        doc._.actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
+        doc._.actor_hits = [
+            h
+            for h in _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
+            if not _opposed(doc, h.start)
+        ]
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
         return doc
+
+
+def _opposed(doc: Doc, start: int) -> bool:
+    """ "anti-Houthi forces", "an anti-IS raid": the name says whom they fight, not who acts."""
+    return (
+        start >= 2
+        and doc[start - 1].text == "-"
+        and doc[start - 2].lower_ in {"anti", "counter"}
+        and not doc[start - 2].whitespace_
+    )
 
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:

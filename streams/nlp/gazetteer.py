@@ -88,12 +88,18 @@ class Taxonomy:
 
 @dataclass(frozen=True)
 class Actor:
-    """A gazetteer actor: canonical name, aliases, type and country."""
+    """A gazetteer actor: canonical name, aliases (matched in text), type and country.
+    ``codes`` are names the actor has in coded data (ACLED's "JNIM: Group for Support of
+    Islam and Muslims"): they resolve what users type, but are not looked for in text."""
 
     name: str
     aliases: tuple[str, ...]
     type: str
     country: str | None
+    codes: tuple[str, ...] = ()
+    # The groups this one belongs to (Raia Mutomboki is a Mai-Mai group): an article about
+    # it is about them too.
+    part_of: tuple[str, ...] = ()
 
 
 def _read(path: Path) -> Any:
@@ -152,12 +158,42 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
 
 
 def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
-    """Read an actor gazetteer (the shipped East Africa starter by default)."""
-    data = _read(path or DATA_DIR / "actors.json")
+    """Read an actor gazetteer (the shipped one by default) and the files it ``include``s
+    (names relative to it): the same name in several files is one actor, its aliases and
+    codes joined, type and country from the first file that gives them."""
+    path = path or DATA_DIR / "actors.json"
+    merged: dict[str, dict[str, Any]] = {}
+    for data in _actor_files(path, set()):
+        for entry in data["actors"]:
+            have = merged.setdefault(entry["name"], {"name": entry["name"]})
+            for key in ("type", "country"):
+                if have.get(key) is None and entry.get(key) is not None:
+                    have[key] = entry[key]
+            for key in ("aliases", "codes", "part_of"):
+                have[key] = list(dict.fromkeys([*have.get(key, ()), *entry.get(key, ())]))
     return tuple(
-        Actor(a["name"], tuple(a.get("aliases", ())), a.get("type", "unknown"), a.get("country"))
-        for a in data["actors"]
+        Actor(
+            a["name"],
+            tuple(a.get("aliases", ())),
+            a.get("type") or "unknown",
+            a.get("country"),
+            tuple(a.get("codes", ())),
+            tuple(p for p in a.get("part_of", ()) if p in merged and p != a["name"]),
+        )
+        for a in merged.values()
     )
+
+
+def _actor_files(path: Path, seen: set[Path]) -> list[Any]:
+    """The file's data, then that of the files it includes (each once)."""
+    if path.resolve() in seen:
+        return []
+    seen.add(path.resolve())
+    data = _read(path)
+    out = [data]
+    for name in data.get("include", ()):
+        out.extend(_actor_files(path.parent / name, seen))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -623,7 +623,7 @@ def _record(
         themes=tuple(themes),
         primary_theme=primary,
         countries=tuple(countries),
-        actors=tuple(_actors(reading, component.places_path)),
+        actors=tuple(_actors(reading, component)),
         places=tuple(dict.fromkeys(ordered_places)),
         evidence=tuple(evidence[t] for t in themes if t in evidence),
         title=article.title,
@@ -740,17 +740,29 @@ def _actor_name(ent: Span, places: Path | None) -> str | None:
     return text
 
 
-def _actors(reading: _Reading, places: Path | None) -> list[str]:
+def _canonical(name: str, component: GazetteerComponent) -> str:
+    """The gazetteer's name for an entity's text, else the text."""
+    try:
+        return component.actor_names.resolve(name) or name
+    except ValueError:  # several actors answer to it: keep what the text says
+        return name
+
+
+def _actors(reading: _Reading, component: GazetteerComponent) -> list[str]:
     """Gazetteer actors by canonical name (whole text), then PERSON/ORG entities of the
-    parsed sentences, with short mentions ("Mwangi") linked to a longer name in the same
-    document ("Denis Mwangi")."""
+    parsed sentences (by canonical name when the gazetteer knows them in another spelling),
+    with short mentions ("Mwangi") linked to a longer name in the same document ("Denis
+    Mwangi")."""
+    places = component.places_path
     doc = reading.names
     counts: Counter[str] = Counter()
     order: dict[str, int] = {}
     covered: set[int] = set()
     for hit in doc._.actor_hits:
-        counts[hit.label] += 1
-        order.setdefault(hit.label, doc[hit.start].idx)
+        info = component.actor_info.get(hit.label)
+        for name in (hit.label, *(info.part_of if info else ())):
+            counts[name] += 1
+            order.setdefault(name, doc[hit.start].idx)
         span = doc[hit.start : hit.end]
         covered.update(range(span.start_char, span.end_char))
     named: list[tuple[int, str]] = []
@@ -763,7 +775,7 @@ def _actors(reading: _Reading, places: Path | None) -> list[str]:
                 continue
             name = _actor_name(ent, places)
             if name:
-                named.append((start, name))
+                named.append((start, _canonical(name, component)))
     full = [name for _start, name in named if " " in name]
     for start, name in named:
         if " " not in name:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError
 
 from streams import codecs
 from streams.errors import DecodeError, ValidationFailed
@@ -37,6 +37,7 @@ from streams.models import (
     Webhook,
 )
 from streams.pipeline import query
+from streams.pipeline.names import load_names
 from streams.pipeline.stories import StoryUpdate
 
 STAGE = "match"
@@ -86,13 +87,31 @@ def redact_rejected(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected
     return codecs.dumps(clean), Rejected(rejected.error_type, error)
 
 
-def parse_subscription(data: Any, validator: Draft202012Validator) -> Subscription | Rejected:
-    """Check any decoded JSON value against the subscription schema (which also rejects
-    non-objects), compile its query (a parse error names the position), and build the record."""
-    error = best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return Rejected(ValidationFailed.error_type, f"{where}: {error.message[:300]}")
+# Facets whose values are resolved from what users type (names, codes, synonyms).
+RESOLVED = {"themes": "theme", "countries": "country", "regions": "region", "actors": "actor"}
+MAX_ERRORS = 10
+
+
+def parse_subscription(
+    data: Any, validator: Draft202012Validator, names: query.Resolver | None = None
+) -> Subscription | Rejected:
+    """Resolve the typed facet values (themes through their synonyms, countries and regions
+    by name or code, actors through the gazetteer: ``names``, the shipped data by default),
+    check the result against the subscription schema (which also rejects non-objects),
+    compile its query (a parse error names the position), and build the record. Every
+    error names its field and what is expected."""
+    names = names or load_names()
+    errors: list[str] = []
+    if isinstance(data, dict):
+        data = dict(data)
+        for facet, fieldname in RESOLVED.items():
+            values = data.get(facet)
+            if isinstance(values, list):
+                data[facet] = _resolve_facet(facet, fieldname, values, names, errors)
+    if not errors:
+        errors = schema_errors(data, validator)
+    if errors:
+        return Rejected(ValidationFailed.error_type, "; ".join(errors[:MAX_ERRORS]))
     webhook = data.get("webhook")
     sub = Subscription(
         id=data["id"],
@@ -113,17 +132,125 @@ def parse_subscription(data: Any, validator: Draft202012Validator) -> Subscripti
         updated_at=data.get("updated_at"),
     )
     try:
-        compile_subscription(sub)
+        compile_subscription(sub, names)
     except query.QueryError as exc:
         return Rejected(ValidationFailed.error_type, f"query: {exc}")
     return sub
 
 
-def compile_subscription(sub: Subscription) -> query.Node:
-    """Facets AND query, as one query tree. Raises ``QueryError`` for a bad query or value."""
-    node = query.from_facets(**{name: sorted(values) for name, values in sub.facets().items()})
+def _resolve_facet(
+    facet: str, fieldname: str, values: list[Any], names: query.Resolver, errors: list[str]
+) -> list[Any]:
+    """The facet's values resolved (an unknown actor stays as typed), each once; what
+    cannot be resolved goes to ``errors`` as "facet/index: reason"."""
+    out: list[Any] = []
+    for i, value in enumerate(values):
+        bad = not isinstance(value, str) or not value.strip() or len(value) > query.MAX_VALUE
+        if bad or len(errors) >= MAX_ERRORS:
+            out.append(value)  # the schema names the problem (or enough has been said)
+            continue
+        try:
+            resolved = names.resolve(fieldname, value.strip())
+        except ValueError as exc:
+            errors.append(f"{facet}/{i}: {exc}"[:500])
+            continue
+        resolved = resolved if resolved is not None else value.strip()
+        if resolved not in out:
+            out.append(resolved)
+    return out
+
+
+# What a subscription's fields hold, for error messages ("id: expected ...").
+_EXPECTED = {
+    "id": "1-128 letters, digits, '.', '_' or '-'",
+    "owner": "1-128 letters, digits, '.', '_', '@' or '-'",
+    "themes": "a theme id or one of its synonyms",
+    "countries": "an ISO 3166-1 code or country name",
+    "regions": "an ISO 3166-2 code like KE-30 or a region name",
+    "url": "an http(s):// URL",
+    "created_at": "an RFC 3339 UTC time like 2026-01-31T09:00:00Z",
+    "updated_at": "an RFC 3339 UTC time like 2026-01-31T09:00:00Z",
+}
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def schema_errors(data: Any, validator: Draft202012Validator) -> list[str]:
+    """Every schema error as "field: what is expected", without quoting whole values
+    ("(root): {...} is not valid under any of the given schemas" says neither)."""
+    if not isinstance(data, dict):
+        return [f"(root): expected a JSON object, got {_JSON_TYPES.get(type(data), 'a value')}"]
+    out: list[str] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        message = _explain(error, validator.schema)
+        if message not in out:
+            out.append(message)
+    return out
+
+
+def _explain(error: ValidationError, schema: dict[str, Any]) -> str:
+    path = [str(p) for p in error.absolute_path]
+    where = "/".join(path) or "(root)"
+    name = next((p for p in reversed(path) if not p.isdigit()), "")
+    value = error.instance
+    kind = error.validator
+    if kind == "anyOf" and not path:
+        facets = ", ".join(query.PLURAL.values())
+        return f"a subscription needs a query or at least one non-empty facet ({facets})"
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in (value or {})]
+        return f"{'/'.join([*path, missing[0]]) if missing else where}: required"
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        prefix = "/".join(path) + "/" if path else ""
+        shown = ", ".join(f"{prefix}{k}" for k in extra) or where
+        return f"{shown}: unknown field (expected one of: {', '.join(allowed)})"
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        got = _JSON_TYPES.get(type(value), "a value")
+        return f"{where}: expected {expected}, got {got}"
+    if kind == "pattern":
+        what = _EXPECTED.get(name, f"a value matching {error.validator_value}")
+        return f"{where}: {_short(value)} is not {what}"
+    if kind == "enum":
+        options = ", ".join(map(str, error.validator_value))
+        return f"{where}: {_short(value)} is not one of {options}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">"}.get(kind, "<")
+        return f"{where}: expected a number {bound} {error.validator_value}, got {_short(value)}"
+    if kind in ("minLength", "maxLength"):
+        word = "at least" if kind == "minLength" else "at most"
+        return f"{where}: expected {word} {error.validator_value} characters"
+    if kind in ("minItems", "maxItems"):
+        word = "at least" if kind == "minItems" else "at most"
+        return f"{where}: expected {word} {error.validator_value} values"
+    if kind == "uniqueItems":
+        return f"{where}: values must be unique"
+    return f"{where}: {error.message[:200]}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def compile_subscription(sub: Subscription, names: query.Resolver | None = None) -> query.Node:
+    """Facets AND query, as one query tree, its values resolved through ``names`` (the
+    shipped data by default). Raises ``QueryError`` for a bad query or value."""
+    names = names or load_names()
+    facets = {name: sorted(values) for name, values in sub.facets().items()}
+    node = query.from_facets(**facets, names=names)
     if sub.query:
-        node = query.combine(node, query.parse(sub.query))
+        node = query.combine(node, query.parse(sub.query, names))
     if node is None:
         # The schema forbids it; never alert on everything by accident.
         raise query.QueryError(0, "a subscription needs a query or a non-empty facet")
@@ -136,16 +263,20 @@ class Matcher:
 
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     index: query.SubscriptionIndex = field(default_factory=query.SubscriptionIndex)
+    # Resolves typed values (query actors and themes); None: the shipped data.
+    names: query.Resolver | None = None
 
     @classmethod
-    def of(cls, subscriptions: Iterable[Subscription]) -> Matcher:
-        matcher = cls()
+    def of(
+        cls, subscriptions: Iterable[Subscription], names: query.Resolver | None = None
+    ) -> Matcher:
+        matcher = cls(names=names)
         for sub in subscriptions:
             matcher.put(sub)
         return matcher
 
     def put(self, sub: Subscription) -> None:
-        self.index.put(sub.id, compile_subscription(sub))
+        self.index.put(sub.id, compile_subscription(sub, self.names))
         self.subscriptions[sub.id] = sub
 
     def remove(self, sub_id: str) -> None:
@@ -169,11 +300,19 @@ def _as_written(sub: Subscription, terms: dict[str, list[str]]) -> dict[str, lis
     """Matched actor and source names as the subscription spells them (the index compares
     them case-folded)."""
     out = dict(terms)
-    for facet in ("actors", "sources"):
+    for facet in ("actors", query.TEXT_ACTORS, "sources"):
         if out.get(facet):
-            spelled = {" ".join(v.casefold().split()): v for v in getattr(sub, facet)}
+            spelled = {" ".join(v.casefold().split()): v for v in _spellings(sub, facet)}
             out[facet] = [spelled.get(v, v) for v in out[facet]]
     return out
+
+
+def _spellings(sub: Subscription, facet: str) -> Iterable[str]:
+    return sub.actors if facet == query.TEXT_ACTORS else getattr(sub, facet)
+
+
+# What an alert's "matched" may hold: the facets, and actors found only as text.
+MATCHED = (*FACETS, query.TEXT_ACTORS)
 
 
 def facts_of(record: EventRecord) -> query.Facts:
@@ -322,7 +461,7 @@ def _alert(
         url=record.url,
         source=record.source,
         published_at=record.published_at,
-        matched={f: tuple(terms[f]) for f in FACETS if terms.get(f)},
+        matched={f: tuple(terms[f]) for f in MATCHED if terms.get(f)},
         primary_theme=record.primary_theme,
         evidence=evidence,
         confidence=float(confidence),

@@ -26,11 +26,17 @@ Fields (case-insensitive, aliases in brackets): theme (themes), country (countri
   order); 0 <= N <= 100. ``~N`` on one word is ignored. ``stem*`` (bare keyword only) is a
   prefix: some token starts with the casefolded stem, which must be >= 3 word characters.
 
+Given a :class:`Resolver` (``parse(text, names)``; the match stage always gives one), values
+are what users type: themes through their synonyms ("kidnapping" -> abduction), countries
+and regions by code or name, actors through the gazetteer ("JNIM" -> its canonical name). An
+actor the gazetteer lacks becomes a :class:`Mention`: it matches the event's actors or, as a
+text match, the words of the article (word-bounded, any case, "Mai-Mai" = "Mai Mai").
+
 Bounds: 2,000 characters, nesting (parentheses and NOTs) 32 deep, 100 terms. Every syntax or
 value error is a ``QueryError`` with the 0-based character position of the problem.
 
 Nodes are normalised as they are built, so ``parse(to_text(n)) == n`` for any node from
-``parse``, ``term``, ``from_facets`` or ``combine``.
+``parse``, ``term``, ``from_facets`` or ``combine`` (with the same resolver).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, Protocol
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -85,6 +91,17 @@ _REGION_RE = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}", re.ASCII)
 _BARE_EXTRA = frozenset("_-.'")
 # Anchor tie-break: among equally small AND-children prefer the facet likely to be rarest.
 _RARITY = {"actor": 0, "region": 1, "keyword": 2, PREFIX_KEY: 3, "country": 4, "source": 5}
+
+
+class Resolver(Protocol):
+    """Resolves a typed value of a field (theme, country, region, actor) to the value the
+    extract stage emits; ValueError says why a value is unknown. None: an actor the
+    gazetteer lacks (matched as text)."""
+
+    def resolve(self, field: str, typed: str) -> str | None: ...
+
+
+TEXT_ACTORS = "actors_text"  # matched-terms key of actors found only as text
 
 
 class QueryError(ValueError):
@@ -137,6 +154,24 @@ class Prefix:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """An actor name the gazetteer lacks: one of the event's actors (``value``, normalised
+    like actor terms) or its ``words`` in the text, consecutive (``joined``: also written
+    as one word, "Anti-Balaka" = "antibalaka")."""
+
+    value: str
+    words: tuple[str, ...] = dataclass_field(init=False, compare=False)
+    joined: str | None = dataclass_field(init=False, compare=False)
+    key: tuple[str, str] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        words = tuple(tokenise(self.value))
+        object.__setattr__(self, "words", words)
+        object.__setattr__(self, "joined", "".join(words) if len(words) > 1 else None)
+        object.__setattr__(self, "key", ("actor", self.value))
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
 
@@ -159,7 +194,7 @@ class Not:
     child: Node
 
 
-Node = Term | Phrase | Prefix | And | Or | Not
+Node = Term | Phrase | Prefix | Mention | And | Or | Not
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -174,8 +209,19 @@ def _collapse(value: str) -> str:
     return " ".join(value.casefold().split())
 
 
-def _value_node(fieldname: str, raw: str, slop: int | None) -> Node:
-    """Validate and normalise one value; ValueError says what is wrong with it."""
+def _value_node(fieldname: str, raw: str, slop: int | None, names: Resolver | None = None) -> Node:
+    """Validate and normalise one value (resolved through ``names`` when given);
+    ValueError says what is wrong with it."""
+    if names is not None and fieldname in ("theme", "country", "region", "actor"):
+        if not raw.strip():
+            raise ValueError(f"empty {fieldname}")
+        resolved = names.resolve(fieldname, raw.strip())
+        if fieldname == "actor" and resolved is None:
+            value = _collapse(raw)
+            if len(value) > MAX_VALUE:
+                raise ValueError(f"actor longer than {MAX_VALUE} characters")
+            return Mention(value)
+        raw = resolved or raw
     if fieldname == "theme":
         value = raw.strip().lower()
         if not _THEME_RE.fullmatch(value):
@@ -206,13 +252,13 @@ def _value_node(fieldname: str, raw: str, slop: int | None) -> Node:
     return Phrase(tuple(words), slop)
 
 
-def term(fieldname: str, value: str) -> Node:
+def term(fieldname: str, value: str, names: Resolver | None = None) -> Node:
     """One facet value as a node (keyword values may give a phrase); QueryError at 0 if bad."""
     canonical = FIELDS.get(fieldname.lower())
     if canonical is None:
         raise QueryError(0, f"unknown field {fieldname!r}")
     try:
-        return _value_node(canonical, value, None)
+        return _value_node(canonical, value, None, names)
     except ValueError as exc:
         raise QueryError(0, str(exc)) from None
 
@@ -338,10 +384,11 @@ def _lex(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, names: Resolver | None = None) -> None:
         self.toks = _lex(text)
         self.i = 0
         self.terms = 0
+        self.names = names
 
     def peek(self) -> _Tok:
         tok = self.toks[self.i]
@@ -401,14 +448,14 @@ class _Parser:
             self.terms += 1
             if self.terms > MAX_TERMS:
                 raise QueryError(tok.pos, f"more than {MAX_TERMS} terms")
-            return _build(tok)
+            return _build(tok, self.names)
         prev = self.toks[self.i - 1].kind if self.i else None
         after = f" after '{prev}'" if prev in ("AND", "OR", "NOT", "(") else ""
         found = "the end" if tok.kind == "END" else f"'{tok.kind}'"
         raise QueryError(tok.pos, f"expected a term{after}, found {found}")
 
 
-def _build(tok: _Tok) -> Node:
+def _build(tok: _Tok, names: Resolver | None = None) -> Node:
     fieldname = "keyword"
     if tok.fieldname is not None:
         found = FIELDS.get(tok.fieldname.lower())
@@ -428,16 +475,17 @@ def _build(tok: _Tok) -> Node:
             raise QueryError(tok.value_pos, f"a prefix needs {MIN_PREFIX}+ characters before '*'")
         return Prefix(stem)
     try:
-        return _value_node(fieldname, tok.value, tok.slop)
+        return _value_node(fieldname, tok.value, tok.slop, names)
     except ValueError as exc:
         raise QueryError(tok.value_pos, str(exc)) from None
 
 
-def parse(text: str) -> Node:
-    """The query's AST; QueryError (with a position) for anything malformed."""
+def parse(text: str, names: Resolver | None = None) -> Node:
+    """The query's AST; QueryError (with a position) for anything malformed. With ``names``
+    typed values are resolved (see the module docstring)."""
     if len(text) > MAX_LENGTH:
         raise QueryError(MAX_LENGTH, f"query longer than {MAX_LENGTH} characters")
-    return _Parser(text).query()
+    return _Parser(text, names).query()
 
 
 def _quote(value: str) -> str:
@@ -462,6 +510,8 @@ def to_text(node: Node) -> str:
         return _quote(" ".join(node.words)) + slop
     if isinstance(node, Prefix):
         return node.stem + "*"
+    if isinstance(node, Mention):
+        return f"actor:{_quote(node.value)}"
     if isinstance(node, Not):
         return "NOT " + _wrap(node.child, (And, Or))
     if isinstance(node, And):
@@ -479,8 +529,10 @@ def from_facets(
     actors: Iterable[str] = (),
     sources: Iterable[str] = (),
     keywords: Iterable[str] = (),
+    names: Resolver | None = None,
 ) -> Node | None:
-    """AND over the non-empty facets of OR over their values; None when all are empty."""
+    """AND over the non-empty facets of OR over their values (resolved through ``names``
+    when given); None when all are empty."""
     clauses: list[Node] = []
     for fieldname, values in (
         ("theme", themes),
@@ -492,7 +544,7 @@ def from_facets(
     ):
         nodes: list[Node] = []
         for value in values:
-            node = term(fieldname, value)
+            node = term(fieldname, value, names)
             if node not in nodes:
                 nodes.append(node)
         if nodes:
@@ -594,6 +646,18 @@ def _phrase(node: Phrase, f: Facts) -> bool:
     return False
 
 
+def _mentioned(node: Mention, f: Facts) -> bool:
+    """Whether the text holds the mention's words, consecutive, or joined into one."""
+    words = node.words
+    if not words:
+        return False
+    if node.joined is not None and node.joined in f.positions:
+        return True
+    if len(words) == 1:
+        return words[0] in f.positions
+    return _phrase(Phrase(words), f)
+
+
 def _within(positions: Mapping[str, tuple[int, ...]], words: tuple[str, ...], span: int) -> bool:
     """Whether some window with last - first <= span holds every word (with multiplicity)."""
     need = Counter(words)
@@ -635,6 +699,8 @@ def evaluate(node: Node, f: Facts) -> bool:
         return not evaluate(node.child, f)
     if isinstance(node, Phrase):
         return _phrase(node, f)
+    if isinstance(node, Mention):
+        return node.key in f.keys or _mentioned(node, f)
     stem = node.stem
     return any(t.startswith(stem) for t in f.by_prefix.get(stem[:MIN_PREFIX], ()))
 
@@ -655,8 +721,12 @@ def _collect(node: Node, f: Facts, out: dict[str, list[str]]) -> None:
         for child in node.children:
             _collect(child, f, out)
         return
-    facet = PLURAL[node.field] if isinstance(node, Term) else "keywords"
-    label = node.value if isinstance(node, Term) else to_text(node)
+    if isinstance(node, Mention):  # found among the actors, else only in the text
+        facet = "actors" if node.key in f.keys else TEXT_ACTORS
+        label = node.value
+    else:
+        facet = PLURAL[node.field] if isinstance(node, Term) else "keywords"
+        label = node.value if isinstance(node, Term) else to_text(node)
     values = out.setdefault(facet, [])
     if label not in values:
         values.append(label)
@@ -675,6 +745,13 @@ def anchors(node: Node) -> frozenset[tuple[str, str]] | None:
         return frozenset({("keyword", max(node.words, key=len))})
     if isinstance(node, Prefix):
         return frozenset({(PREFIX_KEY, node.stem[:MIN_PREFIX])})
+    if isinstance(node, Mention):
+        mention = {node.key}
+        if node.words:  # the rarest-looking word, and the joined spelling
+            mention.add(("keyword", max(node.words, key=len)))
+        if node.joined is not None:
+            mention.add(("keyword", node.joined))
+        return frozenset(mention)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):

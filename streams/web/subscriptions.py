@@ -12,7 +12,12 @@ Writes need ``Authorization: Bearer $TOCSIN_API_TOKEN`` (without a configured to
 answer 503). A write goes to the compacted ``news.subscriptions.v1``, which every worker
 follows; the answer comes once this worker has applied it, so a GET right after it sees it.
 Webhook secrets are never returned. Bodies are bounded (64 KiB) and validated by the same
-function the workers use, so the API cannot store what a worker would reject.
+function the workers use, so the API cannot store what a worker would reject. Typed values
+are resolved first (themes through synonyms, countries and regions by name or code, actors
+through the gazetteer: "JNIM" is stored as its canonical name); the answer's ``resolved``
+says what each became (``null``: an actor the gazetteer lacks, matched in article text). An
+unknown theme, country or region, or any invalid field, is a 400 naming the field and what
+is expected.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from faust.web import View
 from streams import app as tocsin_app
 from streams import codecs, schemas, topics
 from streams.agents.deliver import target_policy
-from streams.agents.subscriptions import registry
+from streams.agents.subscriptions import names, registry
 from streams.delivery.webhook import check_url
 from streams.errors import DecodeError
 from streams.models import Rejected, Subscription
@@ -33,6 +38,7 @@ from streams.pipeline.driver import now_rfc3339
 from streams.pipeline.match import parse_subscription
 from streams.web.ingest import TooLarge, authorised, read_body
 
+Resolved = dict[str, dict[str, str | None]]
 BODY_MAX = 65_536
 APPLY_TIMEOUT = 10.0
 _validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
@@ -61,15 +67,17 @@ class _Base(View):  # type: ignore[misc]
             return self.error(400, "expected a JSON object")
         return data
 
-    def _check(self, data: dict[str, Any]) -> Subscription | Any:
-        parsed = parse_subscription(data, _validator)
+    def _check(self, data: dict[str, Any]) -> tuple[Subscription, Resolved] | Any:
+        """The subscription and what its typed values resolved to, or the error answer."""
+        recording = names().recording()
+        parsed = parse_subscription(data, _validator, recording)
         if isinstance(parsed, Rejected):
             return self.error(400, parsed.error)
         if parsed.webhook is not None:
             reason = check_url(parsed.webhook.url, target_policy())
             if reason is not None:
                 return self.error(400, f"webhook/url: {reason}")
-        return parsed
+        return parsed, recording.resolved
 
     async def _write(self, sub_id: str, value: bytes | None) -> bool:
         """Produce to the compacted topic; True once this worker has applied it."""
@@ -77,8 +85,10 @@ class _Base(View):  # type: ignore[misc]
         metadata = await ack
         return await registry.wait_applied(metadata.partition, metadata.offset, APPLY_TIMEOUT)
 
-    def _saved(self, sub: Subscription, applied: bool, status: int) -> Any:
-        body = {**sub.to_dict(redact=True), "applied": applied}
+    def _saved(self, sub: Subscription, resolved: Resolved, applied: bool, status: int) -> Any:
+        # "resolved": typed value -> the canonical one stored or matched (null: an actor
+        # the gazetteer lacks, matched in article text), per field.
+        body = {**sub.to_dict(redact=True), "resolved": resolved, "applied": applied}
         return self.json(body, status=status)
 
 
@@ -108,10 +118,11 @@ class SubscriptionsView(_Base):
         stamp = now_rfc3339()
         data["created_at"] = data["updated_at"] = stamp
         checked = self._check(data)
-        if not isinstance(checked, Subscription):
+        if not isinstance(checked, tuple):
             return checked
-        applied = await self._write(checked.id, codecs.dumps(checked.to_dict()))
-        return self._saved(checked, applied, 201)
+        sub, resolved = checked
+        applied = await self._write(sub.id, codecs.dumps(sub.to_dict()))
+        return self._saved(sub, resolved, applied, 201)
 
 
 @tocsin_app.app.page("/api/subscriptions/{sub_id}")
@@ -147,10 +158,11 @@ class SubscriptionView(_Base):
         if sub.created_at:
             data["created_at"] = sub.created_at
         checked = self._check(data)
-        if not isinstance(checked, Subscription):
+        if not isinstance(checked, tuple):
             return checked
-        applied = await self._write(sub_id, codecs.dumps(checked.to_dict()))
-        return self._saved(checked, applied, 200)
+        changed, resolved = checked
+        applied = await self._write(sub_id, codecs.dumps(changed.to_dict()))
+        return self._saved(changed, resolved, applied, 200)
 
     async def delete(self, request: Any, sub_id: str) -> Any:
         sub = self._find(request, sub_id)

@@ -188,6 +188,53 @@ def test_the_api_authenticates_validates_and_redacts(hooked: dict[str, Any]) -> 
     assert api(w, "GET", "/api/subscriptions/api-check")[0] == 404
 
 
+def test_the_api_resolves_typed_values_and_names_the_field_of_an_error(
+    hooked: dict[str, Any],
+) -> None:
+    w = hooked["worker"]
+    # Issue 22 item 9: an empty subscription said "(root): {...} is not valid under any of
+    # the given schemas".
+    status, body = api(w, "POST", "/api/subscriptions", {"id": "empty"})
+    assert status == 400
+    assert "needs a query or at least one non-empty facet" in body["error"], body
+    assert "{" not in body["error"]
+    status, body = api(w, "POST", "/api/subscriptions", {"themes": ["riot"], "mode": "weekly"})
+    assert status == 400 and "mode: 'weekly' is not one of instant, hourly, daily" in body["error"]
+    status, body = api(w, "POST", "/api/subscriptions", {"themes": ["kidnaping"]})
+    assert (
+        status == 400 and "themes/0: unknown theme 'kidnaping' (known: abduction," in body["error"]
+    )
+    status, body = api(w, "POST", "/api/subscriptions", {"countries": ["Kenia"]})
+    assert status == 400 and "did you mean Kenya (KE)?" in body["error"], body
+    # Issue 21 and 22 item 3: what users type resolves, and the answer says to what.
+    typed = {
+        "id": "typed",
+        "themes": ["kidnapping"],
+        "countries": ["Burkina Faso"],
+        "actors": ["JNIM", "Mai-Mai militants", "Zongo Brothers"],
+        "query": 'NOT actor:"ISWAP"',
+    }
+    status, body = api(w, "POST", "/api/subscriptions", typed)
+    assert status == 201, body
+    assert body["themes"] == ["abduction"] and body["countries"] == ["BF"]
+    jnim = "Jama'at Nasr al-Islam wal Muslimin"
+    assert body["actors"] == sorted([jnim, "Mai-Mai", "Zongo Brothers"])
+    assert body["resolved"] == {
+        "themes": {"kidnapping": "abduction"},
+        "countries": {"Burkina Faso": "BF"},
+        "actors": {
+            "JNIM": jnim,
+            "Mai-Mai militants": "Mai-Mai",
+            "Zongo Brothers": None,
+            "ISWAP": "Islamic State West Africa Province",
+        },
+    }
+    status, body = api(w, "PATCH", "/api/subscriptions/typed", {"themes": ["demonstrations"]})
+    assert status == 200 and body["themes"] == ["protest"]
+    assert body["resolved"]["themes"] == {"demonstrations": "protest"}
+    assert api(w, "DELETE", "/api/subscriptions/typed")[0] == 204
+
+
 def test_three_copies_from_three_sources_give_one_signed_alert_then_updates(
     hooked: dict[str, Any],
 ) -> None:
@@ -466,7 +513,12 @@ def test_the_cli_adds_lists_and_removes_subscriptions(hooked: dict[str, Any]) ->
         )
 
     bad = cli("add", "--id", "cli-sub", "--query", "theme:riot AND")
-    assert bad.returncode == 1 and "position" in bad.stderr
+    assert bad.returncode == 2 and "position" in bad.stderr
+    typed = cli("add", "--id", "cli-typed", "--theme", "kidnappings", "--actor", "ISWAP")
+    assert typed.returncode == 0, typed.stderr
+    assert "theme 'kidnappings' -> abduction" in typed.stdout
+    assert "actor 'ISWAP' -> Islamic State West Africa Province" in typed.stdout
+    assert cli("rm", "cli-typed").returncode == 0
     added = cli(
         "add",
         "--id",

@@ -154,8 +154,8 @@ def test_subscription_without_any_facet_or_query_is_rejected() -> None:
 def test_subscription_schema_and_query_errors_are_reported() -> None:
     outcome = parse_subscription({"id": "x y", "themes": ["abduction"]}, VALIDATOR)
     assert isinstance(outcome, Rejected) and "id" in outcome.error
-    outcome = parse_subscription({"id": "x", "countries": ["KEN"]}, VALIDATOR)
-    assert isinstance(outcome, Rejected)
+    outcome = parse_subscription({"id": "x", "countries": ["KENX"]}, VALIDATOR)
+    assert isinstance(outcome, Rejected) and "countries/0: unknown country 'KENX'" in outcome.error
     outcome = parse_subscription({"id": "x", "query": "theme:abduction AND ("}, VALIDATOR)
     assert isinstance(outcome, Rejected) and "position" in outcome.error
     outcome = parse_subscription({"id": "x", "query": "colour:red"}, VALIDATOR)
