@@ -62,7 +62,7 @@ def test_local_mistakes_are_reported_before_connecting(
 ) -> None:
     assert main(["ingest", str(tmp_path / "missing.jsonl")]) == 2
     assert capsys.readouterr().err == f"tocsin: no such file or folder: {tmp_path}/missing.jsonl\n"
-    assert main(["subscriptions", "add", "--query", "theme:("]) == 1
+    assert main(["subscriptions", "add", "--query", "theme:("]) == 2
     assert "position 6: expected a value after 'theme:'" in capsys.readouterr().err
     assert main(["dlq", "replay"]) == 2
     assert "needs --stage" in capsys.readouterr().err
