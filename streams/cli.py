@@ -60,10 +60,27 @@ def format_alert(alert: dict[str, Any]) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.kafka_client import check_broker
+    from streams.errors import TopicsNotReady
+    from streams.kafka_client import check_topics, ensure_topics
 
-    # faust retries an unreachable broker forever, in a page of tracebacks: ask once first.
-    asyncio.run(check_broker(_settings()))
+    settings = _settings()
+    # Checked before faust starts: faust retries an unreachable broker forever, in a page of
+    # tracebacks, and its clients' metadata requests would auto-create missing topics with the
+    # broker's defaults (one partition) on brokers that allow it; the worker then crashed
+    # later on co-partitioning, and the topics stayed wrong.
+    if settings.create_topics:
+        report = asyncio.run(ensure_topics(settings))
+        for name in report.created:
+            print(f"created {name}", file=sys.stderr)
+        for fixed in report.fixed.values():
+            for problem in fixed:
+                print(f"fixed   {problem}", file=sys.stderr)
+        problems = report.drift
+    else:
+        problems = asyncio.run(check_topics(settings))
+    if problems:
+        where = ",".join(settings.brokers)
+        raise TopicsNotReady(topics.refusal(problems, where, worker=True))
     from streams.worker import run_worker
 
     run_worker()
@@ -71,14 +88,39 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.kafka_client import create_topics
+    from streams.kafka_client import ensure_topics
 
     settings = _settings()
-    created = asyncio.run(create_topics(settings))
-    for spec in topics.ALL:
-        name = spec.full_name(settings)
-        state = "created" if name in created else "exists"
-        print(f"{state:8} {name}  (key: {spec.key}{', compacted' if spec.compacted else ''})")
+    report = asyncio.run(ensure_topics(settings, add_partitions=args.add_partitions))
+    keys = {spec.full_name(settings): spec for spec in topics.ALL}
+    drifted: dict[str, list[topics.Drift]] = {}
+    for problem in report.drift:
+        drifted.setdefault(problem.topic, []).append(problem)
+    for name in topics.wanted(settings):
+        spec = keys.get(name)
+        about = (
+            f"key: {spec.key}{', compacted' if spec.compacted else ''}"
+            if spec
+            else "table changelog, compacted"
+        )
+        if name in report.created:
+            print(f"created  {name}  ({about})")
+        elif name in drifted or name in report.fixed:
+            differs = "; ".join(str(p).removeprefix(name + " ") for p in drifted.get(name, []))
+            done = "; ".join(str(p).removeprefix(name + " ") for p in report.fixed.get(name, []))
+            state = "DIFFERS" if differs else "fixed"
+            notes = [differs] if differs else []
+            notes += [f"fixed: {done}"] if done else []
+            print(f"{state:8} {name}  ({'; '.join(notes)})")
+        else:
+            print(f"ok       {name}  ({about})")
+    if report.drift:
+        print(
+            f"tocsin: {len(drifted)} topics differ from what tocsin needs: "
+            + topics.fix_for(report.drift, worker=False),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -280,7 +322,7 @@ def cmd_feeds_poll(args: argparse.Namespace) -> int:
 
     from aiokafka import AIOKafkaProducer
 
-    from streams.kafka_client import client_options, start_client
+    from streams.kafka_client import client_options, require_topics, start_client
     from streams.sources.feeds import FeedPoller, FeedStore, kafka_sink
 
     settings = _settings()
@@ -288,6 +330,7 @@ def cmd_feeds_poll(args: argparse.Namespace) -> int:
     topic = topics.ARTICLES_RAW.full_name(settings)
 
     async def poll() -> int:
+        await require_topics(settings, [topic])
         store = FeedStore(settings.feeds_file)
         producer = AIOKafkaProducer(
             **client_options(settings),
@@ -488,6 +531,13 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     # A redelivered alert message (same id and revision) is shown once, as the dashboard does.
     revisions = Revisions()
 
+    def waiting(topic: str) -> None:
+        print(
+            f"tocsin: waiting for topic {topic} to be created (`tocsin topics create`)",
+            file=sys.stderr,
+            flush=True,
+        )
+
     async def tail() -> int:
         seen = 0
         async for record in consume(
@@ -495,6 +545,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
             topics.ALERTS.full_name(settings),
             from_beginning=args.from_beginning,
             timeout=args.timeout,
+            on_wait=waiting,
         ):
             try:
                 alert = codecs.loads(record.value)
@@ -667,8 +718,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run the stream worker (faust)").set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("topics", help="create every topic (before starting workers)")
+    p = sub.add_parser(
+        "topics",
+        help="create every topic (before starting workers); report and fix those that differ",
+    )
     p.add_argument("action", choices=["create"])
+    p.add_argument(
+        "--add-partitions",
+        action="store_true",
+        help="also give topics with too few partitions the configured count (records already "
+        "there keep their partition: for topics created by mistake, e.g. auto-created)",
+    )
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser(

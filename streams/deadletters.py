@@ -293,8 +293,10 @@ async def replay(settings: Settings, items: Iterable[Outgoing]) -> dict[str, int
     a header naming the dead letter it comes from."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.kafka_client import client_options, start_client
+    from streams.kafka_client import client_options, require_topics, start_client
 
+    items = list(items)
+    await require_topics(settings, {item.target for item in items})
     producer = AIOKafkaProducer(
         **client_options(settings),
         acks="all",

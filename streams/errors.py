@@ -6,7 +6,8 @@
     ├── RejectedInput            an input that a stage refuses; becomes a dead letter
     │   ├── DecodeError          bytes that are not UTF-8 or not JSON
     │   └── ValidationFailed     JSON that breaks the topic's schema or a semantic rule
-    └── ModelError               the configured spaCy model cannot be loaded
+    ├── ModelError               the configured spaCy model cannot be loaded
+    └── TopicsNotReady           topics missing or not as declared (named, with the fix)
 
 Stages return ``Rejected`` values rather than raising for expected bad input; the exceptions
 exist for the code paths that cannot return (decoding inside a helper, start-up checks).
@@ -47,3 +48,8 @@ class ValidationFailed(RejectedInput):
 
 class ModelError(TocsinError):
     """The spaCy model named in the settings cannot be loaded."""
+
+
+class TopicsNotReady(TocsinError):
+    """Topics tocsin needs are missing or differ from their declaration (partitions,
+    replication, configs); the message names them and the command that fixes them."""

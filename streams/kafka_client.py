@@ -13,15 +13,17 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streams import topics
+from streams.errors import TopicsNotReady
 from streams.settings import Settings
 
 
@@ -161,57 +163,188 @@ async def check_broker(settings: Settings) -> None:
     await admin.close()
 
 
-async def create_topics(settings: Settings) -> list[str]:
-    """Create every topic in ``topics.ALL`` and every table changelog that does not exist yet;
-    return those created. A topic state is rebuilt from that exists with a shorter retention
-    than the state's window gets the window's."""
+@dataclass
+class TopicsReport:
+    """What :func:`ensure_topics` found and did, topic by topic."""
+
+    created: list[str] = field(default_factory=list)
+    fixed: dict[str, list[topics.Drift]] = field(
+        default_factory=dict
+    )  # configs set, partitions added
+    drift: list[topics.Drift] = field(default_factory=list)  # what is still wrong
+
+
+async def _topic_states(
+    admin: AIOKafkaAdminClient, names: Iterable[str]
+) -> dict[str, topics.TopicState]:
+    """Partitions, replication and tocsin's configs of those of ``names`` that exist."""
+    names = set(names)
+    # Metadata of every topic: a request naming topics would create the missing ones with the
+    # broker's defaults on brokers that allow auto-creation (Kafka's default), the trap this
+    # check is there to avoid.
+    described = {
+        t["topic"]: t["partitions"]
+        for t in await admin.describe_topics()
+        if t["topic"] in names and not t["error_code"]
+    }
+    keys = ("cleanup.policy", "retention.ms", "min.insync.replicas")
+    configs: dict[str, dict[str, str]] = {name: {} for name in described}
+    if described:
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(keys))
+            for name in sorted(described)
+        ]
+        for response in await admin.describe_configs(resources):
+            for _code, _msg, _type, name, entries in response.resources:
+                for entry in entries:
+                    if name in configs and entry[1] is not None:
+                        configs[name][entry[0]] = str(entry[1])
+    return {
+        name: topics.TopicState(
+            partitions=len(partitions),
+            replication=min((len(p["replicas"]) for p in partitions), default=0),
+            configs=configs[name],
+        )
+        for name, partitions in described.items()
+    }
+
+
+async def check_topics(settings: Settings) -> list[topics.Drift]:
+    """Every way the brokers' topics differ from what tocsin needs (empty: all is well)."""
     admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
     try:
-        existing = set(await admin.list_topics())
-        # Topics, then the tables' changelogs (compacted, as faust makes them).
-        configs = {spec.full_name(settings): spec.configs(settings) for spec in topics.ALL}
-        changelog = {**settings.topic_configs, "cleanup.policy": "compact"}
-        configs |= {topics.changelog_name(settings, t): changelog for t in topics.TABLES}
-        wanted = [
-            NewTopic(
-                name,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=config,
-            )
-            for name, config in configs.items()
-            if name not in existing
+        wanted = topics.wanted(settings)
+        states = await _topic_states(admin, wanted)
+        return [
+            d
+            for name, conf in wanted.items()
+            for d in topics.drift(settings, name, conf, states.get(name))
         ]
-        if wanted:
-            # A concurrent creator may win the race; the topics then exist, which is the goal.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
-        for spec in topics.ALL:
-            if spec.holds_state and spec.full_name(settings) in existing:
-                await _keep_state_retention(admin, spec.full_name(settings), settings)
-        return [t.name for t in wanted]
     finally:
         await admin.close()
 
 
-async def _keep_state_retention(admin: AIOKafkaAdminClient, name: str, settings: Settings) -> None:
-    """Raise ``name``'s retention to the state window's if it is shorter (a topic made before
-    state was rebuilt from it, or by hand)."""
-    wanted = topics.state_retention_ms(settings)
-    resource = ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})
-    (response,) = await admin.describe_configs([resource])
-    for _code, _msg, _type, _name, entries in response.resources:
-        for entry in entries:
-            if entry[0] == "retention.ms" and 0 <= int(entry[1]) < wanted:
-                # AlterConfigs replaces the topic's own configs: give all tocsin sets.
-                configs = {**settings.topic_configs, "retention.ms": str(wanted)}
-                await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs)])
+async def ensure_topics(settings: Settings, *, add_partitions: bool = False) -> TopicsReport:
+    """Create every missing topic and changelog, set the configs tocsin gives them where they
+    differ and, with ``add_partitions``, add partitions to topics that have too few; report
+    what was done and what still differs (a partition count or replication factor tocsin
+    does not change by itself)."""
+    admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
+    report = TopicsReport()
+    try:
+        wanted = topics.wanted(settings)
+        states = await _topic_states(admin, wanted)
+        new = [
+            NewTopic(
+                name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs=configs,
+            )
+            for name, configs in wanted.items()
+            if name not in states
+        ]
+        if new:
+            # A concurrent creator may win the race; the topics then exist, which is the goal.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+            report.created = [t.name for t in new]
+        for name, state in states.items():
+            problems = topics.drift(settings, name, wanted[name], state)
+            done = await _repair(admin, name, wanted[name], state, problems, add_partitions)
+            if done:
+                report.fixed[name] = done
+            report.drift += [p for p in problems if p not in done]
+        # Consumers started right after this must find every topic in the metadata.
+        await _until_visible(admin, report.created + list(report.fixed))
+        return report
+    finally:
+        await admin.close()
+
+
+async def _repair(
+    admin: AIOKafkaAdminClient,
+    name: str,
+    configs: dict[str, str],
+    state: topics.TopicState,
+    problems: list[topics.Drift],
+    add_partitions: bool,
+) -> list[topics.Drift]:
+    """Fix what can be fixed in place; return the problems fixed."""
+    done = []
+    config_problems = [p for p in problems if p.fixable]
+    if config_problems:
+        # AlterConfigs replaces a topic's own configs: give all tocsin sets, keeping a longer
+        # retention someone gave a state topic.
+        full = dict(configs)
+        found = state.configs.get("retention.ms")
+        if "retention.ms" in full and not any(p.what == "retention.ms" for p in problems):
+            full["retention.ms"] = found or full["retention.ms"]
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, full)])
+        done += config_problems
+    fewer = [p for p in problems if p.what == "partitions" and int(p.found) < int(p.expected)]
+    if add_partitions and fewer:
+        await admin.create_partitions({name: NewPartitions(total_count=int(fewer[0].expected))})
+        done += fewer
+    return done
+
+
+async def _until_visible(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0
+) -> None:
+    """Wait (a little) until every partition of ``names`` has a leader in the metadata."""
+    deadline = time.monotonic() + timeout
+    wanted = set(names)
+    while wanted and time.monotonic() < deadline:
+        ready = {
+            t["topic"]
+            for t in await admin.describe_topics()
+            if t["topic"] in wanted
+            and not t["error_code"]
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+        }
+        wanted -= ready
+        if wanted:
+            await asyncio.sleep(0.2)
+
+
+async def create_topics(settings: Settings) -> list[str]:
+    """Create every missing topic and changelog (and fix their configs); return those created."""
+    return (await ensure_topics(settings)).created
+
+
+async def require_topics(settings: Settings, names: Iterable[str], patience: float = 3.0) -> None:
+    """Raise :class:`TopicsNotReady` (one line: which, and the command that makes them) unless
+    every topic of ``names`` exists. A topic created a moment ago may not be in every broker's
+    metadata yet: absent ones are asked for again for ``patience`` seconds."""
+    names = sorted(set(names))
+    admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
+    deadline = time.monotonic() + patience
+    try:
+        while True:
+            existing = set(await admin.list_topics())
+            missing = [n for n in names if n not in existing]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                raise _not_ready(settings, missing)
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
+def _not_ready(settings: Settings, missing: list[str]) -> TopicsNotReady:
+    drifts = [topics.Drift(name, "missing") for name in missing]
+    return TopicsNotReady(topics.refusal(drifts, ",".join(settings.brokers), worker=False))
 
 
 async def produce(
     settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
 ) -> int:
-    """Send (key, value) pairs with acks=all and idempotence; return how many were sent."""
+    """Send (key, value) pairs with acks=all and idempotence; return how many were sent. A
+    missing topic is an error (:func:`require_topics`), never created by the send."""
+    await require_topics(settings, [topic])
     producer = AIOKafkaProducer(
         **client_options(settings),
         acks="all",
@@ -230,6 +363,41 @@ async def produce(
     return sent
 
 
+async def partitions_of(
+    settings: Settings,
+    topic: str,
+    *,
+    on_wait: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+) -> list[TopicPartition]:
+    """Every partition of ``topic``. Missing: with ``on_wait``, call it once and wait until
+    the topic appears (or ``timeout`` s have passed: then []); without, raise
+    :class:`TopicsNotReady`."""
+    admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
+    now = time.monotonic()
+    deadline = None if timeout is None else now + timeout
+    patience = now + 3.0  # a topic created a moment ago, not yet known to every broker
+    told = False
+    try:
+        while True:
+            # Every topic's metadata: naming the topic would auto-create it on brokers that
+            # allow it (with their default partition count).
+            for t in await admin.describe_topics():
+                if t["topic"] == topic and not t["error_code"] and t["partitions"]:
+                    return sorted(TopicPartition(topic, p["partition"]) for p in t["partitions"])
+            now = time.monotonic()
+            if on_wait is None and now >= patience:
+                raise _not_ready(settings, [topic])
+            if on_wait is not None and not told:
+                on_wait(topic)
+                told = True
+            if deadline is not None and now >= deadline:
+                return []
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
 async def consume(
     settings: Settings,
     topic: str,
@@ -237,18 +405,41 @@ async def consume(
     from_beginning: bool = True,
     timeout: float | None = None,
     idle_timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Any]:
     """Yield records of ``topic`` (all partitions, no consumer group) until ``timeout``
-    seconds in total, or ``idle_timeout`` seconds without a record, have passed."""
+    seconds in total, or ``idle_timeout`` seconds without a record, have passed. A missing
+    topic is :class:`TopicsNotReady`, or with ``on_wait`` waited for (it counts in
+    ``timeout``) and then read from its beginning."""
+    started = time.monotonic()
+    waited = False
+
+    def waiting(name: str) -> None:
+        nonlocal waited
+        waited = True
+        if on_wait is not None:
+            on_wait(name)
+
+    partitions = await partitions_of(
+        settings, topic, on_wait=waiting if on_wait else None, timeout=timeout
+    )
+    if not partitions:
+        return
     consumer = AIOKafkaConsumer(
-        topic,
         **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
+        # A topic made while we waited holds only what came after we started: all of it.
+        auto_offset_reset="earliest" if from_beginning or waited else "latest",
     )
     await start_client(consumer)
-    started = last = time.monotonic()
+    # Assigned, not subscribed: a group-less subscription takes a topic into its assignment
+    # only on a metadata refresh (every 5 minutes by default), so a topic missing from the
+    # first answer (created a moment ago, not yet known to that broker) stayed unread for
+    # minutes, silently; an assigned partition without a known leader makes the fetcher ask
+    # for metadata again at once.
+    consumer.assign(partitions)
+    last = time.monotonic()
     try:
         while True:
             now = time.monotonic()
@@ -269,23 +460,25 @@ async def consume(
 async def read_compacted(
     settings: Settings, topic: str, timeout: float = 30.0
 ) -> dict[bytes, bytes]:
-    """The latest value per key of ``topic`` as of now (a null value deletes the key)."""
-    # Without a group id aiokafka assigns this consumer every partition of the topic.
+    """The latest value per key of ``topic`` as of now (a null value deletes the key); a
+    missing topic is :class:`TopicsNotReady`."""
+    partitions = await partitions_of(settings, topic)
     consumer = AIOKafkaConsumer(
-        topic,
         **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     await start_client(consumer)
+    consumer.assign(partitions)  # every partition (see consume)
     latest: dict[bytes, bytes] = {}
     deadline = time.monotonic() + timeout
     try:
-        if topic not in await consumer.topics():
-            return latest
-        end: dict[Any, int] | None = None
+        end = await consumer.end_offsets(partitions)
         while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in partitions]
+            if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                return latest
             batches = await consumer.getmany(timeout_ms=300)
             for records in batches.values():
                 for record in records:
@@ -295,14 +488,6 @@ async def read_compacted(
                         latest[record.key] = record.value
                     else:
                         latest.pop(record.key, None)
-            assigned = consumer.assignment()
-            if not assigned:
-                continue
-            if end is None:
-                end = await consumer.end_offsets(list(assigned))
-            positions = [await consumer.position(tp) for tp in assigned]
-            if all(pos >= end[tp] for pos, tp in zip(positions, assigned, strict=True)):
-                return latest
         raise TimeoutError(f"could not read {topic} to its end in {timeout:.0f} s")
     finally:
         await consumer.stop()

@@ -186,6 +186,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         "min.insync.replicas of the topics we create (with acks=all, writes need this many "
         "replicas); 0 = the broker's default",
     ),
+    "create_topics": (
+        _bool,
+        "the worker creates missing topics (and fixes their configs) at start; off: it refuses "
+        "to start until `tocsin topics create` made them",
+    ),
     "data_dir": (Path, "worker state (RocksDB tables); one per worker"),
     "store": (str, "faust table store: rocksdb:// (RocksDB through rocksdict) or memory://"),
     "table_memory_mb": (
@@ -286,6 +291,7 @@ class Settings:
     topic_partitions: int = 6
     replication_factor: int = 1
     min_insync_replicas: int = 0
+    create_topics: bool = False
     data_dir: Path = Path(".tocsin/data")
     store: str = "rocksdb://"
     table_memory_mb: int = 32

@@ -7,6 +7,7 @@ can use it; ``streams.app`` turns the specs into faust topics.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from streams.settings import Settings
@@ -118,3 +119,125 @@ def changelog_name(settings: Settings, table: str) -> str:
 
 # Outputs of `tocsin run --local`, in pipeline order.
 LOCAL_OUTPUTS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.local_name)
+
+
+# -- what the brokers must have: every topic and changelog, and how they drift -------------
+
+
+def wanted(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic a worker reads or writes and every table changelog, with the topic-level
+    configs tocsin creates it with (all with ``TOCSIN_TOPIC_PARTITIONS`` partitions and
+    ``TOCSIN_REPLICATION_FACTOR`` replicas)."""
+    out = {spec.full_name(settings): spec.configs(settings) for spec in ALL}
+    changelog = {**settings.topic_configs, "cleanup.policy": "compact"}
+    out |= {changelog_name(settings, table): dict(changelog) for table in TABLES}
+    return out
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What the brokers say about one topic."""
+
+    partitions: int
+    replication: int  # the fewest replicas any of its partitions has
+    configs: Mapping[str, str]  # effective values of the configs tocsin sets
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One way a topic differs from what tocsin needs (``what`` "missing": it does not exist)."""
+
+    topic: str
+    what: str
+    found: str = ""
+    expected: str = ""
+
+    def __str__(self) -> str:
+        if self.what == "missing":
+            return f"{self.topic} missing"
+        return f"{self.topic} {self.what} {self.found} (expected {self.expected})"
+
+    @property
+    def fixable(self) -> bool:
+        """`tocsin topics create` repairs it: it creates topics and sets configs, but cannot
+        change a partition count or a replication factor without moving keys or replicas."""
+        return self.what not in ("partitions", "replication factor")
+
+
+def drift(
+    settings: Settings, name: str, configs: Mapping[str, str], state: TopicState | None
+) -> list[Drift]:
+    """How topic ``name`` (None: absent) differs from what tocsin creates: partition count,
+    replication factor, min.insync.replicas (when set), retention of a topic state is rebuilt
+    from (at least the state's window; -1 is forever) and compaction."""
+    if state is None:
+        return [Drift(name, "missing")]
+    out = []
+    if state.partitions != settings.topic_partitions:
+        out.append(Drift(name, "partitions", str(state.partitions), str(settings.topic_partitions)))
+    if state.replication != settings.replication_factor:
+        out.append(
+            Drift(
+                name,
+                "replication factor",
+                str(state.replication),
+                str(settings.replication_factor),
+            )
+        )
+    for key, value in sorted(configs.items()):
+        found = state.configs.get(key)
+        if key == "retention.ms":
+            ok = found is not None and (int(found) < 0 or int(found) >= int(value))
+            expected = f">= {value}"
+        elif key == "cleanup.policy":
+            ok = found is not None and value in found.split(",")
+            expected = value
+        else:
+            ok = found == value
+            expected = value
+        if not ok:
+            out.append(Drift(name, key, found or "(unset)", expected))
+    return out
+
+
+def refusal(problems: Iterable[Drift], where: str, *, worker: bool, shown: int = 4) -> str:
+    """One line: which topics are missing or differ, and the command that fixes them."""
+    problems = list(problems)
+    missing = [p.topic for p in problems if p.what == "missing"]
+    other = [p for p in problems if p.what != "missing"]
+    parts = []
+    if missing:
+        names = ", ".join(missing[:shown])
+        more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
+        parts.append(f"{len(missing)} missing ({names}{more})")
+    for problem in other[:shown]:
+        parts.append(str(problem))
+    if len(other) > shown:
+        parts.append(f"{len(other) - shown} more differences")
+    return f"topics on {where} are not as tocsin needs them: {'; '.join(parts)}: " + fix_for(
+        problems, worker=worker
+    )
+
+
+def fix_for(problems: Iterable[Drift], *, worker: bool) -> str:
+    """The command(s) that repair ``problems``."""
+    problems = list(problems)
+    fixes = []
+    if any(p.fixable for p in problems):
+        fixes.append(
+            "run `tocsin topics create`"
+            + (" (or start the worker with TOCSIN_CREATE_TOPICS=true)" if worker else "")
+        )
+    fewer = [p for p in problems if p.what == "partitions" and int(p.found) < int(p.expected)]
+    if fewer:
+        fixes.append(
+            "add the missing partitions with `tocsin topics create --add-partitions` (records "
+            "already there keep their partition)"
+        )
+    if any(not p.fixable and p not in fewer for p in problems):
+        fixes.append(
+            "set TOCSIN_TOPIC_PARTITIONS and TOCSIN_REPLICATION_FACTOR to what the topics have, "
+            "or delete those topics and run `tocsin topics create` (docs/operations.md, "
+            '"Topics")'
+        )
+    return "; ".join(fixes)

