@@ -168,10 +168,9 @@ class TopicsReport:
     """What :func:`ensure_topics` found and did, topic by topic."""
 
     created: list[str] = field(default_factory=list)
-    fixed: dict[str, list[topics.Drift]] = field(
-        default_factory=dict
-    )  # configs set, partitions added
-    drift: list[topics.Drift] = field(default_factory=list)  # what is still wrong
+    # topic -> what was repaired in place (configs set, partitions added)
+    fixed: dict[str, list[topics.Drift]] = field(default_factory=dict)
+    drift: list[topics.Drift] = field(default_factory=list)  # what still differs
 
 
 async def _topic_states(
@@ -256,7 +255,7 @@ async def ensure_topics(settings: Settings, *, add_partitions: bool = False) -> 
                 report.fixed[name] = done
             report.drift += [p for p in problems if p not in done]
         # Consumers started right after this must find every topic in the metadata.
-        await _until_visible(admin, report.created + list(report.fixed))
+        await _until_visible(admin, report.created)
         return report
     finally:
         await admin.close()
@@ -274,8 +273,8 @@ async def _repair(
     done = []
     config_problems = [p for p in problems if p.fixable]
     if config_problems:
-        # AlterConfigs replaces a topic's own configs: give all tocsin sets, keeping a longer
-        # retention someone gave a state topic.
+        # AlterConfigs (aiokafka has no incremental variant) replaces a topic's own configs:
+        # give all tocsin sets, keeping a longer retention someone gave a state topic.
         full = dict(configs)
         found = state.configs.get("retention.ms")
         if "retention.ms" in full and not any(p.what == "retention.ms" for p in problems):
