@@ -208,7 +208,7 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$RUN/data/node$i
 num.partitions=1
-# Topics are created by `tocsin topics create` (or a worker with TOCSIN_CREATE_TOPICS=true) with
+# Topics are created by "tocsin topics create" (or a worker with TOCSIN_CREATE_TOPICS=true) with
 # their partitions and configs; a client asking for a missing one must not get it with defaults.
 auto.create.topics.enable=false
 default.replication.factor=$rf
