@@ -208,19 +208,34 @@ async def _topic_states(
     }
 
 
-async def check_topics(settings: Settings) -> list[topics.Drift]:
-    """Every way the brokers' topics differ from what tocsin needs (empty: all is well)."""
+async def check_topics(settings: Settings, patience: float = 5.0) -> list[topics.Drift]:
+    """Every way the brokers' topics differ from what tocsin needs (empty: all is well).
+
+    A broker applies a topic's creation or change to the metadata it answers from a moment
+    after the controller accepted it (seconds on a loaded machine), so differences are asked
+    about again for ``patience`` seconds before they count."""
     admin = await start_client(AIOKafkaAdminClient(**client_options(settings)))
+    deadline = time.monotonic() + patience
     try:
         wanted = topics.wanted(settings)
-        states = await _topic_states(admin, wanted)
-        return [
-            d
-            for name, conf in wanted.items()
-            for d in topics.drift(settings, name, conf, states.get(name))
-        ]
+        while True:
+            problems = await _differences(admin, settings, wanted)
+            if not problems or time.monotonic() >= deadline:
+                return problems
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
+
+
+async def _differences(
+    admin: AIOKafkaAdminClient, settings: Settings, wanted: dict[str, dict[str, str]]
+) -> list[topics.Drift]:
+    states = await _topic_states(admin, wanted)
+    return [
+        d
+        for name, conf in wanted.items()
+        for d in topics.drift(settings, name, conf, states.get(name))
+    ]
 
 
 async def ensure_topics(settings: Settings, *, add_partitions: bool = False) -> TopicsReport:
@@ -254,8 +269,10 @@ async def ensure_topics(settings: Settings, *, add_partitions: bool = False) -> 
             if done:
                 report.fixed[name] = done
             report.drift += [p for p in problems if p not in done]
-        # Consumers started right after this must find every topic in the metadata.
+        # A worker or consumer started right after this must find every topic, and what was
+        # repaired, in the metadata.
         await _until_visible(admin, report.created)
+        await _until_repaired(admin, settings, {n: wanted[n] for n in report.fixed}, report)
         return report
     finally:
         await admin.close()
@@ -306,6 +323,22 @@ async def _until_visible(
         wanted -= ready
         if wanted:
             await asyncio.sleep(0.2)
+
+
+async def _until_repaired(
+    admin: AIOKafkaAdminClient,
+    settings: Settings,
+    wanted: dict[str, dict[str, str]],
+    report: TopicsReport,
+    timeout: float = 15.0,
+) -> None:
+    """Wait (a little) until the brokers answer with what was repaired."""
+    deadline = time.monotonic() + timeout
+    fixed = {p for problems in report.fixed.values() for p in problems}
+    while wanted and time.monotonic() < deadline:
+        if not fixed.intersection(await _differences(admin, settings, wanted)):
+            return
+        await asyncio.sleep(0.2)
 
 
 async def create_topics(settings: Settings) -> list[str]:
