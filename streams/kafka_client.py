@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
 from streams import topics
 from streams.errors import TopicsNotReady
@@ -194,7 +194,15 @@ async def _topic_states(
             for name in sorted(described)
         ]
         for response in await admin.describe_configs(resources):
-            for _code, _msg, _type, name, entries in response.resources:
+            for code, message, _type, name, entries in response.resources:
+                if code:
+                    # Not "missing configs": a user without DescribeConfigs would be told to
+                    # create topics that exist.
+                    error = for_code(code).__name__
+                    raise TopicsNotReady(
+                        f"cannot read the configs of topic {name} ({error}: {message or '-'}); "
+                        "tocsin's user needs DescribeConfigs on its topics"
+                    )
                 for entry in entries:
                     if name in configs and entry[1] is not None:
                         configs[name][entry[0]] = str(entry[1])
