@@ -186,6 +186,7 @@ _FACILITY_WORDS = {
     "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
 }  # fmt: skip
 _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+_ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
 # Compass words news puts before a place's name ("North Galkayo", "southern Idlib").
@@ -194,8 +195,17 @@ _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eas
 # "Village (District, Province)" and "in Town, Region": the larger units of a place, which
 # NER does not always mark (and the blank pipeline never does).
 _NAME = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}"
-_BRACKETED = re.compile(rf"({_NAME}) \(({_NAME})(?:, ({_NAME}))?\)")
-_COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}), ({_NAME})")
+_UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|subdivision))?"
+_BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
+_COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
+_AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
+# Names after "in" that are dates, not places.
+_CALENDAR = {
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday",
+    "Friday", "Saturday", "Sunday",
+}  # fmt: skip
 
 
 def place_key(text: str) -> str:
@@ -245,34 +255,42 @@ def _currency(doc: Doc, end: int) -> bool:
     return end < len(doc) and doc[end].lower_ in _CURRENCY_WORDS
 
 
-def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool]:
-    """(weak, common): whether the text around a name says it may be no place (the first
-    word of a sentence: "Man shot dead"; glued to another capitalised word: "Mansir Hassan",
-    "Manchester United"; or by a hyphen to a lowercase one: "UN-contracted"), and whether it
-    reads as a common noun or a thing ("the Gulf", "a Toyota")."""
+def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
+    """(weak, common, in_name): whether the text around a name says it may be no place, and
+    why. Weak: the first word of a sentence ("Man shot dead"), glued by a hyphen to a
+    lowercase word ("UN-contracted") or the end of a longer name ("Xaaji-Cali", "Mansir
+    Hassan"). Common: a common noun or a thing ("the Gulf grew", "a Toyota"). In a name: the
+    first word of an organisation's or a product's name ("Texas Instruments", "the New York
+    Stock Exchange", "Toyota Landcruiser"), where large places still are places."""
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
-        return True, True
+        start += 1
     after = doc[end] if end < len(doc) else None
     if after is not None and after.lower_ in _AFTER:
-        return False, False  # "the Kaya area", "Goma airport"
+        return False, False, False  # "the Kaya area", "Goma airport"
     before = doc[start - 1] if start > 0 else None
-    if before is not None and before.lower_ in {"the", "a", "an"}:
-        return True, True
-    if first.is_sent_start or (before is not None and before.is_sent_start and before.is_punct):
-        return True, False
+    named_after = after is not None and after.is_title and after.is_alpha
+    if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
+        return True, not named_after, named_after
+    if doc[start].is_sent_start or (
+        before is not None and before.is_sent_start and before.is_punct
+    ):
+        return True, False, False
     if before is not None and before.is_title and before.is_alpha and not before.is_sent_start:
-        return True, False
-    if after is not None and after.is_title and after.is_alpha:
-        return True, False
+        return True, False, False
+    if before is not None and before.text == "-" and not before.whitespace_:
+        return True, False, False
+    if named_after:
+        return True, False, True
     glued = (
         after is not None
         and after.text == "-"
         and end + 1 < len(doc)
         and doc[end + 1].is_lower
+        and doc[end + 1].lower_ not in {"based", "born", "bound"}  # "Houston-based"
         and not after.whitespace_
     )
-    return glued, False
+    return glued, False, False
 
 
 def _mentions(
@@ -313,6 +331,9 @@ def _mentions(
             found.extend(spans)
             for n, (a, b) in enumerate(spans):
                 links.append((a, b, [s[0] for s in spans[n + 1 :]]))
+    for match in _AFTER_PREPOSITION.finditer(text):
+        if match.group(1).split()[0] not in _CALENDAR:
+            found.append(match.span(1))
     # One mention per position: the gazetteer's, NER's and the patterns' readings of a name
     # often overlap; the longest known name wins.
     by_start: dict[int, tuple[int, int]] = {}
@@ -328,14 +349,14 @@ def _mentions(
     keys = {a: place_key(text[a:b]) for a, (a, b) in by_start.items()}
     out = []
     for a, b in by_start.values():
-        span = doc.char_span(a, b, alignment_mode="expand")
-        if span is None or not keys[a]:
+        where = doc.char_span(a, b, alignment_mode="expand")
+        if where is None or not keys[a]:
             continue
         larger = [c for x, y, cs in links if x <= a < y for c in cs]
         within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
-        weak, common = _context(doc, span.start, span.end)
-        sentence = reading.sentence_of_token[span.start]
-        out.append(Mention(keys[a], a, sentence, weak, within, common))
+        weak, common, in_name = _context(doc, where.start, where.end)
+        sentence = reading.sentence_of_token[where.start]
+        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name))
     return out, people
 
 

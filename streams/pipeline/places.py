@@ -24,7 +24,7 @@ data lacks). Then:
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +34,9 @@ from streams.nlp.gazetteer import PlaceName
 # Priors by kind where a population is not the point: a country outweighs any of its parts.
 COUNTRY_PEOPLE = 1e8
 # One supporting place (fully in the country) is worth this many orders of magnitude.
-SUPPORT = 3.0
+SUPPORT = 2.0
+# ... and a country's name elsewhere in the article this share of it.
+COUNTRY_NAME_SUPPORT = 0.25
 # The larger unit written with a name ("X, Y", "X (Y, Z)") is worth this many.
 WITHIN = 6.0
 DEMONYM_SUPPORT = 0.5
@@ -44,11 +46,21 @@ LONE_POPULATION = 20_000
 # A name whose readings are all smaller than this is a village: written with a larger unit
 # it has no reading in, it is a village of that unit the data lacks.
 VILLAGE_POPULATION = 100_000
+# A city this large is a place wherever its name stands.
+FAMOUS_POPULATION = 500_000
+LARGE_REGION = 1_000_000
 # A weak mention needs at least this much support for its country.
 WEAK_SUPPORT = 0.5
-# The chosen country's share of the reading mass under which a place is ambiguous.
-SURE = 0.9
+# A reading in another country scoring within this many orders of magnitude (2x) of the chosen
+# one makes a place ambiguous ("Tripoli" alone: Libya's 1.1 million, Lebanon's 230,000).
+CLEAR = 0.3
 _COUNTRY_KINDS = {"country", "alias"}
+# Country -> weight (support, shares).
+Weights = defaultdict[str, float]
+
+
+def _weights(items: dict[str, float] | None = None) -> Weights:
+    return defaultdict(float, items or {})
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class Mention:
     # After "the" or "a" ("the Gulf", "a Toyota"): a common noun or a thing, never a place
     # unless a country's name.
     common: bool = False
+    # Weak only as the first word of a longer name ("Texas Instruments"): large places
+    # (first-level units of ``LARGE_REGION`` people) still count.
+    in_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,24 +95,22 @@ def prior(place: PlaceName) -> float:
     return math.log10(people)
 
 
-def _score(place: PlaceName, support: Counter[str], within: Counter[str]) -> float:
+def _score(place: PlaceName, support: Weights, within: Weights) -> float:
     """Prior plus the article's support for the reading's country; the larger unit written
     with a name speaks for its parts, not for a country named beside it."""
-    inside = 0.0 if place.kind in _COUNTRY_KINDS else WITHIN * within[place.country]
-    return prior(place) + SUPPORT * support[place.country] + inside
+    inside = 0.0 if place.kind in _COUNTRY_KINDS else WITHIN * within.get(place.country, 0.0)
+    return prior(place) + SUPPORT * support.get(place.country, 0.0) + inside
 
 
-def _shares(
-    options: Sequence[PlaceName], support: Counter[str], within: Counter[str]
-) -> Counter[str]:
+def _shares(options: Sequence[PlaceName], support: Weights, within: Weights) -> Weights:
     """Country -> share of a mention's reading mass (softmax of the scores, base 10)."""
     scores = [_score(p, support, within) for p in options]
     top = max(scores)
-    mass: Counter[str] = Counter()
+    mass = _weights()
     for p, s in zip(options, scores, strict=True):
         mass[p.country] += 10.0 ** (s - top)
     total = sum(mass.values())
-    return Counter({c: v / total for c, v in mass.items()})
+    return _weights({c: v / total for c, v in mass.items()})
 
 
 def resolve(
@@ -114,22 +127,27 @@ def resolve(
             demonyms.update({p.country for p in options})
         elif options:
             places[mention] = tuple(p for p in options if p.kind != "demonym")
+    # Names of whole countries: an article that names Canada is not about London, Ontario.
+    countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
+    # A country's or a famous city's name is a place wherever it stands ("the London Stock
+    # Exchange", "Houston Oil"); the context marks only the others as weak.
+    weak = {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     hint_set = set(hints)
-    base: Counter[str] = Counter()
+    base = _weights()
     for country in demonyms:
         base[country] += DEMONYM_SUPPORT
     for country in hint_set:
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
-    none: Counter[str] = Counter()
+    none = _weights()
     shares = {m: _shares(o, none, none) for m, o in places.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
         by_key.setdefault(m.key, []).append(m)
-    support: dict[Mention, Counter[str]] = {}
-    within: dict[Mention, Counter[str]] = {}
+    support: dict[Mention, Weights] = {}
+    within: dict[Mention, Weights] = {}
     for _round in range(2):
-        support = {m: _support(m, shares, base) for m in places}
+        support = {m: _support(m, shares, base, countrywide, weak) for m in places}
         within = {m: _within(m, by_key, shares) for m in places}
         shares = {m: _shares(o, support[m], within[m]) for m, o in places.items()}
     out: dict[Mention, Place] = {}
@@ -141,21 +159,25 @@ def resolve(
         country = chosen.country
         named = chosen.kind in _COUNTRY_KINDS
         small = not named and max(p.population for p in options) < VILLAGE_POPULATION
-        if inside and inside[country] < 0.5 and small:
+        if inside and inside.get(country, 0.0) < 0.5 and small:
             continue  # a village of the unit written with it that the data lacks
-        if mention.weak and not named and (mention.common or sup[country] < WEAK_SUPPORT):
+        if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
             continue
         region = chosen.region or next(
             (p.region for p in options if p.country == country and p.region), None
         )
         lone = (
             not named
-            and chosen.kind in {"city", "district"}
+            and chosen.kind == "city"
             and chosen.population < LONE_POPULATION
-            and sup[country] < WEAK_SUPPORT
+            and sup.get(country, 0.0) < WEAK_SUPPORT
             and not inside
         )
-        ambiguous = shares[mention][country] < SURE or lone
+        best = _score(chosen, sup, inside)
+        rival = max(
+            (_score(p, sup, inside) for p in options if p.country != country), default=-math.inf
+        )
+        ambiguous = rival > best - CLEAR or lone
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
@@ -164,27 +186,41 @@ def resolve(
     return Resolution(out, list(dict.fromkeys(countries)))
 
 
+def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
+    return any(
+        p.kind in _COUNTRY_KINDS
+        or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
+        or (in_name and p.kind == "region" and p.population >= LARGE_REGION)
+        for p in options
+    )
+
+
 def _support(
-    mention: Mention, shares: dict[Mention, Counter[str]], base: Counter[str]
-) -> Counter[str]:
+    mention: Mention,
+    shares: dict[Mention, Weights],
+    base: Weights,
+    countrywide: set[Mention],
+    weak: set[Mention],
+) -> Weights:
     """Country -> how much the article's other place names (each counted once, weak ones
     not at all) and its demonyms and actors say the mention is there."""
-    out = Counter(base)
+    out = _weights(base)
     seen: set[str] = {mention.key}
     for other, share in shares.items():
-        if other.key in seen or other.weak:
+        if other.key in seen or other in weak:
             continue
         seen.add(other.key)
+        weight = COUNTRY_NAME_SUPPORT if other in countrywide else 1.0
         for country, value in share.items():
-            out[country] += value
+            out[country] += weight * value
     return out
 
 
 def _within(
-    mention: Mention, by_key: dict[str, list[Mention]], shares: dict[Mention, Counter[str]]
-) -> Counter[str]:
+    mention: Mention, by_key: dict[str, list[Mention]], shares: dict[Mention, Weights]
+) -> Weights:
     """Country -> share of the larger units written with the mention."""
-    out: Counter[str] = Counter()
+    out = _weights()
     for key in mention.within:
         for other in by_key.get(key, ())[:1]:
             for country, value in shares[other].items():
