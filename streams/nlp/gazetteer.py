@@ -14,7 +14,7 @@ import json
 import os
 import pickle
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -205,13 +205,15 @@ class PlaceName:
 
     country: str
     region: str | None
-    kind: str  # country | alias | demonym | region | district | city
+    # country | alias | demonym | region | district | city | alternate (a city under another
+    # of its names: "Colonia" is Cologne in Spanish, and a word of Mexican addresses)
+    kind: str
     population: int = 0
 
     @property
     def rank(self) -> int:
-        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2, "district": 1, "city": 1}
-        return order[self.kind] * 10**10 + self.population
+        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2}
+        return order.get(self.kind, 1) * 10**10 + self.population
 
 
 # Subdivision names that are ordinary words in news text ("Western diplomats").
@@ -259,7 +261,7 @@ _Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str], dict[str, str]
 # Populated places below this size go to the packed table.
 SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 5
+_TABLES_FORMAT = 6
 # First- and second-level administrative units (built by streams/nlp/build_places.py).
 ADMIN_FILE = DATA_DIR / "admin_places.json.gz"
 
@@ -342,7 +344,7 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         if place.population >= MIN_ALT_NAME_POPULATION:
             for alt in city["alternatenames"]:
                 if _is_spelling(alt):
-                    add(alt, place, match=False)
+                    add(alt, replace(place, kind="alternate"), match=False)
     # Administrative units with their population (a prior: Jamaica's parish of Manchester,
     # 60,000 people, is not the English city). First-level ones are phrase-matched like the
     # ISO subdivisions; second-level ones count when NER or a "Village (District, Province)"
