@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -132,7 +134,158 @@ def read_india(data: Path) -> Iterator[Row]:
             yield Row("india", str(d["doc_id"]), d["doc_text"], None, gold)
 
 
-READERS = {"acled": read_acled, "case": read_case, "india": read_india}
+# Reuters-21578 PLACES names that are not ISO country names (or no longer are).
+REUTERS_PLACES = {
+    "usa": "US", "uk": "GB", "west-germany": "DE", "east-germany": "DE", "ussr": "RU",
+    "south-korea": "KR", "north-korea": "KP", "taiwan": "TW", "iran": "IR", "syria": "SY",
+    "venezuela": "VE", "bolivia": "BO", "tanzania": "TZ", "vietnam": "VN", "czechoslovakia": "CZ",
+    "yugoslavia": "RS", "ivory-coast": "CI", "zaire": "CD", "burma": "MM", "russia": "RU",
+    "macau": "MO", "hong-kong": "HK", "uae": "AE", "cuba": "CU", "laos": "LA",
+}  # fmt: skip
+
+
+def reuters_country(name: str) -> str | None:
+    import pycountry
+
+    if name in REUTERS_PLACES:
+        return REUTERS_PLACES[name]
+    try:
+        return str(pycountry.countries.lookup(name.replace("-", " ")).alpha_2)
+    except LookupError:
+        return None
+
+
+def read_reuters(data: Path) -> Iterator[Row]:
+    """Reuters-21578 stories with a body and exactly one PLACES country (the gold one)."""
+    import html
+    import re
+
+    for path in sorted((data / "reuters-21578").glob("reut2-*.sgm")):
+        text = path.read_text(encoding="latin-1")
+        for attrs, story in re.findall(r"<REUTERS(.*?)>(.*?)</REUTERS>", text, re.S):
+            places = re.search(r"<PLACES>(.*?)</PLACES>", story, re.S)
+            names = re.findall(r"<D>(.*?)</D>", places.group(1)) if places else []
+            body = re.search(r"<BODY>(.*?)</BODY>", story, re.S)
+            if len(names) != 1 or body is None:
+                continue
+            code = reuters_country(names[0])
+            if code is None:
+                continue
+            title = re.search(r"<TITLE>(.*?)</TITLE>", story, re.S)
+            row_id = re.search(r'NEWID="(\d+)"', attrs)
+            content = re.sub(r"&#\d+;", " ", body.group(1)).replace("Reuter\n", "")
+            head = html.unescape(title.group(1)) + ".\n\n" if title else ""
+            yield Row(
+                "reuters",
+                row_id.group(1) if row_id else str(hash(content)),
+                head + html.unescape(content).strip(),
+                None,
+                frozenset(),
+                code,
+            )
+
+
+def read_bbc(data: Path) -> Iterator[Row]:
+    """bbc-news-2225 (no place labels: read for the countries it should not get)."""
+    with (data / "bbc-news-2225" / "bbc_news.jsonl").open("rb") as f:
+        for line in f:
+            d = orjson.loads(line)
+            yield Row("bbc", d["id"], f"{d['title']}.\n\n{d['text']}", None, frozenset())
+
+
+READERS = {
+    "acled": read_acled,
+    "case": read_case,
+    "india": read_india,
+    "reuters": read_reuters,
+    "bbc": read_bbc,
+}
+# Datasets read for their places only (no theme labels).
+PLACE_ONLY = {"reuters", "bbc"}
+# Reuters stories read (file order, both splits) unless --limit says otherwise.
+REUTERS_ROWS = 3000
+
+
+def _country_names() -> dict[str, set[str]]:
+    """Country code -> the names and demonyms that name it (the place tables' country-level
+    readings)."""
+    from streams.nlp.gazetteer import _place_tables
+
+    out: dict[str, set[str]] = defaultdict(set)
+    for surface, readings in _place_tables(None)[0].items():
+        for reading in readings:
+            if reading.kind in {"country", "alias", "demonym"} and surface[:1].isupper():
+                out[reading.country].add(surface)
+    return out
+
+
+@functools.cache
+def _named_pattern() -> tuple[re.Pattern[str], dict[str, set[str]]]:
+    names = _country_names()
+    by_surface: dict[str, set[str]] = defaultdict(set)
+    for country, surfaces in names.items():
+        for surface in surfaces:
+            by_surface[surface].add(country)
+    alternatives = "|".join(re.escape(s) for s in sorted(by_surface, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])"), by_surface
+
+
+def named_countries(text: str) -> set[str]:
+    """Countries the text names by a country name, short form or demonym."""
+    pattern, by_surface = _named_pattern()
+    return {c for m in pattern.finditer(text) for c in by_surface[m.group()]}
+
+
+def best_known(name: str) -> str | None:
+    """The country of the best-known place of that name (most people), if any."""
+    from streams.nlp.gazetteer import place_readings
+
+    readings = place_readings(name)
+    return max(readings, key=lambda p: p.population).country if readings else None
+
+
+def place_report(rows: list[Row], records: list[EventRecord], title: str, errors: int) -> None:
+    """Country accuracy (the gold country among ``countries``), and three rates of other
+    countries: *any* (a country that is not gold, named in the text or not), *wrong* (a
+    country that is not gold and that the text does not name by a country name or demonym:
+    a misread place), *spurious* (a wrong country whose place is not the best-known place of
+    that name either: "Portland" -> JM, "Gulf" -> PG); then the worst misreadings."""
+    pairs = [(r, rec) for r, rec in zip(rows, records, strict=True) if r.country]
+    if not pairs:
+        unlabelled_report(rows, records, title, errors)
+        return
+    ok = sum(r.country in rec.countries for r, rec in pairs)
+    other = wrong = spurious = 0
+    readings: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for r, rec in pairs:
+        extra = set(rec.countries) - {r.country}
+        other += bool(extra)
+        unnamed = extra - named_countries(r.text)
+        wrong += bool(unnamed)
+        odd = False
+        for place in rec.places:
+            if place.country in unnamed:
+                label = f"{place.text} -> {place.country}"
+                readings[label] += 1
+                examples.setdefault(label, r.text[:160].replace("\n", " "))
+                odd = odd or best_known(place.text) != place.country
+        spurious += odd
+    n = len(pairs)
+    print(f"\n{title} places ({n} rows with a gold country):")
+    print(f"country accuracy: {ok / n:.3f} ({ok}/{n})")
+    print(f"rows with another country: {other / n:.3f} ({other})")
+    print(
+        f"rows with a wrong country (not gold, not named as a country): {wrong / n:.3f} ({wrong})"
+    )
+    print(
+        "rows with a spurious country (wrong, not the best-known place): "
+        f"{spurious / n:.3f} ({spurious})"
+    )
+    if errors:
+        print("worst misreadings:", ", ".join(f"{k} {v}" for k, v in readings.most_common(errors)))
+        for label, _count in readings.most_common(min(errors, 5)):
+            print(f"  {label}: {examples[label]}", file=sys.stderr)
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -199,14 +352,6 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
                 f"rows whose type is outside the taxonomy: {len(outside)}, "
                 f"given no primary: {quiet}"
             )
-    with_country = [(r, rec) for r, rec in zip(rows, records, strict=True) if r.country]
-    if with_country:
-        ok = sum(r.country in rec.countries for r, rec in with_country)
-        wrong_extra = sum(bool(set(rec.countries) - {r.country}) for r, rec in with_country)
-        print(
-            f"country accuracy: {ok / len(with_country):.3f} ({ok}/{len(with_country)}); "
-            f"rows with another country also extracted: {wrong_extra}"
-        )
     if errors and has_primary:
         confusion = Counter(
             (r.theme, rec.primary_theme)
@@ -226,6 +371,27 @@ def report(rows: list[Row], records: list[EventRecord], title: str, errors: int)
             print(f"  missed {theme} ({len(texts)}):", file=sys.stderr)
             for text in texts[:errors]:
                 print(f"    - {text}", file=sys.stderr)
+
+
+def unlabelled_report(rows: list[Row], records: list[EventRecord], title: str, errors: int) -> None:
+    """Without gold places: the share of rows given a country the text does not name by a
+    country name or demonym, read from a place that is not the best-known place of that
+    name (spurious: "Manchester" -> JM), by section of the row id ("sport/001")."""
+    by_section: dict[str, list[bool]] = defaultdict(list)
+    readings: Counter[str] = Counter()
+    for r, rec in zip(rows, records, strict=True):
+        unnamed = set(rec.countries) - named_countries(r.text)
+        odd = False
+        for place in rec.places:
+            if place.country in unnamed and best_known(place.text) != place.country:
+                readings[f"{place.text} -> {place.country}"] += 1
+                odd = True
+        by_section[r.id.split("/")[0]].append(odd)
+    print(f"\n{title}: rows with a spurious country, by section")
+    for section, flags in sorted(by_section.items()):
+        print(f"  {section}: {sum(flags) / len(flags):.3f} ({sum(flags)}/{len(flags)})")
+    if errors:
+        print("worst misreadings:", ", ".join(f"{k} {v}" for k, v in readings.most_common(errors)))
 
 
 # -- typed actors (issue 21) ----------------------------------------------------------------
@@ -406,8 +572,9 @@ def main() -> int:
     nlp = build_nlp(args.model)
     for name in args.datasets:
         rows = list(READERS[name](args.data))
-        if args.limit:
-            rows = rows[: args.limit]
+        limit = args.limit or (REUTERS_ROWS if name == "reuters" else 0)
+        if limit:
+            rows = rows[:limit]
         started = time.perf_counter()
         articles = [Article(id=f"{name}-{r.id}", content_hash="-", text=r.text) for r in rows]
         records: list[EventRecord] = []
@@ -429,9 +596,10 @@ def main() -> int:
                 for r, rec in zip(rows, records, strict=True)
                 if split_of(name, r.id) == split
             ]
-            report(
-                [r for r, _ in picked], [rec for _, rec in picked], f"{name} {split}", args.errors
-            )
+            picked_rows, picked_records = [r for r, _ in picked], [rec for _, rec in picked]
+            if name not in PLACE_ONLY:
+                report(picked_rows, picked_records, f"{name} {split}", args.errors)
+            place_report(picked_rows, picked_records, f"{name} {split}", args.errors)
     return 0
 
 

@@ -24,7 +24,7 @@ import orjson
 import spacy
 from spacy.language import Language
 
-from bench.extract_quality import DATA, READERS
+from bench.extract_quality import DATA, PLACE_ONLY, READERS
 from streams.models import Article, EventRecord
 from streams.nlp import build_nlp
 from streams.nlp.pool import ExtractPool, ModelSpec
@@ -79,6 +79,8 @@ def recall(nlp: Language, focus: bool, limit: int) -> dict[str, tuple[int, int]]
     """theme -> (found, gold) over the labelled sets, ``themes`` recall."""
     counts: dict[str, list[int]] = {}
     for name, reader in READERS.items():
+        if name in PLACE_ONLY:
+            continue
         rows = list(reader(DATA))[:limit]
         arts = [Article(id=f"{name}-{r.id}", content_hash="-", text=r.text) for r in rows]
         _rate, records = run(nlp, arts, focus)

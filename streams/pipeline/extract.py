@@ -15,6 +15,7 @@ agent words of the taxonomy ("by militants") and the gazetteer.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from streams.models import TEXT_MAX, Article, Event, EventRecord, Evidence, Plac
 from streams.nlp import model_name
 from streams.nlp.components import GazetteerComponent, Hit
 from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, is_place_name, place_readings
+from streams.pipeline.places import Mention, resolve
 
 STAGE = "extract"
 # spaCy's cost grows with length; a news body past this is almost always scraped junk.
@@ -177,8 +179,33 @@ _PLACE_WORDS = (
     "county", "governorate", "municipality", "area", "camp", "neighbourhood", "neighborhood",
     "countryside", "outskirts", "suburb", "suburbs", "division", "subdivision", "parish",
 )  # fmt: skip
+# "Donetsk Filtration Station", "Mundri Centre": a facility named after the place it is in.
+_FACILITY_WORDS = {
+    "station", "airport", "hospital", "market", "road", "bridge", "prison", "junction",
+    "square", "stadium", "centre", "center", "university", "school", "base", "checkpoint",
+    "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
+}  # fmt: skip
+_AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+_ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
+# Compass words news puts before a place's name ("North Galkayo", "southern Idlib").
+_COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eastern ",
+            "Western ", "Central ", "Upper ", "Lower ")  # fmt: skip
+# "Village (District, Province)" and "in Town, Region": the larger units of a place, which
+# NER does not always mark (and the blank pipeline never does).
+_NAME = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}"
+_UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|subdivision))?"
+_BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
+_COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
+_AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
+# Names after "in" that are dates, not places.
+_CALENDAR = {
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday",
+    "Friday", "Saturday", "Sunday",
+}  # fmt: skip
 
 
 def place_key(text: str) -> str:
@@ -194,96 +221,96 @@ _ARTICLES = ("Al-", "al-", "Ar-", "As-", "Ash-", "Ad-", "Az-", "At-", "An-", "El
 
 
 def _spellings(key: str) -> list[str]:
-    """A name as written, then without hyphens ("Deir-ez-Zor") and its glued article."""
+    """A name as written, then without hyphens ("Deir-ez-Zor"), its glued article and a
+    compass word ("North Galkayo")."""
     out = [key, key.replace("-", " ")]
     for article in _ARTICLES:
         if key.startswith(article) and len(key) > len(article) + 3:
             out.append(key.removeprefix(article))
+    for compass in _COMPASS:
+        if key.startswith(compass) and len(key) > len(compass) + 3:
+            out.append(key.removeprefix(compass))
     return out
 
 
 def _lookup(key: str, places: Path | None) -> tuple[PlaceName, ...]:
-    """Readings of a name (or a usual spelling of it), else of its longest known leading
-    words ("Donetsk Filtration Station" is in Donetsk)."""
+    """Readings of a name (or a usual spelling of it), else of its leading words when the
+    rest names a facility there ("Donetsk Filtration Station"); "Bako Tibe" is not "Bako"."""
     for spelling in _spellings(key):
         found = place_readings(spelling, places)
         if found:
             return found
     words = key.split()
-    for n in range(len(words) - 1, 0, -1):
-        head = " ".join(words[:n])
-        if len(head) > 3:
-            found = place_readings(head, places)
-            if found:
-                return found
+    if len(words) > 1 and words[-1].lower() in _FACILITY_WORDS:
+        for n in range(len(words) - 1, 0, -1):
+            head = " ".join(words[:n])
+            if len(head) > 3:
+                found = place_readings(head, places)
+                if found:
+                    return found
     return ()
-
-
-def _prominence(place: PlaceName) -> float:
-    """How likely a reading is meant when nothing else decides: countries, then aliases
-    and demonyms, then first-level regions, then cities by population."""
-    base = {"country": 1e13, "alias": 1e12, "demonym": 1e12, "region": 1e9}
-    return base.get(place.kind, float(max(place.population, 1)))
-
-
-def _resolve(
-    mentions: list[_Mention], places: Path | None, hints: Iterable[str] = ()
-) -> dict[_Mention, Place]:
-    """Mentions -> places. An ambiguous name takes the reading whose country the article's
-    other place names (and the home countries of its armed actors, ``hints``) can be in:
-    "Analalava, Sofia" is Madagascar, not Bulgaria. Each supporting name weighs 10x, so a
-    village namesake in a neighbouring country does not beat a province and its capital
-    ("Daman district, Kandahar" stays in Afghanistan)."""
-    keys = {m: place_key(m.text) for m in mentions}
-    readings = {m: _lookup(key, places) for m, key in keys.items()}
-    support: dict[_Mention, Counter[str]] = {}
-    for mention in readings:
-        votes: Counter[str] = Counter(hints)
-        for other, options in readings.items():
-            if keys[other] != keys[mention]:  # another name, not a repeat of this one
-                votes.update({p.country for p in options})
-        support[mention] = votes
-    out: dict[_Mention, Place] = {}
-    for mention, options in readings.items():
-        if not options:
-            continue
-        votes = support[mention]
-
-        def score(p: PlaceName, votes: Counter[str] = votes) -> float:
-            return _prominence(p) * 10.0 ** min(votes[p.country], 3)
-
-        chosen = max(options, key=score)
-        region = chosen.region or next(
-            (p.region for p in options if p.country == chosen.country and p.region), None
-        )
-        # Ambiguous: a reading in another country scores within 10x of the chosen one, so
-        # the article gives no clear answer (a Paris with no French or Texan context is not).
-        rival = max((score(p) for p in options if p.country != chosen.country), default=0.0)
-        ambiguous = rival * 10.0 >= score(chosen)
-        out[mention] = Place(place_key(mention.text)[:300], chosen.country, region, ambiguous)
-    return out
 
 
 def _currency(doc: Doc, end: int) -> bool:
     return end < len(doc) and doc[end].lower_ in _CURRENCY_WORDS
 
 
+def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
+    """(weak, common, in_name): whether the text around a name says it may be no place, and
+    why. Weak: the first word of a sentence ("Man shot dead"), glued by a hyphen to a
+    lowercase word ("UN-contracted") or the end of a longer name ("Xaaji-Cali", "Mansir
+    Hassan"). Common: a common noun or a thing ("the Gulf grew", "a Toyota"). In a name: the
+    first word of an organisation's or a product's name ("Texas Instruments", "the New York
+    Stock Exchange", "Toyota Landcruiser"), where large places still are places."""
+    first = doc[start]
+    if first.lower_ in {"the", "a", "an"} and end - start > 1:
+        start += 1
+    after = doc[end] if end < len(doc) else None
+    if after is not None and after.lower_ in _AFTER:
+        return False, False, False  # "the Kaya area", "Goma airport"
+    before = doc[start - 1] if start > 0 else None
+    named_after = after is not None and after.is_title and after.is_alpha
+    if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
+        return True, not named_after, named_after
+    if doc[start].is_sent_start or (
+        before is not None and before.is_sent_start and before.is_punct
+    ):
+        return True, False, False
+    if before is not None and before.is_title and before.is_alpha and not before.is_sent_start:
+        return True, False, False
+    if before is not None and before.text == "-" and not before.whitespace_:
+        return True, False, False
+    if named_after:
+        return True, False, True
+    glued = (
+        after is not None
+        and after.text == "-"
+        and end + 1 < len(doc)
+        and doc[end + 1].is_lower
+        and doc[end + 1].lower_ not in {"based", "born", "bound"}  # "Houston-based"
+        and not after.whitespace_
+    )
+    return glued, False, False
+
+
 def _mentions(
     reading: _Reading, places: Path | None
-) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
-    """Place mentions (gazetteer over the whole text, NER in parsed sentences) and the
-    character ranges of person entities (a place name inside one is not a place: "Paris
-    Hilton"; inside an organisation it is: "the Cabinet of Ministers in Kyiv")."""
+) -> tuple[list[Mention], list[tuple[int, int, str]]]:
+    """Place mentions (gazetteer over the whole text, NER in parsed sentences, the "Village
+    (District, Province)" and "in Town, Region" patterns), with what their context says of
+    them, and the character ranges of person entities (a place name inside one is not a
+    place: "Paris Hilton"; inside an organisation it is: "the Cabinet of Ministers in
+    Kyiv")."""
     doc = reading.names
     people: list[tuple[int, int, str]] = []
-    mentions: list[_Mention] = []
+    found: list[tuple[int, int]] = []  # character ranges
     for unit in reading.units:
         for ent in unit.span.ents:
             start = unit.offset + ent.start_char - unit.span.start_char
             if ent.label_ == "PERSON":
                 people.append((start, start + len(ent.text), ent.text))
             elif ent.label_ in _PLACE_LABELS and not _currency(ent.doc, ent.end):
-                mentions.append(_Mention(ent.text, start, unit.index))
+                found.append((start, start + len(ent.text)))
     for hit in doc._.place_hits:
         span = doc[hit.start : hit.end]
         if _currency(doc, hit.end):
@@ -293,19 +320,44 @@ def _mentions(
             for a, b, name in people
         ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
-        mentions.append(_Mention(span.text, span.start_char, reading.sentence_of_token[hit.start]))
-    # One mention per position: the gazetteer's and NER's readings of a name often overlap.
-    seen: set[int] = set()
-    unique = []
-    for mention in sorted(
-        mentions,
-        key=lambda m: (m.char, not is_place_name(place_key(m.text), places), -len(m.text)),
+        found.append((span.start_char, span.end_char))
+    text = doc.text
+    # a pattern's name (character range) -> positions of its larger units
+    links: list[tuple[int, int, list[int]]] = []
+    for pattern in (_BRACKETED, _COMMA):
+        for match in pattern.finditer(text):
+            spans = [match.span(g) for g in range(1, (pattern.groups or 0) + 1)]
+            spans = [s for s in spans if s[0] >= 0]
+            found.extend(spans)
+            for n, (a, b) in enumerate(spans):
+                links.append((a, b, [s[0] for s in spans[n + 1 :]]))
+    for match in _AFTER_PREPOSITION.finditer(text):
+        if match.group(1).split()[0] not in _CALENDAR:
+            found.append(match.span(1))
+    # One mention per position: the gazetteer's, NER's and the patterns' readings of a name
+    # often overlap; the longest known name wins.
+    by_start: dict[int, tuple[int, int]] = {}
+    for a, b in sorted(
+        found,
+        key=lambda ab: (
+            ab[0],
+            not is_place_name(place_key(text[ab[0] : ab[1]]), places),
+            -(ab[1] - ab[0]),
+        ),
     ):
-        if mention.char in seen:
+        by_start.setdefault(a, (a, b))
+    keys = {a: place_key(text[a:b]) for a, (a, b) in by_start.items()}
+    out = []
+    for a, b in by_start.values():
+        where = doc.char_span(a, b, alignment_mode="expand")
+        if where is None or not keys[a]:
             continue
-        seen.add(mention.char)
-        unique.append(mention)
-    return unique, people
+        larger = [c for x, y, cs in links if x <= a < y for c in cs]
+        within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
+        weak, common, in_name = _context(doc, where.start, where.end)
+        sentence = reading.sentence_of_token[where.start]
+        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name))
+    return out, people
 
 
 # -- roles --------------------------------------------------------------------------------
@@ -548,7 +600,8 @@ def _record(
 ) -> EventRecord:
     mentions, _people = _mentions(reading, component.places_path)
     home = _home_countries(reading.names, component)
-    places = _resolve(mentions, component.places_path, home)
+    resolution = resolve(mentions, lambda key: _lookup(key, component.places_path), home)
+    places = resolution.places
     by_sentence: dict[int, list[Place]] = {}
     for mention, place in places.items():
         by_sentence.setdefault(mention.sentence, []).append(place)
@@ -615,9 +668,7 @@ def _record(
         if not (event.negated or event.hypothetical) and event.theme not in evidence:
             evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
     ordered_places = [places[m] for m in mentions if m in places]
-    countries = list(dict.fromkeys(p.country for p in ordered_places))
-    if not countries:
-        countries = home
+    countries = resolution.countries
     return EventRecord(
         article_id=article.id,
         themes=tuple(themes),

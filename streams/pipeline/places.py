@@ -1,0 +1,242 @@
+"""Place mentions -> countries, reasoned like a geocoder (pure: no spaCy, no I/O).
+
+Each mention has its readings (:class:`~streams.nlp.gazetteer.PlaceName`: countries, regions,
+districts, cities, with populations). A reading's score is its prior (log10 of the people it
+names: a country outweighs a region, a city of millions a village namesake) plus the support
+of its country in the article: the other place names that can be in that country (weighted by
+how likely their own readings put them there), demonyms ("Burkinabe soldiers"), the armed
+actors' home countries, and above all the larger unit written with it ("Barsalogho
+(Barsalogho, Sanmatenga)", "Timbo-Timbo, North Kivu"), which decides a village's reading or,
+when the village has none in that country, leaves it out (it is a village of that unit the
+data lacks). Then:
+
+* a mention the text marks as possibly not a place (``weak``: sentence-initial, after "the" or
+  "a", glued to another capitalised name, "UN-contracted") counts only when the article's other
+  places support its country;
+* a lone small place (a district or populated place under ``LONE_POPULATION`` people that
+  nothing in the article supports) is kept as an ambiguous place but gives no country: one
+  GeoNames namesake of a few hundred people is more often a village elsewhere that the data
+  lacks than the place meant;
+* demonyms are evidence, not places: they give a country only when no place resolves, and
+  the armed actors' home countries only when neither does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from streams.models import Place
+from streams.nlp.gazetteer import PlaceName
+
+# Priors by kind where a population is not the point: a country outweighs any of its parts.
+COUNTRY_PEOPLE = 1e8
+# One supporting place (fully in the country) is worth this many orders of magnitude.
+SUPPORT = 2.0
+# ... and a country's name elsewhere in the article this share of it.
+COUNTRY_NAME_SUPPORT = 0.25
+# The larger unit written with a name ("X, Y", "X (Y, Z)") is worth this many.
+WITHIN = 6.0
+DEMONYM_SUPPORT = 0.5
+HINT_SUPPORT = 0.3
+# Below this many people a place nothing else supports gives no country.
+LONE_POPULATION = 20_000
+# A name whose readings are all smaller than this is a village: written with a larger unit
+# it has no reading in, it is a village of that unit the data lacks.
+VILLAGE_POPULATION = 100_000
+# A city this large is a place wherever its name stands.
+FAMOUS_POPULATION = 500_000
+LARGE_REGION = 1_000_000
+# A weak mention needs at least this much support for its country.
+WEAK_SUPPORT = 0.5
+# A reading in another country scoring within this many orders of magnitude (2x) of the chosen
+# one makes a place ambiguous ("Tripoli" alone: Libya's 1.1 million, Lebanon's 230,000).
+CLEAR = 0.3
+_COUNTRY_KINDS = {"country", "alias"}
+# Country -> weight (support, shares).
+Weights = defaultdict[str, float]
+
+
+def _weights(items: dict[str, float] | None = None) -> Weights:
+    return defaultdict(float, items or {})
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A place name in an article: its lookup key, position, and what the text says of it."""
+
+    key: str
+    char: int
+    sentence: int
+    weak: bool = False
+    # Keys of the larger units written with it ("Sanmatenga" for "Barsalogho (..., Sanmatenga)").
+    within: tuple[str, ...] = ()
+    # After "the" or "a" ("the Gulf", "a Toyota"): a common noun or a thing, never a place
+    # unless a country's name.
+    common: bool = False
+    # Weak only as the first word of a longer name ("Texas Instruments"): large places
+    # (first-level units of ``LARGE_REGION`` people) still count.
+    in_name: bool = False
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Resolved places by mention (ambiguous ones included) and the article's countries."""
+
+    places: dict[Mention, Place]
+    countries: list[str]
+
+
+def prior(place: PlaceName) -> float:
+    """log10 of the people a reading names (countries, aliases: ``COUNTRY_PEOPLE``)."""
+    people = COUNTRY_PEOPLE if place.kind in _COUNTRY_KINDS else max(place.population, 1)
+    return math.log10(people)
+
+
+def _score(place: PlaceName, support: Weights, within: Weights) -> float:
+    """Prior plus the article's support for the reading's country; the larger unit written
+    with a name speaks for its parts, not for a country named beside it."""
+    inside = 0.0 if place.kind in _COUNTRY_KINDS else WITHIN * within.get(place.country, 0.0)
+    return prior(place) + SUPPORT * support.get(place.country, 0.0) + inside
+
+
+def _shares(options: Sequence[PlaceName], support: Weights, within: Weights) -> Weights:
+    """Country -> share of a mention's reading mass (softmax of the scores, base 10)."""
+    scores = [_score(p, support, within) for p in options]
+    top = max(scores)
+    mass = _weights()
+    for p, s in zip(options, scores, strict=True):
+        mass[p.country] += 10.0 ** (s - top)
+    total = sum(mass.values())
+    return _weights({c: v / total for c, v in mass.items()})
+
+
+def resolve(
+    mentions: Sequence[Mention],
+    lookup: Callable[[str], tuple[PlaceName, ...]],
+    hints: Iterable[str] = (),
+) -> Resolution:
+    """Mentions -> places and countries (see the module docstring)."""
+    readings = {m: lookup(m.key) for m in mentions}
+    demonyms: Counter[str] = Counter()
+    places: dict[Mention, tuple[PlaceName, ...]] = {}
+    for mention, options in readings.items():
+        if options and all(p.kind == "demonym" for p in options):
+            demonyms.update({p.country for p in options})
+        elif options:
+            places[mention] = tuple(p for p in options if p.kind != "demonym")
+    # Names of whole countries: an article that names Canada is not about London, Ontario.
+    countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
+    # A country's or a famous city's name is a place wherever it stands ("the London Stock
+    # Exchange", "Houston Oil"); the context marks only the others as weak.
+    weak = {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
+    # How much a name speaks for its country: a village's namesakes are many, so its vote
+    # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
+    reliability = {
+        m: min(1.0, max(0.2, (max(prior(p) for p in o) - 3.0) / 3.0)) for m, o in places.items()
+    }
+    hint_set = set(hints)
+    base = _weights()
+    for country in demonyms:
+        base[country] += DEMONYM_SUPPORT
+    for country in hint_set:
+        base[country] += HINT_SUPPORT
+    # Two rounds: each name's country shares, then each name read in the light of the others.
+    none = _weights()
+    shares = {m: _shares(o, none, none) for m, o in places.items()}
+    by_key: dict[str, list[Mention]] = {}
+    for m in places:
+        by_key.setdefault(m.key, []).append(m)
+    support: dict[Mention, Weights] = {}
+    within: dict[Mention, Weights] = {}
+    for _round in range(2):
+        support = {m: _support(m, shares, base, countrywide, weak, reliability) for m in places}
+        within = {m: _within(m, by_key, shares) for m in places}
+        shares = {m: _shares(o, support[m], within[m]) for m, o in places.items()}
+    out: dict[Mention, Place] = {}
+    countries: list[str] = []
+    for mention in sorted(places, key=lambda m: m.char):
+        options = places[mention]
+        sup, inside = support[mention], within[mention]
+        chosen = max(options, key=lambda p, s=sup, i=inside: _score(p, s, i))  # type: ignore[misc]
+        country = chosen.country
+        named = chosen.kind in _COUNTRY_KINDS
+        small = not named and max(p.population for p in options) < VILLAGE_POPULATION
+        if inside and inside.get(country, 0.0) < 0.5 and small:
+            continue  # a village of the unit written with it that the data lacks
+        if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
+            continue
+        region = chosen.region or next(
+            (p.region for p in options if p.country == country and p.region), None
+        )
+        lone = (
+            not named
+            and chosen.kind in {"city", "alternate"}
+            and chosen.population < LONE_POPULATION
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and not inside
+        )
+        best = _score(chosen, sup, inside)
+        rival = max(
+            (_score(p, sup, inside) for p in options if p.country != country), default=-math.inf
+        )
+        # Out of line: nothing supports its country while the article's other places agree
+        # on another one ("Colonia Centro" beside Mexican towns is no German place).
+        stray = (
+            not named
+            and not _famous(options, False)
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and max(sup.values(), default=0.0) >= 1.0
+        )
+        ambiguous = rival > best - CLEAR or lone or stray
+        out[mention] = Place(mention.key[:300], country, region, ambiguous)
+        if not ambiguous:
+            countries.append(country)
+    if not countries:
+        countries = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
+    return Resolution(out, list(dict.fromkeys(countries)))
+
+
+def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
+    return any(
+        p.kind in _COUNTRY_KINDS
+        or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
+        or (in_name and p.kind == "region" and p.population >= LARGE_REGION)
+        for p in options
+    )
+
+
+def _support(
+    mention: Mention,
+    shares: dict[Mention, Weights],
+    base: Weights,
+    countrywide: set[Mention],
+    weak: set[Mention],
+    reliability: dict[Mention, float],
+) -> Weights:
+    """Country -> how much the article's other place names (each counted once, weak ones
+    not at all) and its demonyms and actors say the mention is there."""
+    out = _weights(base)
+    seen: set[str] = {mention.key}
+    for other, share in shares.items():
+        if other.key in seen or other in weak:
+            continue
+        seen.add(other.key)
+        weight = COUNTRY_NAME_SUPPORT if other in countrywide else reliability[other]
+        for country, value in share.items():
+            out[country] += weight * value
+    return out
+
+
+def _within(
+    mention: Mention, by_key: dict[str, list[Mention]], shares: dict[Mention, Weights]
+) -> Weights:
+    """Country -> share of the larger units written with the mention."""
+    out = _weights()
+    for key in mention.within:
+        for other in by_key.get(key, ())[:1]:
+            for country, value in shares[other].items():
+                out[country] = max(out[country], value)
+    return out

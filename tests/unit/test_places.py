@@ -1,0 +1,165 @@
+"""Places reasoned like a geocoder (issues 21 and 25): the resolver on its own (pure, with
+made-up readings) and the traps the issues name, through the extraction stage with both
+pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.models import Article, EventRecord
+from streams.nlp.gazetteer import PlaceName, place_readings
+from streams.pipeline.extract import extract_batch
+from streams.pipeline.places import Mention, resolve
+
+# -- the resolver, on readings made up for the test ------------------------------------------
+
+READINGS = {
+    "Capital": (PlaceName("AA", None, "city", 2_000_000), PlaceName("BB", None, "city", 300)),
+    "Hamlet": (PlaceName("CC", None, "city", 600),),
+    "Twin": (PlaceName("AA", None, "city", 40_000), PlaceName("BB", None, "city", 45_000)),
+    "Province": (PlaceName("BB", "BB-P", "region", 1_500_000),),
+    "Realm": (PlaceName("AA", None, "country"),),
+    "Realmish": (PlaceName("BB", None, "demonym"),),
+}
+
+
+def lookup(key: str) -> tuple[PlaceName, ...]:
+    return READINGS.get(key, ())
+
+
+def at(*keys: str, **flags: Any) -> list[Mention]:
+    return [Mention(key, n * 10, 0, **flags) for n, key in enumerate(keys)]
+
+
+def test_a_famous_place_beats_its_small_namesake() -> None:
+    result = resolve(at("Capital"), lookup)
+    assert result.countries == ["AA"] and not next(iter(result.places.values())).ambiguous
+
+
+def test_the_other_places_of_the_article_decide_an_ambiguous_name() -> None:
+    assert resolve(at("Twin", "Province"), lookup).countries == ["BB"]
+    assert resolve(at("Twin", "Realm"), lookup).countries == ["AA"]
+
+
+def test_near_equal_readings_are_ambiguous_and_give_no_country() -> None:
+    result = resolve(at("Twin"), lookup)
+    assert result.countries == [] and all(p.ambiguous for p in result.places.values())
+
+
+def test_a_lone_small_place_is_kept_as_ambiguous_without_a_country() -> None:
+    result = resolve(at("Hamlet"), lookup)
+    (place,) = result.places.values()
+    assert place.country == "CC" and place.ambiguous and result.countries == []
+
+
+def test_a_village_written_with_a_larger_unit_it_is_not_in_is_left_out() -> None:
+    village, province = Mention("Hamlet", 0, 0, within=("Province",)), Mention("Province", 9, 0)
+    result = resolve([village, province], lookup)
+    assert result.countries == ["BB"] and village not in result.places
+
+
+def test_demonyms_are_evidence_and_a_fallback_not_places() -> None:
+    assert resolve(at("Twin", "Realmish"), lookup).countries == ["BB"]
+    result = resolve(at("Realmish"), lookup)
+    assert result.countries == ["BB"] and result.places == {}
+
+
+def test_armed_actors_home_countries_only_when_no_place_resolves() -> None:
+    assert resolve(at("Province"), lookup, hints=["AA"]).countries == ["BB"]
+    assert resolve(at("Nowhere"), lookup, hints=["AA"]).countries == ["AA"]
+
+
+def test_a_weak_mention_needs_support_and_a_common_noun_never_counts() -> None:
+    assert resolve(at("Twin", weak=True), lookup).countries == []
+    weak = Mention("Twin", 0, 0, weak=True)
+    assert resolve([weak, Mention("Province", 9, 0)], lookup).countries == ["BB"]
+    common = Mention("Twin", 0, 0, weak=True, common=True)
+    result = resolve([common, Mention("Province", 9, 0)], lookup)
+    assert result.countries == ["BB"] and common not in result.places
+
+
+def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
+    assert resolve(at("Capital", weak=True, common=True), lookup).countries == ["AA"]
+    assert resolve(at("Realm", weak=True), lookup).countries == ["AA"]
+    # A large region opening an organisation's name ("Texas Instruments") still counts;
+    # as the first word of a sentence it needs support.
+    assert resolve(at("Province", weak=True, in_name=True), lookup).countries == ["BB"]
+    assert resolve(at("Province", weak=True), lookup).countries == []
+
+
+# -- the traps of the issues, through the stage -----------------------------------------------
+
+
+def record(nlp: Any, text: str) -> EventRecord:
+    (result,) = extract_batch(nlp, [Article(id="t", content_hash="-", text=text)])
+    assert isinstance(result, EventRecord), result
+    return result
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "never"),
+    [
+        ("Gunmen ambushed a convoy in Timbo-Timbo, North Kivu, killing two.", "CD", {"US", "BR"}),
+        ("Armed men carjacked a Toyota Landcruiser in North Galkayo.", "SO", {"JP"}),
+        (
+            "Presumed JNIM militants seized a vehicle between Barsalogho (Barsalogho, "
+            "Sanmatenga) and Kaya.",
+            "BF",
+            {"ML"},
+        ),
+        (
+            "Islamic State West Africa Province fighters attacked troops near Monguno, "
+            "Borno, towards Lake Chad.",
+            "NG",
+            {"US"},
+        ),
+        (
+            "Police spokesman Mansir Hassan said 12 people were arrested in Kano.",
+            "NG",
+            {"IN"},
+        ),
+        ("Man shot dead in Atlanta, Georgia, police said.", "US", {"CI", "GE"}),
+        ("Rioters clashed with police in Manchester after the match.", "GB", {"JM"}),
+        ("Two men were fatally assaulted in Verulam (eThekwini, KwaZulu-Natal).", "ZA", {"BR"}),
+        ("Dahalo raided cattle in Analalava (Analalava, Sofia).", "MG", {"BG"}),
+    ],
+)
+def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
+    countries = set(record(nlp, text).countries)
+    assert country in countries and not countries & never
+
+
+def test_admin_units_resolve_in_english_and_local_forms() -> None:
+    for name, country in [
+        ("North Kivu", "CD"),
+        ("Nord-Kivu", "CD"),
+        ("Central Equatoria", "SS"),
+        ("Borno", "NG"),
+        ("Sanmatenga", "BF"),
+        ("Galguduud", "SO"),
+    ]:
+        assert country in {p.country for p in place_readings(name)}, name
+
+
+def test_common_nouns_and_news_words_give_no_country(nlp: Any) -> None:
+    text = "Oil prices rose as tension in the Gulf grew. Free trade talks resumed in Geneva."
+    assert record(nlp, text).countries == ("CH",)
+    assert "PG" not in record(nlp, "Tankers crossed the Gulf on Monday.").countries
+
+
+def test_a_famous_city_before_its_small_namesake(nlp: Any) -> None:
+    assert record(nlp, "Dock workers in Portland went on strike.").countries == ("US",)
+    assert record(nlp, "Protesters marched in Manchester on Sunday.").countries == ("GB",)
+
+
+def test_a_us_state_before_the_country_of_that_name_in_a_us_context(nlp: Any) -> None:
+    assert record(nlp, "A man was shot in Savannah, Georgia.").countries == ("US",)
+    assert record(nlp, "Troops were deployed in Georgia near the border.").countries == ("GE",)
+
+
+def test_a_lone_small_place_gives_no_country_at_high_confidence(nlp_model: Any) -> None:
+    rec = record(nlp_model, "Two soldiers were killed during an ambush in Amou.")
+    assert "FR" not in rec.countries
+    assert all(p.ambiguous for p in rec.places if p.country == "FR")
