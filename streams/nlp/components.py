@@ -16,6 +16,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from streams.nlp.actors import ActorNames, text_variants
+from streams.nlp.gate import Gate, load_gate
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
@@ -54,8 +55,12 @@ class GazetteerComponent:
         actors: tuple[Actor, ...],
         places: Iterable[str],
         places_path: Path | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.taxonomy = taxonomy
+        # Whether an article reports an incident at all: the extract stage asks it once per
+        # article, before the incident themes count.
+        self.gate = gate or load_gate()
         # The place file the extract stage resolves names with (None: the shipped one).
         self.places_path = places_path
         self.actor_info = {a.name: a for a in actors}
@@ -150,10 +155,16 @@ def _longest(hits: Iterable[Hit]) -> list[Hit]:
 
 @Language.factory(
     "tocsin_gazetteer",
-    default_config={"themes_path": "", "actors_path": "", "places_path": ""},
+    default_config={"themes_path": "", "actors_path": "", "places_path": "", "gate_path": ""},
 )
 def make_gazetteer(
-    nlp: Language, name: str, *, themes_path: str, actors_path: str, places_path: str
+    nlp: Language,
+    name: str,
+    *,
+    themes_path: str,
+    actors_path: str,
+    places_path: str,
+    gate_path: str,
 ) -> GazetteerComponent:
     """Build the component; empty paths mean the files shipped in ``streams/nlp/data``."""
     return GazetteerComponent(
@@ -162,4 +173,5 @@ def make_gazetteer(
         load_actors(Path(actors_path) if actors_path else None),
         matchable_places(Path(places_path) if places_path else None),
         Path(places_path) if places_path else None,
+        load_gate(Path(gate_path) if gate_path else None),
     )

@@ -27,6 +27,7 @@ from spacy.tokens import Doc, Span, Token
 from streams.models import TEXT_MAX, Article, Event, EventRecord, Evidence, Place, Rejected
 from streams.nlp import model_name
 from streams.nlp.components import GazetteerComponent, Hit
+from streams.nlp.gate import INCIDENT_THEMES
 from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, is_place_name, place_readings
 
 STAGE = "extract"
@@ -549,6 +550,10 @@ def _record(
     mentions, _people = _mentions(reading, component.places_path)
     home = _home_countries(reading.names, component)
     places = _resolve(mentions, component.places_path, home)
+    # Most news is not an event: below the gate's threshold the incident themes are not
+    # reported (their events stay, with the low confidence the score gives them).
+    incident = round(component.gate.score(reading.names.text), 3)
+    gated = incident < component.gate.threshold
     by_sentence: dict[int, list[Place]] = {}
     for mention, place in places.items():
         by_sentence.setdefault(mention.sentence, []).append(place)
@@ -589,6 +594,8 @@ def _record(
             confidence += 0.1 if near else 0.0
             if negated or hypothetical:
                 confidence *= 0.3
+            if theme in INCIDENT_THEMES:  # an incident the article may not report at all
+                confidence *= 0.6 + 0.4 * incident
             event = Event(
                 theme=theme,
                 trigger=span.text[:300],
@@ -609,9 +616,10 @@ def _record(
                 # Reported as well, never the primary: its re-reading is the main happening.
                 shadows.add(len(events))
                 events.append((replace(event, theme=hit.label), hit.weight, unit.index, True))
-    themes, primary = _themes(events, taxonomy, bool(article.title))
+    counted = [e for e in events if not (gated and e[0].theme in INCIDENT_THEMES)]
+    themes, primary = _themes(counted, taxonomy, bool(article.title))
     evidence: dict[str, Evidence] = {}
-    for event, _w, _n, _c in events:
+    for event, _w, _n, _c in counted:
         if not (event.negated or event.hypothetical) and event.theme not in evidence:
             evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
     ordered_places = [places[m] for m in mentions if m in places]
@@ -636,6 +644,7 @@ def _record(
         ),
         regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
         text=article.text[:TEXT_MAX],
+        incident=incident,
     )
 
 
