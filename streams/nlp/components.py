@@ -37,6 +37,7 @@ for _name in (
     "negative_hits",
     "cue_hits",
     "agent_hits",
+    "frame_hits",
 ):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
@@ -46,7 +47,8 @@ class GazetteerComponent:
     """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` (label ``PLACE``: the
     text is looked up in :func:`~streams.nlp.gazetteer.place_readings`), ``negative_hits``
     (negative terms, label ``*`` for the global ones), ``cue_hits`` (``NEG``/``HYP``
-    cues) and ``agent_hits`` (``state``/``non_state`` agent nouns)."""
+    cues), ``agent_hits`` (``state``/``non_state`` agent nouns) and ``frame_hits`` (words
+    of the taxonomy's frames, labelled with the frame's name)."""
 
     def __init__(
         self,
@@ -87,6 +89,10 @@ class GazetteerComponent:
         self.cues.add("NEG", _docs(nlp, taxonomy.negation_cues))
         self.cues.add("HYP", _docs(nlp, taxonomy.hypothetical_cues))
         self.cues.add("CAUSE", _docs(nlp, taxonomy.cause_cues))
+        # Words of sport, markets, culture and tech: which frame an article is written in.
+        self.frames = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for frame in taxonomy.frames:
+            self.frames.add(frame.name, _docs(nlp, frame.words))
         self.agents = PhraseMatcher(nlp.vocab, attr="LOWER")
         for agent_class, words in taxonomy.agents.items():
             self.agents.add(agent_class, _docs(nlp, words))
@@ -104,6 +110,7 @@ class GazetteerComponent:
         doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
+        doc._.frame_hits = [Hit(s, e, strings[m]) for m, s, e in self.frames(doc)]
         doc._.actor_hits = [
             h
             for h in _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
