@@ -131,3 +131,25 @@ def test_features_are_words_and_bigrams_of_the_opening() -> None:
     assert len(features("Police fired tear gas")) == 7  # 4 words + 3 bigrams (no collision)
     assert features("Police fired") == features("POLICE, fired 12")  # case, digits ignored
     assert features("") == {}
+
+
+POLITICS = (
+    "The opposition leader said on Friday that the result of the presidential election was "
+    "a fraud and called on the electoral commission to publish the count. Ministers said the "
+    "vote had been free and fair, and the finance minister told parliament that the budget "
+    "would be presented next week as planned. Analysts said the row could delay the talks "
+    "with the IMF on a new loan programme."
+)
+
+
+def test_a_strong_trigger_in_the_headline_passes_the_gate_a_weak_one_does_not(nlp: Any) -> None:
+    """Political news scores low at the gate; protesters in its headline still count (the
+    gate transfers weakly to styles it was not trained on), with a low confidence."""
+    threshold = load_gate().threshold
+    record = extract(nlp, POLITICS, title="Protesters march on parliament after disputed vote")
+    assert record.incident is not None and record.incident < threshold
+    assert "protest" in record.themes
+    assert max(e.confidence for e in record.events if e.theme == "protest") < 0.5
+    weak = extract(nlp, POLITICS, title="Crowds gathered outside parliament after disputed vote")
+    assert weak.incident is not None and weak.incident < threshold
+    assert "protest" not in weak.themes
