@@ -159,6 +159,8 @@ class EventRecord:
     regions: tuple[str, ...] = ()
     # The article's text, cut to TEXT_MAX characters: what keyword queries match.
     text: str = ""
+    # The event gate's score (streams/nlp/gate.py): does the article report an incident?
+    incident: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +179,7 @@ class EventRecord:
             "events": [e.to_dict() for e in self.events],
             "regions": list(self.regions),
             "text": self.text,
+            **({"incident": self.incident} if self.incident is not None else {}),
         }
 
     @classmethod
@@ -197,6 +200,7 @@ class EventRecord:
             events=tuple(Event.from_dict(e) for e in data.get("events", ())),
             regions=tuple(data.get("regions", ())),
             text=data.get("text") or "",
+            incident=data.get("incident"),
         )
 
 

@@ -16,6 +16,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from streams.nlp.actors import ActorNames, text_variants
+from streams.nlp.gate import Gate, load_gate
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
 
@@ -36,6 +37,7 @@ for _name in (
     "negative_hits",
     "cue_hits",
     "agent_hits",
+    "frame_hits",
 ):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
@@ -45,7 +47,8 @@ class GazetteerComponent:
     """Annotates ``doc._.theme_hits``, ``actor_hits``, ``place_hits`` (label ``PLACE``: the
     text is looked up in :func:`~streams.nlp.gazetteer.place_readings`), ``negative_hits``
     (negative terms, label ``*`` for the global ones), ``cue_hits`` (``NEG``/``HYP``
-    cues) and ``agent_hits`` (``state``/``non_state`` agent nouns)."""
+    cues), ``agent_hits`` (``state``/``non_state`` agent nouns) and ``frame_hits`` (words
+    of the taxonomy's frames, labelled with the frame's name)."""
 
     def __init__(
         self,
@@ -54,8 +57,12 @@ class GazetteerComponent:
         actors: tuple[Actor, ...],
         places: Iterable[str],
         places_path: Path | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.taxonomy = taxonomy
+        # Whether an article reports an incident at all: the extract stage asks it once per
+        # article, before the incident themes count.
+        self.gate = gate or load_gate()
         # The place file the extract stage resolves names with (None: the shipped one).
         self.places_path = places_path
         self.actor_info = {a.name: a for a in actors}
@@ -82,6 +89,10 @@ class GazetteerComponent:
         self.cues.add("NEG", _docs(nlp, taxonomy.negation_cues))
         self.cues.add("HYP", _docs(nlp, taxonomy.hypothetical_cues))
         self.cues.add("CAUSE", _docs(nlp, taxonomy.cause_cues))
+        # Words of sport, markets, culture and tech: which frame an article is written in.
+        self.frames = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for frame in taxonomy.frames:
+            self.frames.add(frame.name, _docs(nlp, frame.words))
         self.agents = PhraseMatcher(nlp.vocab, attr="LOWER")
         for agent_class, words in taxonomy.agents.items():
             self.agents.add(agent_class, _docs(nlp, words))
@@ -99,6 +110,7 @@ class GazetteerComponent:
         doc._.cue_hits = [Hit(s, e, strings[m]) for m, s, e in self.cues(doc)]
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
+        doc._.frame_hits = [Hit(s, e, strings[m]) for m, s, e in self.frames(doc)]
         doc._.actor_hits = [
             h
             for h in _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
@@ -150,10 +162,16 @@ def _longest(hits: Iterable[Hit]) -> list[Hit]:
 
 @Language.factory(
     "tocsin_gazetteer",
-    default_config={"themes_path": "", "actors_path": "", "places_path": ""},
+    default_config={"themes_path": "", "actors_path": "", "places_path": "", "gate_path": ""},
 )
 def make_gazetteer(
-    nlp: Language, name: str, *, themes_path: str, actors_path: str, places_path: str
+    nlp: Language,
+    name: str,
+    *,
+    themes_path: str,
+    actors_path: str,
+    places_path: str,
+    gate_path: str,
 ) -> GazetteerComponent:
     """Build the component; empty paths mean the files shipped in ``streams/nlp/data``."""
     return GazetteerComponent(
@@ -162,4 +180,5 @@ def make_gazetteer(
         load_actors(Path(actors_path) if actors_path else None),
         matchable_places(Path(places_path) if places_path else None),
         Path(places_path) if places_path else None,
+        load_gate(Path(gate_path) if gate_path else None),
     )

