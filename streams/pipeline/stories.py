@@ -84,7 +84,10 @@ class StoryConfig:
     headline_weight: float = 2.0
     entity_weight: float = 1.5
     number_weight: float = 1.0
-    lead_chars: int = 1500  # text read besides the headline
+    lead_chars: int = 800  # text read besides the headline, at full weight
+    body_chars: int = 4000  # text read past the lead, at body_weight
+    body_weight: float = 0.5
+    untitled_headline_chars: int = 100  # opening characters that count as the headline
     max_stories: int = 200_000  # live stories kept (the sweep evicts the oldest past this)
     max_ids: int = 20  # articles and distinct sources remembered per story
     max_terms: int = 80  # profile terms kept per story
@@ -278,8 +281,14 @@ def features(record: EventRecord, config: StoryConfig = StoryConfig()) -> dict[s
     text = record.text
     if title and text.startswith(title):
         text = text[len(title) :]
+    elif not title and config.untitled_headline_chars:
+        # No headline (a feed without titles): the text's opening words stand in for it.
+        title, text = text[: config.untitled_headline_chars], text
     _add_text(vector, title, config.headline_weight, config.number_weight)
     _add_text(vector, text[: config.lead_chars], 1.0, config.number_weight)
+    if config.body_chars:
+        body = text[config.lead_chars : config.lead_chars + config.body_chars]
+        _add_text(vector, body, config.body_weight, config.number_weight)
     names = [*record.actors, *(p.text for p in record.places)]
     for event in record.events:
         for role in (event.actor, event.target):
