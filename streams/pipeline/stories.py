@@ -217,6 +217,7 @@ _CALENDAR = {
     *("september", "october", "november", "december", "today", "yesterday"),
     *("mr", "mrs", "ms", "dr", "said", "says", "new", "year", "years", "week", "told"),
 }
+_DIGIT = re.compile(r"\d")
 _STEMMER = snowballstemmer.stemmer("english")
 RARE = 6.5  # a word's weight is RARE minus its Zipf frequency (wordfreq: "the" 7.7, "riot" 4.2)
 MIN_WEIGHT = 1.0  # words more common than Zipf 5.5 ("police", "people") are not terms
@@ -243,32 +244,39 @@ def _entity_weight(name: str) -> float:
     return max((rarity(w) for w in words), default=0.0)
 
 
-def _tokens(text: str) -> Iterable[str]:
-    """Lowercase tokens worth a look: no stopwords, no calendar words, and words run together
-    by a dot ("injuries.The", "reportlinker.com") split (a number keeps its decimal point)."""
-    for match in _TOKEN.finditer(text):
-        token = match.group().strip("'’.-").lower()
-        parts = [token] if "." not in token or token[0].isdigit() else token.split(".")
-        for part in parts:
-            part = part.strip("'’-")
-            if len(part) >= 2 and part not in STOP_WORDS and part not in _CALENDAR:
-                yield part
+@lru_cache(maxsize=300_000)
+def _terms_of(raw: str) -> tuple[tuple[str, float], ...]:
+    """The (term, weight) pairs of one raw token, weight 0 for a number (weighted by the
+    caller): lowercased, no stopwords or calendar words, words run together by a dot
+    ("injuries.The", "reportlinker.com") split (a number keeps its decimal point), words
+    more common than ``MIN_WEIGHT`` allows and codes with digits inside left out. Cached:
+    news repeats its words."""
+    token = raw.strip("'’.-").lower()
+    parts = [token] if "." not in token or token[:1].isdigit() else token.split(".")
+    out = []
+    for part in parts:
+        part = part.strip("'’-")
+        if len(part) < 2 or part in STOP_WORDS or part in _CALENDAR:
+            continue
+        if part[0].isdigit():
+            out.append(("n:" + part, 0.0))
+        elif not _DIGIT.search(part):
+            weight = rarity(part)
+            if weight >= MIN_WEIGHT:
+                out.append(("w:" + _stem(part), weight))
+    return tuple(out)
 
 
 def _add_text(vector: dict[str, float], text: str, scale: float, number_weight: float) -> None:
-    counts: dict[str, tuple[int, float]] = {}
-    for token in _tokens(text):
-        if any(c.isdigit() for c in token):
-            if not token[0].isdigit() or len(token) < 2:
-                continue  # codes, handles and single digits
-            term, weight = "n:" + token, number_weight * 3.0
-        else:
-            weight = rarity(token)
-            if weight < MIN_WEIGHT:
-                continue
-            term = "w:" + _stem(token)
-        n, w = counts.get(term, (0, 0.0))
-        counts[term] = (n + 1, max(w, weight))
+    counts: dict[str, list[float]] = {}
+    number = number_weight * 3.0
+    for raw in _TOKEN.findall(text):
+        for term, weight in _terms_of(raw):
+            seen = counts.get(term)
+            if seen is None:
+                counts[term] = [1.0, weight or number]
+            else:
+                seen[0] += 1.0
     for term, (n, weight) in counts.items():
         vector[term] = vector.get(term, 0.0) + scale * weight * (1.0 + math.log(n))
 
@@ -344,7 +352,8 @@ def similarity(
         return 0.0
     profile: Mapping[str, float] = story["profile"]
     norm = story.get("norm") or math.sqrt(sum(v * v for v in profile.values())) or 1.0
-    dot = sum(w * profile[t] for t, w in terms.items() if t in profile)
+    small, large = (terms, profile) if len(terms) < len(profile) else (profile, terms)
+    dot = sum(w * large[t] for t, w in small.items() if t in large)
     score = dot / norm
     if record is not None:
         themes = set(record.themes)
