@@ -108,10 +108,10 @@ def main() -> int:
         joined += kind == "rewrite" and not update.is_new
     every = times["rewrite"] + times["new"]
     every.sort()
+    p50, p99 = 1000 * every[len(every) // 2], 1000 * every[int(0.99 * len(every))]
     print(
         f"assign with {live} live stories: mean {1000 * statistics.fmean(every):.2f} ms,"
-        f" p50 {1000 * every[len(every) // 2]:.2f} ms, p99 {1000 * every[int(0.99 * len(every))]:.2f}"
-        f" ms per article ({len(every)} articles: rewrites mean"
+        f" p50 {p50:.2f} ms, p99 {p99:.2f} ms per article ({len(every)} articles: rewrites mean"
         f" {1000 * statistics.fmean(times['rewrite']):.2f} ms, new"
         f" {1000 * statistics.fmean(times['new']):.2f} ms)"
     )
