@@ -196,6 +196,11 @@ def score(stream: Stream, outcome: Outcome) -> dict[str, Any]:
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "recall": tp / len(pos) if pos else 1.0,
         "alerts_per_pair": sum(per_pair) / len(per_pair) if per_pair else 0.0,
+        # Over the positive pairs that got any alert (an article with no theme gets none).
+        "alerted_pairs": sum(1 for n in per_pair if n),
+        "alerts_per_alerted_pair": (
+            sum(per_pair) / sum(1 for n in per_pair if n) if any(per_pair) else 0.0
+        ),
         "stories": len(set(outcome.story.values())),
     }
 
@@ -205,7 +210,8 @@ def row(label: str, stream: Stream, config: StoryConfig) -> str:
     return (
         f"  {label:34s} {s['tp']:3d}/{s['positives']:<3d} {s['recall']:6.3f}"
         f"   {s['fp']:3d}/{s['negatives']:<3d} {s['precision']:6.3f}"
-        f"   {s['alerts_per_pair']:5.2f}   {s['stories']:4d}"
+        f"   {s['alerts_per_pair']:5.2f} ({s['alerts_per_alerted_pair']:.2f} over"
+        f" {s['alerted_pairs']} alerted)   {s['stories']:4d}"
     )
 
 
@@ -263,7 +269,7 @@ def main() -> int:
         )
         print(
             "  grouping                           recall (of same)   FP/neg>=3.0 prec"
-            "   alerts/pair  stories"
+            "   alerts/pair (over alerted pairs)  stories"
         )
         if args.sweep:
             for t in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
