@@ -218,3 +218,26 @@ def test_story_ids_do_not_depend_on_the_order_within_a_batch(
             (a["alert_id"], a["article_id"], a["revision"]) for a in runs[0].outputs["alerts"]
         }
     assert [a["article_id"] for a in runs[0].outputs["alerts"] if a["kind"] == "new"] == ["u02"]
+
+
+def test_run_local_honours_the_story_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TOCSIN_STORY_WINDOW_HOURS=1``: the report 2.5 hours after the others starts a story."""
+    from streams import cli
+
+    source = tmp_path / "nairobi.jsonl"
+    source.write_bytes(b"\n".join(orjson.dumps(a) for a in NAIROBI) + b"\n")
+
+    def stories_of(out: Path) -> dict[str, str]:
+        updates = [orjson.loads(x) for x in (out / "stories.jsonl").read_bytes().splitlines()]
+        return {u["article"]["article_id"]: u["story_id"] for u in updates}
+
+    monkeypatch.delenv("TOCSIN_STORY_WINDOW_HOURS", raising=False)
+    args = ["run", "--local", "--input", str(source), "--model", "blank", "--out"]
+    assert cli.main([*args, str(tmp_path / "default")]) == 0
+    assert len(set(stories_of(tmp_path / "default").values())) == 1
+    monkeypatch.setenv("TOCSIN_STORY_WINDOW_HOURS", "1")
+    assert cli.main([*args, str(tmp_path / "short")]) == 0
+    short = stories_of(tmp_path / "short")
+    assert short["u02"] == short["u03"] != short["u01"]
