@@ -10,15 +10,17 @@ arithmetic is in ``docs/architecture.md``).
 
 Similarity (:func:`similarity`) is the cosine between the article's term vector and the
 story's (the sum of its articles' unit vectors), each term weighted by its rarity in English
-(``wordfreq``'s shipped frequencies), headline terms weighing more than the lead's, entities,
-places and numbers more than words. It is scaled down linearly with the time distance, by up
-to ``time_decay`` at ``window_s``, by ``theme_mismatch`` when both sides have themes and share
-none (a protest and a riot may be one happening, so themes are scored, not required) and by
-``place_conflict`` when both name places below country level and share none (gunmen abducting
-traders in Mombasa and in Kisumu are two happenings). An article joins the best story that
-reaches ``threshold``; any other candidate that reaches ``merge_threshold`` too is merged into
-one story with it (:func:`_merge`): the story first seen earliest survives (ties: the smaller
-id), the other's id goes to the survivor's ``merged_from``.
+(``wordfreq``'s shipped frequencies), headline terms weighing more than the lead's, names and
+numbers more than words. Names count only when the headline or lead says them (a page's
+country menu says nothing of its story); a text without a headline lends its opening words
+as one. The cosine is scaled down linearly with the time distance, by up to ``time_decay`` at
+``window_s``, by ``theme_mismatch`` when both sides have themes and share none (a protest and
+a riot may be one happening, so themes are scored, not required) and by ``place_conflict``
+when the article's main town or region (the first it names) is not among the story's (gunmen
+abducting traders in Mombasa and in Kisumu are two happenings). An article joins the best
+story that reaches ``threshold``; any other candidate that reaches ``merge_threshold`` too is
+merged into one story with it (:func:`_merge`): the story first seen earliest survives
+(ties: the smaller id), the other's id goes to the survivor's ``merged_from``.
 
 A story holds the union of its articles' themes, countries, regions and actors: the match
 stage matches subscriptions against the story, so a protest that turns into a riot alerts a
