@@ -91,6 +91,8 @@ def main() -> int:
         stories.assign(record, state, START, config)
         if n % max(1, args.stories // (args.probe // 2)) == 0:
             originals.append(record)
+        if n and n % 10_000 == 0:
+            print(f"  {n} stories, {time.perf_counter() - started:.0f}s", flush=True)
     fill = time.perf_counter() - started
     live = sum(k.startswith("s:") for k in state)
     print(f"filled {live} live stories in {fill:.0f}s ({1000 * fill / args.stories:.2f} ms each)")
