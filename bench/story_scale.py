@@ -85,7 +85,7 @@ def main() -> int:
     state: dict[str, Any] = {}
     span = 0.5 * config.window_s  # every story stays live
     originals = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for n in range(args.stories):
         record = article(rng, words, n, START + span * n / args.stories)
         stories.assign(record, state, START, config)
@@ -94,18 +94,24 @@ def main() -> int:
         if n and n % 10_000 == 0:
             print(f"  {n} stories, {time.perf_counter() - started:.0f}s", flush=True)
     fill = time.perf_counter() - started
+    fill_cpu = time.process_time() - cpu_started
     live = sum(k.startswith("s:") for k in state)
-    print(f"filled {live} live stories in {fill:.0f}s ({1000 * fill / args.stories:.2f} ms each)")
+    print(
+        f"filled {live} live stories in {fill:.0f}s ({1000 * fill / args.stories:.2f} ms each;"
+        f" CPU {1000 * fill_cpu / args.stories:.2f} ms each)"
+    )
     at = START + span
     probes = []
     for n in range(args.probe // 2):
         probes.append(("rewrite", rewrite(rng, rng.choice(originals), n, at)))
         probes.append(("new", article(rng, words, args.stories + n, at)))
     times: dict[str, list[float]] = {"rewrite": [], "new": []}
+    cpu: list[float] = []  # CPU time: what the stage costs on a machine shared with others
     joined = 0
     for kind, record in probes:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         update = stories.assign(record, state, START, config)
+        cpu.append(time.process_time() - c0)
         times[kind].append(time.perf_counter() - t0)
         joined += kind == "rewrite" and not update.is_new
     every = times["rewrite"] + times["new"]
@@ -116,6 +122,12 @@ def main() -> int:
         f" p50 {p50:.2f} ms, p99 {p99:.2f} ms per article ({len(every)} articles: rewrites mean"
         f" {1000 * statistics.fmean(times['rewrite']):.2f} ms, new"
         f" {1000 * statistics.fmean(times['new']):.2f} ms)"
+    )
+    cpu.sort()
+    print(
+        f"CPU time per article: mean {1000 * statistics.fmean(cpu):.2f} ms,"
+        f" p50 {1000 * cpu[len(cpu) // 2]:.2f} ms, p99 {1000 * cpu[int(0.99 * len(cpu))]:.2f} ms"
+        f" (load {os.getloadavg()[0]:.1f})"
     )
     print(f"rewrites that joined their story: {joined}/{len(times['rewrite'])}")
     size = sum(len(k) + len(orjson.dumps(v)) for k, v in state.items())
