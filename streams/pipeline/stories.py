@@ -93,9 +93,9 @@ class StoryConfig:
     max_stories: int = 200_000  # live stories kept (the sweep evicts the oldest past this)
     max_ids: int = 20  # articles and distinct sources remembered per story
     max_terms: int = 80  # profile terms kept per story
-    max_postings: int = 64  # stories remembered per index term (the latest)
-    index_terms: int = 24  # an article's heaviest terms, indexed and looked up
-    candidates: int = 12  # best index hits scored in full
+    max_postings: int = 32  # stories remembered per index term (the latest)
+    index_terms: int = 16  # an article's heaviest terms, indexed and looked up
+    candidates: int = 8  # best index hits scored in full
     max_union: int = 30  # themes, countries, regions, actors kept per story
 
     @classmethod
