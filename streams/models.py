@@ -292,6 +292,8 @@ class Alert:
     sources: tuple[str, ...]
     alerted_at: str
     owner: str = "default"
+    # The story the alert was raised on, when it has since been merged into ``story_id``.
+    merged_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -53,14 +53,15 @@ ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_n
 ARTICLES_DUPLICATES = TopicSpec(
     "news.articles.duplicates.v1", key="original article id", local_name="duplicates"
 )
-# Events are keyed by story key (<theme>|<first country>) so the candidate stories of a key
-# meet on one partition of the stories agent; story updates by story id, the match state key.
-EVENTS = TopicSpec("news.events.v1", key="story key (<theme>|<first country>)", local_name="events")
-STORIES = TopicSpec("news.stories.v1", key="story id", local_name="stories")
+# Events are keyed by story key (the language space, pipeline/stories.py) so every candidate
+# story of an article is on one partition of the stories agent; story updates by story key
+# too, so the match stage sees a story and the stories merged into it on one partition.
+EVENTS = TopicSpec("news.events.v1", key="story key (language space)", local_name="events")
+STORIES = TopicSpec("news.stories.v1", key="story key (language space)", local_name="stories")
 # Copies join their original's story (pipeline/stories.py, "copies"): memberships and
 # duplicates meet by original article id, copies go on to the stories agent by story key.
 STORY_MEMBERS = TopicSpec("news.stories.members.v1", key="article id")
-STORY_COPIES = TopicSpec("news.stories.copies.v1", key="story key (<theme>|<first country>)")
+STORY_COPIES = TopicSpec("news.stories.copies.v1", key="story key (language space)")
 ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
 DIGESTS = TopicSpec("news.digests.v1", key="subscription id", local_name="digests")
 SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)

@@ -16,10 +16,10 @@ from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, send_dead_letter, stage_boundary
 from streams.agents.monitor import relay_origin
-from streams.models import Article, Rejected
+from streams.models import Article, EventRecord, Rejected
 from streams.nlp.pool import ExtractPool, ModelSpec
 from streams.pipeline.extract import STAGE
-from streams.pipeline.stories import story_key
+from streams.pipeline.stories import order_key, story_key
 
 log = logging.getLogger(__name__)
 _pool: ExtractPool | None = None
@@ -75,7 +75,13 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
             continue
         articles = [article for _event, article in decoded]
         results = await pool.extract(articles)
-        for (event, article), result in zip(decoded, results, strict=True):
+        # Sent in stories.order_key order (as run --local does): story ids then do not depend
+        # on the order the batch's articles were read from their partitions.
+        ordered = sorted(
+            zip(decoded, results, strict=True),
+            key=lambda item: _order(item[0][1], item[1]),
+        )
+        for (event, article), result in ordered:
             async with stage_boundary(STAGE, event):
                 if isinstance(result, Rejected):
                     await send_dead_letter(STAGE, event, result)
@@ -86,3 +92,8 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
                 relay_origin(article.id.encode(), key)
                 await tocsin_app.events.send(key=key, value=codecs.dumps(result.to_dict()))
                 count(STAGE, "event")
+
+
+def _order(article: Article, result: EventRecord | Rejected) -> tuple[str, str]:
+    """Rejections keep the article's id as their place (they go to the dead letters)."""
+    return order_key(result) if isinstance(result, EventRecord) else ("", article.id)

@@ -12,6 +12,7 @@ from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._boundary import count, stage_boundary
 from streams.agents._state import JsonState, sweep_due, table
+from streams.agents.monitor import feed
 from streams.agents.subscriptions import registry
 from streams.pipeline.driver import now_rfc3339
 from streams.pipeline.match import STAGE, match_story, sweep
@@ -27,7 +28,9 @@ async def match_alerts(stream: Any) -> None:
     await registry.ready.wait()
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
-            update = StoryUpdate.from_dict(codecs.loads(event.value))
+            data = codecs.loads(event.value)
+            update = StoryUpdate.from_dict(data)
+            feed.stories.add(data)  # for the story page
             now = time.time()
             alerts = match_story(update, registry.matcher, JsonState(state), now_rfc3339(), now)
             for alert in alerts:

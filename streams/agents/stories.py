@@ -1,7 +1,8 @@
 """Agents ``stories`` and ``story-copies`` (``pipeline/stories.py``).
 
 news.events.v1 + news.stories.copies.v1 (key: story key) -> stories: the story update ->
-    news.stories.v1 (key: story id) and the article's membership -> news.stories.members.v1
+    news.stories.v1 (key: story key, so the match stage sees a story and the stories merged
+    into it on one partition) and the article's membership -> news.stories.members.v1
 news.stories.members.v1 + news.articles.duplicates.v1 (key: original article id) ->
     story-copies: each copy, once its original's story is known -> news.stories.copies.v1;
     aliases and forwarded copies (an original that turned out a copy) -> news.stories.members.v1
@@ -36,9 +37,7 @@ copies = table("story-copies")
 
 
 async def _send(update: stage.StoryUpdate) -> None:
-    await tocsin_app.stories.send(
-        key=update.story_id.encode(), value=codecs.dumps(update.to_dict())
-    )
+    await tocsin_app.stories.send(key=update.key.encode(), value=codecs.dumps(update.to_dict()))
 
 
 @tocsin_app.app.agent(tocsin_app.stories_input, name="stories")
@@ -55,6 +54,7 @@ async def group_stories(stream: Any) -> None:
                 continue
             record = EventRecord.from_dict(data)
             update = stage.assign(record, JsonState(state), now, CONFIG)
+            _maybe_sweep_stories(event.message.partition, now)
             await _send(update)
             member = stage.membership(update)
             await tocsin_app.story_members.send(
@@ -92,3 +92,14 @@ def _maybe_sweep(partition: int, now: float) -> None:
             count(COPIES, "swept", stage.sweep_copies(view.entries(), view, now, CONFIG.window_s))
         except Exception:
             log.exception("sweeping %s partition %s failed", copies.name, partition)
+
+
+def _maybe_sweep_stories(partition: int, now: float) -> None:
+    """Delete, now and then, what fell out of the story window (never a candidate again)."""
+    if sweep_due(state.name, partition, now):
+        # The event in hand is done: a failed sweep is logged and tried again later.
+        try:
+            view = JsonState(state, partition)
+            count(STAGE, "swept", stage.sweep(view.entries(), view, CONFIG))
+        except Exception:
+            log.exception("sweeping %s partition %s failed", state.name, partition)

@@ -86,14 +86,19 @@ def run_local(
     batch_size: int = 64,
     dedupe_config: dedupe.DedupeConfig | None = None,
     clock: Callable[[], float] = time.time,
+    story_config: stories.StoryConfig | None = None,
 ) -> LocalRun:
     """Validate, dedupe, extract, group into stories and match ``inputs``; every input ends
     in exactly one of ``unique``/``duplicates``/``deadletter`` (and each unique article in
     ``events`` and ``stories``). Digest windows still open at the end are closed then (a
-    local run has no later hour to wait for); webhooks are the workers' job."""
+    local run has no later hour to wait for); webhooks are the workers' job.
+
+    Each extracted batch reaches the stories stage in :func:`stories.order_key` order, as
+    on a worker (``agents/extract.py``), so story ids do not depend on the order of the
+    input within a batch."""
     run = LocalRun()
     matcher = match.Matcher.of(subscriptions)
-    story_config = stories.StoryConfig()
+    story_config = story_config or stories.StoryConfig()
     raw_validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
     pending: list[tuple[SourceRef, Article]] = []
     for source, payload in inputs:
@@ -108,13 +113,14 @@ def run_local(
         if isinstance(verdict, Duplicate):
             run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
             # Held until the original's story is known (after its extraction below).
-            _join(run, "duplicate", verdict.to_dict(), matcher, story_config, clock())
+            join_copies(run, "duplicate", verdict.to_dict(), matcher, story_config, clock())
             continue
         run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
         pending.append((source, verdict))
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
         results = extract.extract_batch(nlp, [a for _s, a in batch])
+        extracted = []
         for (source, article), result in zip(batch, results, strict=True):
             if isinstance(result, Rejected):
                 payload = codecs.dumps(article.to_dict())
@@ -122,7 +128,9 @@ def run_local(
                     topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict()
                 )
                 continue
-            _match(run, result, matcher, story_config, clock())
+            extracted.append(result)
+        for record in sorted(extracted, key=stories.order_key):
+            group_and_match(run, record, matcher, story_config, clock())
     for digest in deliver.due(run.deliver_state, float("inf")):
         run.emit(topics.DIGESTS, digest.to_dict())
         deliver.delivered(run.deliver_state, digest)
@@ -155,20 +163,21 @@ def dedupe_local(
     return verdict
 
 
-def _match(
+def group_and_match(
     run: LocalRun,
     record: EventRecord,
     matcher: match.Matcher,
     story_config: stories.StoryConfig,
     now: float,
 ) -> None:
+    """One extracted article through the stories and match stages (and delivery routing)."""
     run.emit(topics.EVENTS, record.to_dict())
     update = stories.assign(record, run.story_state, now, story_config)
     _alerts(run, update, matcher, now)
-    _join(run, "member", stories.membership(update), matcher, story_config, now)
+    join_copies(run, "member", stories.membership(update), matcher, story_config, now)
 
 
-def _join(
+def join_copies(
     run: LocalRun,
     kind: str,
     data: dict[str, Any],

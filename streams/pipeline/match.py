@@ -5,12 +5,19 @@ language of ``pipeline/query.py``). Subscriptions are compiled into an inverted 
 (:class:`Matcher`), so an event is evaluated only against the subscriptions that share at
 least one facet value or keyword with it.
 
-One alert per (subscription, story): the first matching article of a story sends
-``kind="new"``; every later article of that story sends ``kind="update"`` with the next
+One alert per (subscription, story): a subscription is matched against the story (the
+article with the story's unions of themes, countries, regions and actors), and the first
+article with which the story matches it sends ``kind="new"``, even when that is the story's
+third article; every later article of that story sends ``kind="update"`` with the next
 revision and the same ``alert_id`` (a hash of subscription id and story id). The state, keyed
 by story id, remembers each article's revision and time, so a redelivered story update
 re-emits the identical alert instead of a new revision: consumers drop repeats by
 (alert_id, revision).
+
+Merged stories: a story update with ``merged_from`` takes over the alerts of the merged
+stories (their state entries sit on the same partition: story updates are keyed by story
+key). A subscription that alerted on a merged story gets no second alert; its later updates
+keep that alert's id, carry the surviving story id and say ``merged_from``.
 """
 
 from __future__ import annotations
@@ -382,9 +389,11 @@ def match_story(
     record = update.article
     entry: dict[str, Any] = dict(state.get(update.story_id) or {})
     alerted: dict[str, Any] = dict(entry.get("subs") or {})
+    folded = _fold_merged(update, state, alerted)
     out: list[Alert] = []
+    story = update.story_record()
     matches = (
-        {} if update.copy_of else {sub.id: (sub, terms) for sub, terms in matcher.match(record)}
+        {} if update.copy_of else {sub.id: (sub, terms) for sub, terms in matcher.match(story)}
     )
     for sub_id in sorted(set(alerted) | set(matches)):
         sub = matcher.subscriptions.get(sub_id)
@@ -392,9 +401,9 @@ def match_story(
             continue  # deleted since it alerted
         known = alerted.get(sub_id)
         seen: dict[str, list[Any]] = dict(known["seen"]) if known else {}
-        if record.article_id in seen:  # redelivered: the same revision again
+        if known and record.article_id in seen:  # redelivered: the same revision again
             revision, stamp, terms, judged = seen[record.article_id]
-            out.append(_alert(update, sub, terms, revision, stamp, judged))
+            out.append(_alert(update, sub, terms, revision, stamp, judged, known.get("from")))
             continue
         if known is None:
             terms = matches[sub_id][1]
@@ -411,12 +420,39 @@ def match_story(
         seen[record.article_id] = [revision, now, terms, judged]
         if len(seen) > SEEN_MAX:
             seen = dict(list(seen.items())[-SEEN_MAX:])
-        alerted[sub_id] = {"rev": revision, "terms": terms, "judged": judged, "seen": seen}
-        out.append(_alert(update, sub, terms, revision, now, judged))
-    if out:
+        merged = {k: known[k] for k in ("from",) if known and k in known}
+        alerted[sub_id] = {
+            "rev": revision,
+            "terms": terms,
+            "judged": judged,
+            "seen": seen,
+            **merged,
+        }
+        out.append(_alert(update, sub, terms, revision, now, judged, merged.get("from")))
+    if out or folded:
         # "at": when the story last alerted (``clock``, epoch seconds), for :func:`sweep`.
         state[update.story_id] = {**entry, "subs": alerted, "at": clock}
     return out
+
+
+def _fold_merged(
+    update: StoryUpdate, state: MutableMapping[str, Any], alerted: dict[str, Any]
+) -> bool:
+    """Take over the alerts of the stories merged into ``update``'s (their entries leave
+    the state); returns whether any was folded in. A subscription that alerted on both
+    keeps the surviving story's alert."""
+    folded = False
+    for merged_id in update.merged_from:
+        gone = state.get(merged_id)
+        if gone is None:
+            continue  # folded already, or it never alerted
+        for sub_id, known in sorted((gone.get("subs") or {}).items()):
+            if sub_id not in alerted:
+                origin = known.get("from") or merged_id
+                alerted[sub_id] = {**known, "from": origin}
+        del state[merged_id]
+        folded = True
+    return folded
 
 
 def sweep(
@@ -446,11 +482,14 @@ def _alert(
     revision: int,
     alerted_at: str,
     judged: list[Any],
+    merged_from: str | None = None,
 ) -> Alert:
     record = update.article
     confidence, tier, evidence = judged
     return Alert(
-        alert_id=alert_id(sub.id, update.story_id),
+        # An alert raised on a story merged since keeps its id: consumers thread by it.
+        alert_id=alert_id(sub.id, merged_from or update.story_id),
+        merged_from=merged_from,
         subscription_id=sub.id,
         subscription_name=sub.name,
         kind="new" if revision == 1 else "update",

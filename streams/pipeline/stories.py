@@ -1,49 +1,66 @@
 """Stage ``stories``: event records -> stories (one story per happening, however many reports).
 
-A story groups the unique articles that report the same happening: same story key (theme and
-country, :func:`story_key`; on Kafka the stage's input is keyed by it so candidate stories meet
-on one partition), overlapping actors, places and headline words, and close in time. Each
-record joins the best-scoring candidate story under its key when the score reaches
-``StoryConfig.threshold``, else it starts a new story. The :class:`StoryUpdate` it returns says
-whether the article started its story (``is_new``: alert now) or joined one (a quiet update,
-"7 sources now").
+A story groups the unique articles that report one happening. Candidates come by content,
+not by a label: every story that shares a salient term with the article (an entity, a place,
+a rare stemmed word, a number) within the window is found through an inverted index of those
+terms, whatever its themes or countries. All English articles share one story key, the
+language space (:func:`story_key`), so on Kafka every candidate of an article is in one
+partition of the stage, however many partitions and workers there are (the hot-spot
+arithmetic is in ``docs/architecture.md``).
 
-Similarity (:func:`similarity`) is the weighted mean, over the facets the article has, of the
-fraction of the article's terms the story's profile already holds (containment, so a growing
-story does not get harder to join): actors (gazetteer names, PERSON/ORG entities, named
-event actors and targets), places (place names below country level and ISO 3166-2 regions)
-and words (capitalised words, numbers and the headline's content words, from the headline and
-the first event sentences; stopwords, weekdays, months and country names out). The country is
-in the key already, so it adds nothing. The mean is scaled down linearly with the time
-distance, by up to ``time_decay`` at ``window_s``; beyond the window a story is no candidate.
+Similarity (:func:`similarity`) is the cosine between the article's term vector and the
+story's (the sum of its articles' unit vectors), each term weighted by its rarity in English
+(``wordfreq``'s shipped frequencies), headline terms weighing more than the lead's, names and
+numbers more than words. Names count only when the headline or lead says them (a page's
+country menu says nothing of its story); a text without a headline lends its opening words
+as one. The cosine is scaled down linearly with the time distance, by up to ``time_decay`` at
+``window_s``, by ``theme_mismatch`` when both sides have themes and share none (a protest and
+a riot may be one happening, so themes are scored, not required) and by ``place_conflict``
+when the article's main town or region (the first it names) is not among the story's (gunmen
+abducting traders in Mombasa and in Kisumu are two happenings). An article joins the best
+story that reaches ``threshold``; any other candidate that reaches ``merge_threshold`` too is
+merged into one story with it (:func:`_merge`): the story first seen earliest survives
+(ties: the smaller id), the other's id goes to the survivor's ``merged_from``.
 
-State, in a ``MutableMapping[str, Any]`` of plain JSON values (a faust table keyed like the
-input on a worker, a dict locally):
+A story holds the union of its articles' themes, countries, regions and actors: the match
+stage matches subscriptions against the story, so a protest that turns into a riot alerts a
+riot subscription on the article that made it a riot.
 
-- ``"k:" + key``: the key's candidate stories, ``[[story_id, last_seen], ...]`` oldest first,
-  at most ``max_stories`` (the story with the oldest ``last_seen`` is evicted and its entry
-  deleted);
-- ``"s:" + story_id``: one story, a dict (:func:`_new_story`) with its counts, the latest
-  ``max_ids`` article ids and distinct sources, and a profile of at most ``max_terms`` terms
-  per facet.
+State, in a ``MutableMapping[str, Any]`` of plain JSON values (a faust table on a worker, a
+dict locally):
+
+- ``"s:" + story_id``: one story (:func:`_new_story`): counts, the latest ``max_ids``
+  articles and distinct sources, unions, and a profile of at most ``max_terms`` terms;
+- ``"t:" + term``: the stories holding the term, ``[[story_id, last_seen], ...]``, the
+  ``max_postings`` seen last;
+- ``"m:" + article_id``: ``[story_id, time]``, the story an article went to (redelivery);
+- ``"x:" + story_id``: ``[surviving story id, time]`` for a story merged into another;
+- ``"hw"``: the latest article time seen (the window's end).
+
+Stories and entries that fell out of the window (``last_seen`` older than ``hw - window_s``)
+are never candidates; :func:`sweep` deletes them, and caps the stories at ``max_stories``.
 
 Story ids are ``"st-"`` + 24 hex of sha256 over ``[key, first article id]``: a replay from the
 start gives the same ids. Seeing an article id again (at-least-once redelivery) changes
 nothing and returns the story's current update; a redelivered first article still has
-``is_new`` true, so it looks like the first delivery. Redelivery is recognised while the
-article is among its story's latest ``max_ids`` (or is its first).
+``is_new`` true, so it looks like the first delivery.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+import snowballstemmer
+import wordfreq
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from streams.models import EventRecord
@@ -52,27 +69,34 @@ from streams.settings import Settings
 STAGE = "stories"
 HOUR = 3600.0
 DAY = 24 * HOUR
-FACETS = ("actors", "places", "words")
+SPACE = "en"  # the language space every article is extracted in (one English pipeline)
 
 
 @dataclass(frozen=True)
 class StoryConfig:
-    """Grouping threshold, facet weights and state bounds (defaults tuned on the SemEval 2022
-    task 8 training pairs, ``bench/story_quality.py``; figures in ``docs/quality.md``)."""
+    """Thresholds, term weights and state bounds (tuned on the SemEval 2022 task 8 training
+    split as a stream, ``bench/story_quality.py``; figures in ``docs/quality.md``)."""
 
     window_s: float = 72 * HOUR
-    threshold: float = 0.35
-    actor_weight: float = 1.0
-    place_weight: float = 1.0
-    word_weight: float = 1.5
+    threshold: float = 0.3
+    merge_threshold: float = 0.45
     time_decay: float = 0.3  # score multiplier lost at a time distance of window_s
-    max_stories: int = 50  # candidate stories kept per key
-    max_ids: int = 20  # article ids and distinct sources remembered per story
-    max_terms: int = 40  # profile terms kept per facet and story
-    lead_sentences: int = 3  # event sentences read for words besides the headline
-    # Terms an article must share with a story (regions not counted: they repeat a place),
-    # so that one common place name ("Washington") never makes a story on its own.
-    min_shared: int = 2
+    theme_mismatch: float = 0.85  # multiplier when both have themes and share none
+    place_conflict: float = 0.5  # multiplier when both name towns/regions, none shared
+    headline_weight: float = 2.0
+    entity_weight: float = 1.5
+    number_weight: float = 1.0
+    lead_chars: int = 800  # text read besides the headline, at full weight
+    body_chars: int = 4000  # text read past the lead, at body_weight
+    body_weight: float = 0.5
+    untitled_headline_chars: int = 100  # opening characters that count as the headline
+    max_stories: int = 200_000  # live stories kept (the sweep evicts the oldest past this)
+    max_ids: int = 20  # articles and distinct sources remembered per story
+    max_terms: int = 80  # profile terms kept per story
+    max_postings: int = 32  # stories remembered per index term (the latest)
+    index_terms: int = 16  # an article's heaviest terms, indexed and looked up
+    candidates: int = 8  # best index hits scored in full
+    max_union: int = 30  # themes, countries, regions, actors kept per story
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoryConfig:
@@ -81,7 +105,7 @@ class StoryConfig:
 
 @dataclass(frozen=True)
 class StoryUpdate:
-    """An article's place in its story (``news.stories.v1``, key: story id)."""
+    """An article's place in its story (``news.stories.v1``, key: story key)."""
 
     story_id: str
     key: str
@@ -97,6 +121,15 @@ class StoryUpdate:
     # Set when the article is a copy (exact or near duplicate) of this story's article
     # ``copy_of``: it adds a source to the story; it was not extracted on its own.
     copy_of: str | None = None
+    # The story's unions over its articles (what subscriptions match).
+    themes: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+    # Stories merged into this one (their alerts stay valid; later updates carry this id).
+    merged_from: tuple[str, ...] = ()
+    # The latest articles: [article id, title, source, url, published_at].
+    articles: tuple[tuple[Any, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +145,12 @@ class StoryUpdate:
             "sources": list(self.sources),
             "article_ids": list(self.article_ids),
             "title": self.title,
+            "themes": list(self.themes),
+            "countries": list(self.countries),
+            "regions": list(self.regions),
+            "actors": list(self.actors),
+            "merged_from": list(self.merged_from),
+            "articles": [list(a) for a in self.articles],
         }
 
     @classmethod
@@ -129,28 +168,46 @@ class StoryUpdate:
             article_ids=tuple(data.get("article_ids", ())),
             title=data.get("title"),
             copy_of=data.get("copy_of"),
+            themes=tuple(data.get("themes", ())),
+            countries=tuple(data.get("countries", ())),
+            regions=tuple(data.get("regions", ())),
+            actors=tuple(data.get("actors", ())),
+            merged_from=tuple(data.get("merged_from", ())),
+            articles=tuple(tuple(a) for a in data.get("articles", ())),
+        )
+
+    def story_record(self) -> EventRecord:
+        """The article with the story's unions: what subscriptions are matched against."""
+        record = self.article
+        return replace(
+            record,
+            themes=self.themes or record.themes,
+            countries=self.countries or record.countries,
+            regions=self.regions or record.regions,
+            actors=self.actors or record.actors,
         )
 
 
 def story_key(record: EventRecord) -> str:
-    """``"<theme>|<first country>"``, ``-`` for a missing part.
-
-    The theme is ``themes[0]``, the theme the article reports most (extract sorts themes by
-    weight, headline and lead counting double), not ``primary_theme``: that is the ACLED-style
-    precedence pick among the headline's themes, and one word flips it between rewrites of one
-    report ("82 abductions ... since June protests" is a protest, "82 young people abducted"
-    an abduction), which would put them under different keys. The first country is
-    ``countries[0]``: extract lists countries in order of first mention (headline, dateline,
-    body), or, when no place is named, the home countries of the armed actors named."""
-    theme = record.themes[0] if record.themes else (record.primary_theme or "-")
-    country = record.countries[0] if record.countries else "-"
-    return f"{theme}|{country}"
+    """The language space, ``"en"``: every article the English pipeline extracted can report
+    the same happening as any other, whatever its themes or the country it names first, so
+    all are candidates of each other (a label such as theme or country in the key kept two
+    reports of one event apart whenever they differed in it)."""
+    del record  # one space while extraction is English-only
+    return SPACE
 
 
 def story_id(key: str, first_article_id: str) -> str:
     """Deterministic: the same key and first article give the same id on every replay."""
     digest = hashlib.sha256(json.dumps([key, first_article_id]).encode("utf-8")).hexdigest()
     return "st-" + digest[:24]
+
+
+def order_key(record: EventRecord) -> tuple[str, str]:
+    """How a batch of articles is ordered before it reaches the stage (locally and on the
+    worker): by publication time, then article id, so story ids do not depend on the order
+    the articles of one batch were read in."""
+    return (record.published_at or "", record.article_id)
 
 
 # -- features -----------------------------------------------------------------------------
@@ -160,12 +217,117 @@ _CALENDAR = {
     *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
     *("january", "february", "march", "april", "may", "june", "july", "august"),
     *("september", "october", "november", "december", "today", "yesterday"),
-    *("mr", "mrs", "ms", "dr", "said", "says", "new", "year", "years"),
+    *("mr", "mrs", "ms", "dr", "said", "says", "new", "year", "years", "week", "told"),
 }
-# Place readings that name a whole country: in the key already, so they say nothing more.
+_DIGIT = re.compile(r"\d")
+_STEMMER = snowballstemmer.stemmer("english")
+RARE = 6.5  # a word's weight is RARE minus its Zipf frequency (wordfreq: "the" 7.7, "riot" 4.2)
+MIN_WEIGHT = 1.0  # words more common than Zipf 5.5 ("police", "people") are not terms
+
+
+@lru_cache(maxsize=200_000)
+def rarity(word: str) -> float:
+    """How rare a lowercase word is in English, 0 (common) .. RARE (unknown)."""
+    return max(0.0, RARE - wordfreq.zipf_frequency(word, "en"))
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.lower().replace("’", "'").split())
+
+
+def _entity_weight(name: str) -> float:
+    """A name weighs as its rarest word: "United Nations" is common, "Guentzel" is not."""
+    words = [w for w in _TOKEN.findall(name) if w not in STOP_WORDS]
+    return max((rarity(w) for w in words), default=0.0)
+
+
+@lru_cache(maxsize=300_000)
+def _terms_of(raw: str) -> tuple[tuple[str, float], ...]:
+    """The (term, weight) pairs of one raw token, weight 0 for a number (weighted by the
+    caller): lowercased, no stopwords or calendar words, words run together by a dot
+    ("injuries.The", "reportlinker.com") split (a number keeps its decimal point), words
+    more common than ``MIN_WEIGHT`` allows and codes with digits inside left out. Cached:
+    news repeats its words."""
+    token = raw.strip("'’.-").lower()
+    parts = [token] if "." not in token or token[:1].isdigit() else token.split(".")
+    out = []
+    for part in parts:
+        part = part.strip("'’-")
+        if len(part) < 2 or part in STOP_WORDS or part in _CALENDAR:
+            continue
+        if part[0].isdigit():
+            out.append(("n:" + part, 0.0))
+        elif not _DIGIT.search(part):
+            weight = rarity(part)
+            if weight >= MIN_WEIGHT:
+                out.append(("w:" + _stem(part), weight))
+    return tuple(out)
+
+
+def _add_text(vector: dict[str, float], text: str, scale: float, number_weight: float) -> None:
+    counts: dict[str, list[float]] = {}
+    number = number_weight * 3.0
+    for raw in _TOKEN.findall(text):
+        for term, weight in _terms_of(raw):
+            seen = counts.get(term)
+            if seen is None:
+                counts[term] = [1.0, weight or number]
+            else:
+                seen[0] += 1.0
+    for term, (n, weight) in counts.items():
+        vector[term] = vector.get(term, 0.0) + scale * weight * (1.0 + math.log(n))
+
+
+def features(record: EventRecord, config: StoryConfig = StoryConfig()) -> dict[str, float]:
+    """The article's unit term vector: ``w:`` stemmed words and ``n:`` numbers of the headline
+    and lead, ``e:`` named actors and places (every level: the key holds no country now)."""
+    vector: dict[str, float] = {}
+    title = record.title or ""
+    text = record.text
+    if title and text.startswith(title):
+        text = text[len(title) :]
+    elif not title and config.untitled_headline_chars:
+        # No headline (a feed without titles): the text's opening words stand in for it.
+        title, text = text[: config.untitled_headline_chars], text
+    _add_text(vector, title, config.headline_weight, config.number_weight)
+    _add_text(vector, text[: config.lead_chars], 1.0, config.number_weight)
+    if config.body_chars:
+        body = text[config.lead_chars : config.lead_chars + config.body_chars]
+        _add_text(vector, body, config.body_weight, config.number_weight)
+    names = [*record.actors, *(p.text for p in record.places)]
+    for event in record.events:
+        for role in (event.actor, event.target):
+            # Named roles only: "Armed men" or "government" would tie unrelated stories.
+            if role and role[:1].isupper() and " " in role:
+                names.append(role)
+    # Names of the headline and lead only: a page's country menu or related-links footer
+    # names dozens of places that say nothing of its story.
+    lead = _norm(f"{title}\n{text[: config.lead_chars]}")
+    for name in dict.fromkeys(_norm(n) for n in names if n):
+        if name not in lead:
+            continue
+        weight = _entity_weight(name)
+        if weight >= MIN_WEIGHT:
+            term = "e:" + name
+            vector[term] = max(vector.get(term, 0.0), config.entity_weight * weight)
+    return _unit(vector)
+
+
+def _unit(vector: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {t: v / norm for t, v in vector.items()} if norm else {}
+
+
+# Place readings that name a whole country: they do not tell two happenings in it apart.
 _COUNTRY_LEVEL = {"country", "demonym", "alias"}
 
 
+@lru_cache(maxsize=50_000)
 def _country_level(text: str) -> bool:
     from streams.nlp.gazetteer import place_readings
 
@@ -174,81 +336,38 @@ def _country_level(text: str) -> bool:
     return bool(readings) and all(r.kind in _COUNTRY_LEVEL for r in readings)
 
 
-def _words(text: str, headline: bool, skip: set[str]) -> list[str]:
-    """Salient lowercase tokens: capitalised words and numbers, and in a headline every
-    content word of 4+ letters (headlines are short and chosen)."""
-    out = []
-    for match in _TOKEN.finditer(text):
-        token = match.group().strip("'’.-")
-        lowered = token.lower()
-        if not token or lowered in STOP_WORDS or lowered in _CALENDAR or lowered in skip:
-            continue
-        if any(c.isdigit() for c in token):
-            if any(c.isalpha() for c in token) and not token[0].isdigit():
-                continue  # codes and handles ("COVID-19" stays, "x2y" goes)
-            out.append(lowered)
-        elif token[0].isupper() or (headline and len(token) >= 4):
-            out.append(lowered)
-    return out
-
-
-def features(record: EventRecord, config: StoryConfig = StoryConfig()) -> dict[str, list[str]]:
-    """The terms an article is compared on, per facet (each deduplicated, in first-seen order)."""
-    country_names = {p.text.lower() for p in record.places if _country_level(p.text)}
-    actors = [a.lower() for a in record.actors]
-    for event in record.events:
-        for role in (event.actor, event.target):
-            # Named roles only: "Armed men" or "government" would tie unrelated stories.
-            if role and role[:1].isupper() and (" " in role or role in record.actors):
-                actors.append(role.lower())
-    places = [p.text.lower() for p in record.places if p.text.lower() not in country_names]
-    places += ["r:" + r for r in record.regions]
-    sentences = list(dict.fromkeys(e.sentence for e in record.events))[: config.lead_sentences]
-    words = _words(record.title or "", True, country_names)
-    for sentence in sentences:
-        if sentence != record.title:
-            words += _words(sentence, False, country_names)
-    return {
-        "actors": list(dict.fromkeys(actors)),
-        "places": list(dict.fromkeys(places)),
-        "words": list(dict.fromkeys(words)),
-    }
+def local_places(record: EventRecord) -> list[str]:
+    """Places below country level the article names (towns, regions as ``r:`` codes)."""
+    places = [_norm(p.text) for p in record.places if not _country_level(p.text)]
+    return list(dict.fromkeys([*places, *("r:" + r for r in record.regions)]))
 
 
 def similarity(
-    terms: Mapping[str, Iterable[str]],
-    profile: Mapping[str, Mapping[str, int]],
+    terms: Mapping[str, float],
+    story: Mapping[str, Any],
     distance_s: float,
+    record: EventRecord | None = None,
     config: StoryConfig = StoryConfig(),
 ) -> float:
-    """How well an article's terms fit a story profile, 0..1 (0 outside the window)."""
+    """How well an article's unit vector fits a story, 0..1 (0 outside the window)."""
     if distance_s > config.window_s:
         return 0.0
-    weights = {
-        "actors": config.actor_weight,
-        "places": config.place_weight,
-        "words": config.word_weight,
-    }
-    total = score = 0.0
-    shared_terms = 0
-    for facet in FACETS:
-        mine = set(terms.get(facet, ()))
-        if not mine:
-            continue
-        held = profile.get(facet, {})
-        shared = [t for t in mine if t in held]
-        shared_terms += sum(1 for t in shared if not t.startswith("r:"))
-        total += weights[facet]
-        score += weights[facet] * len(shared) / len(mine)
-    if total == 0.0 or shared_terms < config.min_shared:
-        return 0.0
-    mine_places = set(terms.get("places", ()))
-    held_places = profile.get("places", {})
-    if mine_places and held_places and not mine_places & set(held_places):
-        # Both name towns or regions below the country, and none in common: gunmen abducting
-        # traders in Mombasa and in Kisumu are two happenings, however alike the words.
-        return 0.0
-    return score / total * (1.0 - config.time_decay * distance_s / config.window_s)
+    profile: Mapping[str, float] = story["profile"]
+    norm = story.get("norm") or math.sqrt(sum(v * v for v in profile.values())) or 1.0
+    small, large = (terms, profile) if len(terms) < len(profile) else (profile, terms)
+    dot = sum(w * large[t] for t, w in small.items() if t in large)
+    score = dot / norm
+    if record is not None:
+        themes = set(record.themes)
+        if themes and story["themes"] and not themes & set(story["themes"]):
+            score *= config.theme_mismatch
+        mine = local_places(record)
+        held = story["local"]
+        # Each side's main place (named first) missing from the other: the same kind of
+        # happening in two towns, however much else (the country, its capital) they share.
+        if mine and held and mine[0] not in held:
+            score *= config.place_conflict
+    return score * (1.0 - config.time_decay * distance_s / config.window_s)
 
 
 # -- times --------------------------------------------------------------------------------
@@ -286,14 +405,40 @@ def _new_story(sid: str, key: str, record: EventRecord, at: float) -> dict[str, 
         "source_count": 0,
         "sources": [],
         "article_ids": [],
-        "profile": {facet: {} for facet in FACETS},
+        "articles": [],
+        "themes": [],
+        "countries": [],
+        "regions": [],
+        "actors": [],
+        "local": [],
+        "merged_from": [],
+        "profile": {},
+        "norm": 0.0,
     }
+
+
+def _union(old: Iterable[str], new: Iterable[str], bound: int) -> list[str]:
+    """Values in order of first appearance, at most ``bound`` (the first ones stay)."""
+    return list(dict.fromkeys([*old, *new]))[:bound]
+
+
+def _top_profile(counts: Mapping[str, float], bound: int) -> dict[str, float]:
+    """The ``bound`` heaviest terms (ties: alphabetical, so every replay keeps the same)."""
+    if len(counts) > bound:
+        kept = heapq.nsmallest(bound, counts.items(), key=lambda item: (-item[1], item[0]))
+        counts = dict(kept)
+    return {t: round(w, 6) for t, w in sorted(counts.items())}
+
+
+def _set_profile(story: dict[str, Any], profile: Mapping[str, float], bound: int) -> None:
+    story["profile"] = _top_profile(profile, bound)
+    story["norm"] = math.sqrt(sum(v * v for v in story["profile"].values()))
 
 
 def _add(
     story: dict[str, Any],
     record: EventRecord,
-    terms: Mapping[str, list[str]],
+    terms: Mapping[str, float],
     at: float,
     config: StoryConfig,
 ) -> None:
@@ -301,6 +446,8 @@ def _add(
     story["last_seen"] = max(story["last_seen"], at)
     story["article_count"] += 1
     story["article_ids"] = [*story["article_ids"], record.article_id][-config.max_ids :]
+    entry = [record.article_id, record.title, record.source, record.url, record.published_at]
+    story["articles"] = [*story.get("articles", []), entry][-config.max_ids :]
     if record.source:
         sources = [s for s in story["sources"] if s != record.source]
         if len(sources) == len(story["sources"]):
@@ -308,16 +455,40 @@ def _add(
             # fell out of the list and comes back is counted again.
             story["source_count"] += 1
         story["sources"] = [*sources, record.source][-config.max_ids :]
-    for facet in FACETS:
-        counts: dict[str, int] = dict(story["profile"][facet])
-        for term in terms[facet]:
-            counts[term] = counts.pop(term, 0) + 1  # re-inserted: newest last
-        if len(counts) > config.max_terms:
-            # Keep the most frequent terms; among equals the most recent.
-            order = {t: n for n, t in enumerate(counts)}
-            kept = sorted(counts, key=lambda t: (counts[t], order[t]))[-config.max_terms :]
-            counts = {t: counts[t] for t in sorted(kept, key=order.__getitem__)}
-        story["profile"][facet] = counts
+    bound = config.max_union
+    story["themes"] = _union(story["themes"], record.themes, bound)
+    story["countries"] = _union(story["countries"], record.countries, bound)
+    story["regions"] = _union(story["regions"], record.regions, bound)
+    story["actors"] = _union(story["actors"], record.actors, bound)
+    story["local"] = _union(story["local"], local_places(record), bound)
+    if terms:
+        profile = dict(story["profile"])
+        for term, weight in terms.items():
+            profile[term] = profile.get(term, 0.0) + weight
+        _set_profile(story, profile, config.max_terms)
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any], config: StoryConfig) -> None:
+    """Fold ``other`` into ``into`` (counts, unions, profiles, latest articles)."""
+    bound = config.max_union
+    into["first_seen"] = min(into["first_seen"], other["first_seen"])
+    into["last_seen"] = max(into["last_seen"], other["last_seen"])
+    into["article_count"] += other["article_count"]
+    by_time = sorted([*into["articles"], *other["articles"]], key=lambda a: (a[4] or "", a[0]))
+    into["articles"] = by_time[-config.max_ids :]
+    into["article_ids"] = [a[0] for a in into["articles"]]
+    shared = set(into["sources"]) & set(other["sources"])
+    into["source_count"] += other["source_count"] - len(shared)
+    into["sources"] = _union(into["sources"], other["sources"], 10**6)[-config.max_ids :]
+    for facet in ("themes", "countries", "regions", "actors", "local"):
+        into[facet] = _union(into[facet], other[facet], bound)
+    into["merged_from"] = _union(
+        into["merged_from"], [other["id"], *other["merged_from"]], config.max_ids
+    )
+    profile = dict(into["profile"])
+    for term, weight in other["profile"].items():
+        profile[term] = profile.get(term, 0.0) + weight
+    _set_profile(into, profile, config.max_terms)
 
 
 def _update(story: Mapping[str, Any], record: EventRecord) -> StoryUpdate:
@@ -333,7 +504,79 @@ def _update(story: Mapping[str, Any], record: EventRecord) -> StoryUpdate:
         sources=tuple(story["sources"]),
         article_ids=tuple(story["article_ids"]),
         title=story["title"],
+        themes=tuple(story["themes"]),
+        countries=tuple(story["countries"]),
+        regions=tuple(story["regions"]),
+        actors=tuple(story["actors"]),
+        merged_from=tuple(story["merged_from"]),
+        articles=tuple(tuple(a) for a in story["articles"]),
     )
+
+
+def _live(state: Mapping[str, Any], story_id_: str) -> dict[str, Any] | None:
+    """The story ``story_id_`` is now (following merges), or None when it has gone."""
+    for _hop in range(ALIAS_HOPS * 4):
+        story = state.get("s:" + story_id_)
+        if story is not None:
+            return dict(story)
+        alias = state.get("x:" + story_id_)
+        if alias is None:
+            return None
+        story_id_ = alias[0]
+    return None
+
+
+def story_of(state: Mapping[str, Any], story_id_: str) -> str | None:
+    """The id ``story_id_`` goes by now (itself, or the story it was merged into), or None
+    when it has left the state."""
+    story = _live(state, story_id_)
+    return None if story is None else str(story["id"])
+
+
+def candidates(
+    terms: Mapping[str, float],
+    state: Mapping[str, Any],
+    at: float,
+    horizon: float,
+    config: StoryConfig,
+) -> list[dict[str, Any]]:
+    """The live stories sharing the article's heaviest terms, best index hits first (at
+    most ``config.candidates``): only they are scored in full."""
+    hits: dict[str, float] = {}
+    for term in _index_terms(terms, config):
+        for sid, last_seen in state.get("t:" + term, ()):
+            if last_seen >= horizon and abs(at - last_seen) <= config.window_s:
+                hits[sid] = hits.get(sid, 0.0) + terms[term]
+    best = heapq.nsmallest(config.candidates, hits.items(), key=lambda item: (-item[1], item[0]))
+    out = []
+    for sid, _hit in best:
+        story = state.get("s:" + sid)
+        if story is not None:
+            out.append(story)
+    return out
+
+
+def _index_terms(terms: Mapping[str, float], config: StoryConfig) -> list[str]:
+    ranked = heapq.nsmallest(config.index_terms, terms.items(), key=lambda i: (-i[1], i[0]))
+    return [t for t, _w in ranked]
+
+
+def _post(
+    state: MutableMapping[str, Any],
+    term: str,
+    sid: str,
+    last_seen: float,
+    horizon: float,
+    config: StoryConfig,
+    drop: str | None = None,
+) -> None:
+    """Put ``sid`` (seen at ``last_seen``) on the term's posting list; ``drop`` a merged id."""
+    postings = [
+        p for p in state.get("t:" + term, ()) if p[0] not in (sid, drop) and p[1] >= horizon
+    ]
+    postings.append([sid, last_seen])
+    postings.sort(key=lambda p: (p[1], p[0]))
+    state["t:" + term] = postings[-config.max_postings :]
 
 
 def assign(
@@ -342,39 +585,85 @@ def assign(
     now: float,
     config: StoryConfig = StoryConfig(),
 ) -> StoryUpdate:
-    """Put ``record`` into the best matching story under its key, or start one."""
-    key = story_key(record)
-    index: list[list[Any]] = [list(entry) for entry in state.get("k:" + key, [])]
-    stories = [state["s:" + sid] for sid, _last in index if "s:" + sid in state]
-    for story in stories:
-        if record.article_id == story["first_article"] or record.article_id in story["article_ids"]:
+    """Put ``record`` into the best matching story, merging the stories it bridges, or start
+    one."""
+    member = state.get("m:" + record.article_id)
+    if member is not None:
+        story = _live(state, member[0])
+        if story is not None:
             return _update(story, record)  # a redelivery: nothing changes
+    key = story_key(record)
     at = event_time(record, now)
+    high = max(float(state.get("hw", at)), at)
+    horizon = high - config.window_s
     terms = features(record, config)
-    best: dict[str, Any] | None = None
-    best_score = config.threshold
-    for story in stories:
+    scored = []
+    for story in candidates(terms, state, at, horizon, config):
         distance = abs(at - story["last_seen"])
-        if distance <= config.window_s:
-            score = similarity(terms, story["profile"], distance, config)
-            if score >= best_score:
-                best, best_score = story, score
-    if best is None:
-        best = _new_story(story_id(key, record.article_id), key, record, at)
-    story = dict(best)
-    story["profile"] = dict(best["profile"])
+        scored.append((similarity(terms, story, distance, record, config), story))
+    scored.sort(key=lambda item: (-item[0], item[1]["id"]))
+    joined = [s for score, s in scored[:1] if score >= config.threshold]
+    joined += [s for score, s in scored[1:] if score >= config.merge_threshold and joined]
+    if not joined:
+        story = _new_story(story_id(key, record.article_id), key, record, at)
+    else:
+        # The story first seen earliest survives (ties: the smaller id): the same survivor
+        # whichever of the bridged stories the article fitted best.
+        joined.sort(key=lambda s: (s["first_seen"], s["id"]))
+        story = dict(joined[0])
+        for other in joined[1:]:
+            _merge(story, other, config)
+            state.pop("s:" + other["id"], None)
+            state["x:" + other["id"]] = [story["id"], at]
+            for term in other["profile"]:
+                _post(state, term, story["id"], story["last_seen"], horizon, config, other["id"])
     _add(story, record, terms, at, config)
     state["s:" + story["id"]] = story
-    index = [entry for entry in index if entry[0] != story["id"]]
-    index.append([story["id"], story["last_seen"]])
-    index.sort(key=lambda entry: entry[1])
-    # Evict the stories seen least recently, never the one just written (a late article can
-    # make its own story the oldest).
-    evicted = [e for e in index if e[0] != story["id"]][: max(0, len(index) - config.max_stories)]
-    for sid, _last in evicted:
-        state.pop("s:" + sid, None)
-    state["k:" + key] = [e for e in index if e not in evicted]
+    state["m:" + record.article_id] = [story["id"], at]
+    state["hw"] = high
+    for term in _index_terms(terms, config):
+        _post(state, term, story["id"], story["last_seen"], horizon, config)
     return _update(story, record)
+
+
+def sweep(
+    items: Iterable[tuple[str, Any]],
+    state: MutableMapping[str, Any],
+    config: StoryConfig = StoryConfig(),
+) -> int:
+    """Delete what fell out of the window (stories, postings, memberships, merge aliases:
+    never candidates again), then the oldest stories past ``max_stories``; returns how many
+    keys went. ``items`` are the (key, value) pairs to look at, e.g. one partition's.
+
+    Below the cap what is deleted could never be a candidate again, so ids do not depend on
+    when sweeps run; past it the oldest stories close early."""
+    items = list(items)
+    high = float(dict(items).get("hw", 0.0))
+    horizon = high - config.window_s
+    gone = 0
+    live: list[tuple[float, str]] = []
+    for key, value in items:
+        if key.startswith("s:"):
+            if value["last_seen"] < horizon:
+                del state[key]
+                gone += 1
+            else:
+                live.append((value["last_seen"], key))
+        elif key.startswith(("m:", "x:")) and value[1] < horizon:
+            del state[key]
+            gone += 1
+        elif key.startswith("t:"):
+            kept = [p for p in value if p[1] >= horizon]
+            if not kept:
+                del state[key]
+                gone += 1
+            elif len(kept) < len(value):
+                state[key] = kept
+    live.sort()
+    for _last, key in live[: max(0, len(live) - config.max_stories)]:
+        del state[key]
+        gone += 1
+    return gone
 
 
 # -- copies -------------------------------------------------------------------------------
@@ -517,7 +806,7 @@ def add_copy(
     config: StoryConfig = StoryConfig(),
 ) -> StoryUpdate | None:
     """Count a copy into its story; None when the story has left the state (expired)."""
-    story = state.get("s:" + str(message["story_id"]))
+    story = _live(state, str(message["story_id"]))  # the survivor, if merged since
     if story is None:
         return None
     duplicate = message["duplicate"]
@@ -533,7 +822,6 @@ def add_copy(
         published_at=duplicate.get("published_at"),
     )
     if record.article_id not in story["article_ids"]:  # else a redelivery: nothing changes
-        story = dict(story)
-        _add(story, record, {facet: [] for facet in FACETS}, event_time(record, now), config)
+        _add(story, record, {}, event_time(record, now), config)
         state["s:" + story["id"]] = story
     return replace(_update(story, record), copy_of=str(duplicate["duplicate_of"]))

@@ -5,6 +5,7 @@ health.
 |---|---|
 | ``/`` | dashboard (static HTML + JS served from ``streams/web/static``, no CDN) |
 | ``/alerts/{alert_id}`` | one alert with its evidence |
+| ``/stories/{story_id}`` , ``/api/stories/{story_id}`` | one story: counts, unions, articles |
 | ``/static/{name}`` | the dashboard's assets (an allow-list, not a directory) |
 | ``/api/alerts`` , ``/api/alerts/{alert_id}`` | the latest alerts as JSON |
 | ``/api/live/alerts`` | server-sent events, one ``alert`` event per alert message |
@@ -124,6 +125,20 @@ async def favicon(web: Any, request: Any) -> Any:
 @tocsin_app.app.page("/alerts/{alert_id}")
 async def alert_page(web: Any, request: Any, alert_id: str) -> Any:
     return _asset(web, "alert.html")
+
+
+@tocsin_app.app.page("/stories/{story_id}")
+async def story_page(web: Any, request: Any, story_id: str) -> Any:
+    return _asset(web, "story.html")
+
+
+@tocsin_app.app.page("/api/stories/{story_id}")
+async def one_story(web: Any, request: Any, story_id: str) -> Any:
+    """A story this worker matched (its latest update), or the story it was merged into."""
+    story = mon.feed.stories.get(story_id)
+    if story is None:
+        return _error(web, 404, "unknown story (this worker keeps the stories it matched, latest)")
+    return web.json(story)
 
 
 @tocsin_app.app.page("/static/{name}")

@@ -34,6 +34,7 @@ def _bounded(alert: dict[str, Any]) -> dict[str, Any]:
         "evidence",
         "kind",
         "story_id",
+        "merged_from",
         "tier",
         "first_seen",
         "alerted_at",
@@ -92,6 +93,77 @@ def bounded_event(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+STORIES_MAX = 5000  # stories the story page can show (the latest updated)
+
+
+def bounded_story(update: dict[str, Any]) -> dict[str, Any]:
+    """What the story page shows of a story update: the story, its unions and latest
+    articles, bounded (the article's own record is left out)."""
+    articles = []
+    for entry in (update.get("articles") or [])[:100]:
+        if isinstance(entry, list) and len(entry) == 5:
+            article_id, title, source, url, published = entry
+            articles.append(
+                {
+                    "article_id": str(article_id)[:_FIELD_MAX],
+                    "title": str(title)[:_FIELD_MAX] if isinstance(title, str) else None,
+                    "source": str(source)[:200] if isinstance(source, str) else None,
+                    "url": str(url)[:_FIELD_MAX] if isinstance(url, str) else None,
+                    "published_at": str(published)[:40] if isinstance(published, str) else None,
+                }
+            )
+    out: dict[str, Any] = {
+        name: str(update[name])[:_FIELD_MAX] if isinstance(update.get(name), str) else None
+        for name in ("story_id", "title", "first_seen", "last_seen")
+    }
+    for name in ("article_count", "source_count"):
+        value = update.get(name)
+        out[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
+    for name in ("sources", "themes", "countries", "regions", "actors", "merged_from"):
+        out[name] = _strings(update.get(name), limit=100)
+    out["articles"] = articles
+    return out
+
+
+class Stories:
+    """The latest story records (bounded), and where merged stories went."""
+
+    def __init__(self, maxlen: int = STORIES_MAX) -> None:
+        self.maxlen = maxlen
+        self.by_id: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.merged_into: OrderedDict[str, str] = OrderedDict()
+
+    def add(self, update: dict[str, Any]) -> None:
+        story = bounded_story(update)
+        story_id = story["story_id"]
+        if not story_id:
+            return
+        self.by_id[story_id] = story
+        self.by_id.move_to_end(story_id)
+        for merged in story["merged_from"]:
+            self.by_id.pop(merged, None)
+            self.merged_into[merged] = story_id
+            self.merged_into.move_to_end(merged)
+        while len(self.by_id) > self.maxlen:
+            self.by_id.popitem(last=False)
+        while len(self.merged_into) > self.maxlen:
+            self.merged_into.popitem(last=False)
+
+    def get(self, story_id: str) -> dict[str, Any] | None:
+        """The story, or the one it was merged into (then with ``merged_into``)."""
+        story = self.by_id.get(story_id)
+        if story is not None:
+            return story
+        survivor = self.merged_into.get(story_id)
+        for _hop in range(10):  # a merged survivor may have merged again
+            if survivor is None or survivor in self.by_id:
+                break
+            survivor = self.merged_into.get(survivor)
+        if survivor is None or survivor not in self.by_id:
+            return None
+        return {**self.by_id[survivor], "merged_into": survivor, "asked_for": story_id}
+
+
 class Revisions:
     """The highest revision shown per alert id (of the newest ``maxlen`` ids).
 
@@ -132,6 +204,8 @@ class AlertFeed:
         self.queue_size = queue_size
         # article id -> its event record, for the alert page (latest EVENTS_MAX only)
         self.events: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # story id -> the story, for the story page (stories this worker matched)
+        self.stories = Stories()
 
     def add_event(self, record: dict[str, Any]) -> None:
         event = bounded_event(record)

@@ -124,8 +124,8 @@ async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, Asyn
     assert len(events) == 1
     key, record = events[0]
     assert "abduction" in record["themes"] and "KE" in record["countries"]
-    # Keyed by story key: candidate stories of a theme and country meet on one partition.
-    assert key == story_key(EventRecord.from_dict(record)).encode() == b"abduction|KE"
+    # Keyed by story key (the language space): every candidate story is on one partition.
+    assert key == story_key(EventRecord.from_dict(record)).encode() == b"en"
     assert [v["stage"] for _k, v in sent(sends["deadletter"])] == ["extract"]
 
 
@@ -166,7 +166,7 @@ async def test_stories_then_match_send_one_alert_then_an_update(
         await agent.put(codecs.dumps(record("e2", "Lakeside Herald")))
         await agent.put(b"{}")  # not an event record: a dead letter, and the agent goes on
     updates = sent(sends["stories"])
-    assert len(updates) == 2 and updates[0][0] == updates[1][0]  # one story, keyed by its id
+    assert len(updates) == 2 and updates[0][0] == updates[1][0] == b"en"  # keyed by story key
     assert [u["source_count"] for _k, u in updates] == [1, 2]
     async with match.match_alerts.test_context() as agent:
         for _key, update in updates:

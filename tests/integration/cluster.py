@@ -17,8 +17,9 @@ import orjson
 from bench.corpus import Item
 from bench.stream_tools import Tap
 from streams import topics
-from streams.models import EventRecord, Subscription
+from streams.models import Subscription
 from streams.pipeline.match import Matcher, alert_id
+from streams.pipeline.stories import StoryUpdate
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -163,15 +164,34 @@ def wait_accounted(tap: Tap, items: list[Item], timeout: float, why: Callable[[]
         time.sleep(2)
 
 
-def owed_alerts(tap: Tap, subscriptions: list[Subscription]) -> dict[str, str]:
-    """alert id -> subscription id for every story update of an article that matches a
-    subscription (copies only update alerts that exist: they carry no extraction)."""
+def owed_alerts(tap: Tap, subscriptions: list[Subscription]) -> dict[tuple[str, str], set[str]]:
+    """(subscription id, story) -> the alert ids that pay it, for every story update whose
+    story (the article with the story's unions) matches a subscription; copies only update
+    alerts that exist (they carry no extraction). A story merged into another is one story
+    with it: the alert may have been raised on any of the stories merged (it keeps its id)."""
     matcher = Matcher.of(subscriptions)
-    owed: dict[str, str] = {}
-    for update in tap.values(topics.STORIES):
-        if update.get("copy_of") or "article" not in update:
+    updates = [u for u in tap.values(topics.STORIES) if isinstance(u, dict) and "article" in u]
+    into: dict[str, str] = {}
+    for update in updates:
+        for merged in update.get("merged_from") or ():
+            into[merged] = update["story_id"]
+
+    def final(story: str) -> str:
+        for _hop in range(100):
+            if story not in into:
+                break
+            story = into[story]
+        return story
+
+    members: dict[str, set[str]] = {}
+    for story in {u["story_id"] for u in updates} | set(into):
+        members.setdefault(final(story), set()).add(story)
+    owed: dict[tuple[str, str], set[str]] = {}
+    for update in updates:
+        if update.get("copy_of"):
             continue
-        record = EventRecord.from_dict(update["article"])
+        story = final(update["story_id"])
+        record = StoryUpdate.from_dict(update).story_record()
         for sub, _terms in matcher.match(record):
-            owed[alert_id(sub.id, update["story_id"])] = sub.id
+            owed[(sub.id, story)] = {alert_id(sub.id, m) for m in members[story]}
     return owed

@@ -202,7 +202,8 @@ def check_outcome(r: Run, items: list[Item], timeout: float = 600) -> Accounts:
     deadline = time.monotonic() + 120
     while True:
         alerts = [a for a in r.tap.values(topics.ALERTS) if isinstance(a, dict) and "alert_id" in a]
-        missing = set(owed) - {a["alert_id"] for a in alerts}
+        sent = {a["alert_id"] for a in alerts}
+        missing = {k for k, paid_by in owed.items() if not paid_by & sent}
         if not missing or time.monotonic() > deadline:
             break
         time.sleep(2)

@@ -193,6 +193,18 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
     assert get(worker, "/api/stats?by=nonsense", TOKEN)[0] == 400
     assert get(worker, "/api/stats?window=1m&periods=100000", TOKEN)[0] == 400
 
+    # The alert's story: the article and its copy, from two ids, one story.
+    status, _h, body = get(worker, "/api/alerts", TOKEN)
+    ours = {first["id"], copy["id"]}  # the feed keeps an alert's latest revision (the copy's)
+    (alert,) = [a for a in orjson.loads(body)["alerts"] if a["article_id"] in ours][:1]
+    status, _h, body = get(worker, f"/api/stories/{alert['story_id']}", TOKEN)
+    assert status == 200, body
+    story = orjson.loads(body)
+    assert story["story_id"] == alert["story_id"] and story["article_count"] == 2
+    assert {a["article_id"] for a in story["articles"]} == {first["id"], copy["id"]}
+    assert "abduction" in story["themes"] and "KE" in story["countries"]
+    assert get(worker, "/api/stories/st-unknown", TOKEN)[0] == 404
+
 
 def test_health_and_readiness(subscribed: Worker) -> None:
     worker = subscribed
@@ -235,8 +247,9 @@ DATA_ENDPOINTS = [
     "/api/monitor",
     "/api/subscriptions",
     f"/api/subscriptions/{SUB_ID}",
+    f"/api/stories/st-{'0' * 24}",
 ]
-PAGES = ["/", "/alerts/al-x"]
+PAGES = ["/", "/alerts/al-x", "/stories/st-x"]
 
 
 def request(

@@ -21,6 +21,8 @@ DATA = [
     ("/alerts/{alert_id}", "/alerts/al-1"),
     ("/api/alerts", "/api/alerts"),
     ("/api/alerts/{alert_id}", "/api/alerts/al-1"),
+    ("/stories/{story_id}", "/stories/st-1"),
+    ("/api/stories/{story_id}", "/api/stories/st-1"),
     ("/api/live/alerts", "/api/live/alerts"),
     ("/api/stats", "/api/stats"),
     ("/api/monitor", "/api/monitor"),

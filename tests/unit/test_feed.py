@@ -74,3 +74,37 @@ def test_event_records_are_bounded_and_the_oldest_go_first() -> None:
     assert feed.events["a2004"]["evidence"] == []
     feed.add_event({"article_id": "", "themes": []})
     assert "" not in feed.events
+
+
+def test_the_story_page_keeps_the_latest_stories_and_follows_merges() -> None:
+    from streams.web.feed import Stories
+
+    stories = Stories(maxlen=2)
+    base = {
+        "title": "Abductions in Kenya",
+        "first_seen": "2024-11-26T06:15:00Z",
+        "last_seen": "2024-11-26T06:15:00Z",
+        "article_count": 1,
+        "source_count": 1,
+        "themes": ["abduction"],
+        "articles": [["s01", "Abductions", "Nairobi Daily", "javascript:x", None], ["bad"]],
+    }
+    stories.add({**base, "story_id": "st-a"})
+    stories.add({**base, "story_id": "st-b", "title": "x" * 5000})
+    assert stories.get("st-a")["articles"] == [  # type: ignore[index]
+        {
+            "article_id": "s01",
+            "title": "Abductions",
+            "source": "Nairobi Daily",
+            "url": "javascript:x",  # kept as text: the page links http(s) only
+            "published_at": None,
+        }
+    ]
+    assert len(stories.get("st-b")["title"]) < 5000  # type: ignore[index]
+    stories.add({**base, "story_id": "st-a", "merged_from": ["st-b"], "article_count": 3})
+    merged = stories.get("st-b")
+    assert merged is not None and merged["merged_into"] == "st-a"
+    assert merged["article_count"] == 3
+    stories.add({**base, "story_id": "st-c"})
+    stories.add({**base, "story_id": "st-d"})
+    assert stories.get("st-a") is None and len(stories.by_id) == 2  # bounded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from streams import schemas, topics
@@ -178,3 +179,66 @@ def test_stories_that_stopped_alerting_are_swept() -> None:
     match_story(update(record("b1"), story="st-" + "b" * 24), matcher, state, "t2", clock=900.0)
     assert sweep(list(state.items()), state, now=1000.0, keep_s=500.0) == 1
     assert list(state) == ["st-" + "b" * 24]
+
+
+def _story(rec: EventRecord, story: str, n: int, themes: tuple[str, ...], **kw: Any) -> StoryUpdate:
+    base = update(rec, story, n)
+    return StoryUpdate(**{**base.__dict__, "themes": themes, "countries": ("KE",), **kw})
+
+
+def test_a_story_matches_by_the_union_of_its_articles() -> None:
+    """A protest that turns into a riot alerts the riot subscription on the article that made
+    it a riot, and stays one alert (now updated) for the protest subscription."""
+    matcher = Matcher.of(
+        [sub("protests", themes=["protest"]), sub("riots", themes=["riot"], countries=["KE"])]
+    )
+    story, state = "st-" + "c" * 24, {}
+    protest = record(themes=("protest",), primary_theme="protest")
+    riot = record(themes=("riot",), primary_theme="riot")
+    first = match_story(_story(protest, story, 1, ("protest",)), matcher, state, "t1")
+    second = match_story(
+        _story(record("s02", themes=("protest",)), story, 2, ("protest",)), matcher, state, "t2"
+    )
+    third = match_story(
+        _story(replace(riot, article_id="s03"), story, 3, ("protest", "riot")), matcher, state, "t3"
+    )
+    assert [(a.subscription_id, a.kind, a.revision) for a in first] == [("protests", "new", 1)]
+    assert [(a.subscription_id, a.kind, a.revision) for a in second] == [("protests", "update", 2)]
+    assert [(a.subscription_id, a.kind, a.revision) for a in third] == [
+        ("protests", "update", 3),
+        ("riots", "new", 1),
+    ]
+    # The riot article alone would match the protest subscription too: still no second alert.
+    assert len({a.alert_id for a in first + second + third}) == 2
+
+
+def test_a_merged_story_keeps_the_alerts_of_both() -> None:
+    """Alerts already sent stay valid: after a merge no subscription alerts again, updates
+    carry the surviving story id, keep their alert's id and say which story it was."""
+    matcher = Matcher.of([sub("ke", countries=["KE"]), sub("ruto", actors=["william ruto"])])
+    a, b, state = "st-" + "a" * 24, "st-" + "b" * 24, {}
+    no_ruto = record("a1", actors=(), text="Eighty people were abducted in Nairobi.")
+    first = match_story(_story(no_ruto, a, 1, ("abduction",), actors=()), matcher, state, "t1")
+    other = match_story(_story(record("b1"), b, 1, ("abduction",)), matcher, state, "t2")
+    assert sorted((x.subscription_id, x.story_id) for x in first + other) == [
+        ("ke", a),
+        ("ke", b),
+        ("ruto", b),
+    ]
+    bridge = _story(record("c1"), a, 3, ("abduction",), merged_from=(b,), actors=("William Ruto",))
+    merged = match_story(bridge, matcher, state, "2024-11-26T08:00:00Z")
+    assert [(x.subscription_id, x.kind, x.revision, x.story_id) for x in merged] == [
+        ("ke", "update", 2, a),
+        ("ruto", "update", 2, a),
+    ]
+    ke, ruto = merged
+    assert ke.alert_id == alert_id("ke", a) and ke.merged_from is None
+    assert ruto.alert_id == alert_id("ruto", b) and ruto.merged_from == b
+    assert b not in state  # folded into the survivor's entry
+    for alert in merged:
+        assert not list(ALERT_VALIDATOR.iter_errors(alert.to_dict()))
+    # Redelivered: the same revisions again, nothing new.
+    again = match_story(bridge, matcher, state, "t4")
+    assert [(x.alert_id, x.revision, x.merged_from) for x in again] == [
+        (x.alert_id, x.revision, x.merged_from) for x in merged
+    ]

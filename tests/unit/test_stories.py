@@ -18,6 +18,8 @@ from streams.pipeline.stories import (
     event_time,
     story_id,
     story_key,
+    story_of,
+    sweep,
 )
 from streams.pipeline.validate import validate_article
 from tests.conftest import SAMPLES
@@ -64,8 +66,11 @@ def _kenya_stories(records: dict[str, EventRecord]) -> None:
     other = assign(blogger, state, NOW)
     assert other.is_new and other.story_id != first.story_id
     nigeria = assign(records["s06"], state, NOW)
-    assert nigeria.is_new and nigeria.key != first.key
+    assert nigeria.is_new and nigeria.key == first.key == "en"  # one space: scored, not keyed
     assert nigeria.story_id not in {first.story_id, other.story_id}
+    # The story holds the union of its articles' themes, countries and actors.
+    assert set(rewrite.themes) == set(records["s01"].themes) | set(records["s04"].themes)
+    assert "KE" in rewrite.countries
 
 
 def test_rewrite_joins_and_other_abductions_do_not_blank(
@@ -80,11 +85,26 @@ def test_rewrite_joins_and_other_abductions_do_not_trained_model(
     _kenya_stories(model_records)
 
 
-def test_key_is_theme_and_first_country(blank_records: dict[str, EventRecord]) -> None:
-    assert story_key(blank_records["s01"]) == story_key(blank_records["s04"]) == "abduction|KE"
-    assert story_key(blank_records["s06"]) == "abduction|NG"
+def test_key_is_the_language_space(blank_records: dict[str, EventRecord]) -> None:
+    # Whatever the themes or countries: reports of one event that differ in them still meet.
+    assert {story_key(r) for r in blank_records.values()} == {"en"}
     bare = EventRecord("x1", themes=(), primary_theme=None, countries=(), actors=())
-    assert story_key(bare) == "-|-"
+    assert story_key(bare) == "en"
+
+
+def test_candidates_come_by_content_whatever_the_themes(
+    blank_records: dict[str, EventRecord],
+) -> None:
+    state: dict[str, Any] = {}
+    first = assign(blank_records["s01"], state, NOW)
+    # The rewrite tagged as a riot in Uganda first: a label-keyed stage could never meet it.
+    relabelled = replace(
+        blank_records["s04"], themes=("riot",), primary_theme="riot", countries=("UG", "KE")
+    )
+    joined = assign(relabelled, state, NOW)
+    assert joined.story_id == first.story_id
+    assert "riot" in joined.themes and "abduction" in joined.themes
+    assert joined.countries[:1] == ("KE",) and "UG" in joined.countries
 
 
 def test_redelivery_changes_nothing(blank_records: dict[str, EventRecord]) -> None:
@@ -117,14 +137,15 @@ def test_story_closes_after_the_window(blank_records: dict[str, EventRecord]) ->
 
 
 def test_state_stays_bounded(blank_records: dict[str, EventRecord]) -> None:
-    config = StoryConfig(max_stories=5, max_ids=3)
+    config = StoryConfig(max_stories=5, max_ids=3, max_postings=4)
     state: dict[str, Any] = {}
     base = blank_records["s06"]
-    for n in range(12):  # unrelated stories under one key: nothing shared but the key
+    for n in range(12):  # unrelated stories, one a day: nothing shared but common words
         record = replace(
             base,
             article_id=f"n{n}",
-            title=f"Story{n} Alpha{n}",
+            title=f"Zorblax{n} Quintar{n}",
+            text=f"Zorblax{n} Quintar{n} Vellum{n}.",
             actors=(),
             places=(),
             regions=(),
@@ -132,16 +153,39 @@ def test_state_stays_bounded(blank_records: dict[str, EventRecord]) -> None:
             published_at=f"2024-11-{n + 1:02d}T10:00:00Z",
         )
         assign(record, state, NOW, config)
-    key = story_key(base)
-    assert len(state["k:" + key]) == 5
-    assert sum(k.startswith("s:") for k in state) == 5
+    # Stories more than a window (3 days) older than the newest article are swept.
+    assert sweep(list(state.items()), state, config) > 0
+    assert sum(k.startswith("s:") for k in state) == 4  # 8, 9, 10 and 11 November + 3 days
+    assert all(len(v) <= 4 for k, v in state.items() if k.startswith("t:"))
+    capped = replace(config, max_stories=2)
+    sweep(list(state.items()), state, capped)
+    assert sorted(k for k in state if k.startswith("s:")) == [
+        "s:" + story_id("en", "n10"),
+        "s:" + story_id("en", "n11"),
+    ]
     for n in range(6):  # one story, many copies: ids and sources stay bounded
         record = replace(base, article_id=f"c{n}", source=f"Source {n}")
         update = assign(record, state, NOW, config)
     assert update.article_count == 6 and update.source_count == 6
     assert update.article_ids == ("c3", "c4", "c5") and len(update.sources) == 3
-    assert len(state["k:" + key]) == 5
+    assert len(update.articles) == 3
     assert len(orjson.dumps(state)) < 20_000
+
+
+def test_sweeps_do_not_change_ids(blank_records: dict[str, EventRecord]) -> None:
+    """Below the cap a sweep deletes only what can never be a candidate again."""
+    days = [
+        replace(r, published_at=f"2024-11-{n:02d}T10:00:00Z")
+        for n, r in enumerate([*blank_records.values()] * 3, start=1)
+    ]
+    days = [replace(r, article_id=f"{r.article_id}-{n}") for n, r in enumerate(days)]
+    plain: dict[str, Any] = {}
+    swept: dict[str, Any] = {}
+    for record in days:
+        a = assign(record, plain, NOW)
+        b = assign(record, swept, NOW)
+        sweep(list(swept.items()), swept)
+        assert a.story_id == b.story_id
 
 
 def test_ids_are_deterministic(blank_records: dict[str, EventRecord]) -> None:
@@ -150,7 +194,7 @@ def test_ids_are_deterministic(blank_records: dict[str, EventRecord]) -> None:
         state: dict[str, Any] = {}
         runs.append([assign(blank_records[i], state, NOW).story_id for i in WANTED])
     assert runs[0] == runs[1]
-    assert runs[0][0] == story_id("abduction|KE", "s01")
+    assert runs[0][0] == story_id("en", "s01")
     assert runs[0][0].startswith("st-") and len(runs[0][0]) == 27
 
 
@@ -238,11 +282,64 @@ def test_copies_of_an_original_that_turned_out_a_copy_are_forwarded_to_its_origi
         assert not any(k.startswith("p:") for p in partitions.values() for k in p), order
 
 
-def test_different_towns_are_different_happenings_however_alike_the_words() -> None:
-    from streams.pipeline.stories import similarity
+def test_different_towns_are_different_happenings_however_alike_the_words(
+    blank_records: dict[str, EventRecord],
+) -> None:
+    from streams.models import Place
 
-    words = {"words": ["gunmen", "traders", "abduct"]}
-    profile = {"words": {"gunmen": 1, "traders": 1, "abduct": 1}, "places": {"mombasa": 1}}
-    assert similarity({**words, "places": ["mombasa"]}, profile, 0.0) > 0.35
-    assert similarity({**words, "places": ["kisumu"]}, profile, 0.0) == 0.0
-    assert similarity(words, profile, 0.0) > 0.0  # no town named: the words decide
+    def report(article_id: str, town: str) -> EventRecord:
+        text = f"Gunmen abducted six traders in {town} on Tuesday, police said."
+        return replace(
+            blank_records["s06"],
+            article_id=article_id,
+            title=f"Gunmen abduct six traders in {town}",
+            text=text,
+            countries=("KE",),
+            places=(Place(town, "KE"),),
+            regions=(),
+            actors=(),
+            events=(),
+        )
+
+    state: dict[str, Any] = {}
+    first = assign(report("m1", "Mombasa"), state, NOW)
+    again = assign(report("m2", "Mombasa"), state, NOW)
+    other = assign(report("k1", "Kisumu"), state, NOW)
+    assert again.story_id == first.story_id
+    assert other.story_id != first.story_id
+
+
+def test_a_bridging_article_merges_two_stories(blank_records: dict[str, EventRecord]) -> None:
+    """Two stories of one happening, then an article close to both: one story, the earlier
+    survives, the other is named in merged_from, its members and copies follow."""
+    base = replace(blank_records["s01"], published_at="2024-11-26T06:00:00Z")
+    a = replace(base, article_id="a", text="Zorblax Quintar Vellum Orrin Tashkel.", title=None)
+    b = replace(
+        base,
+        article_id="b",
+        text="Pellax Morvane Quillet Darrow Ysolde.",
+        title=None,
+        published_at="2024-11-26T07:00:00Z",
+    )
+    bridge = replace(
+        base,
+        article_id="c",
+        title=None,
+        published_at="2024-11-26T08:00:00Z",
+        text="Zorblax Quintar Vellum Orrin Tashkel. Pellax Morvane Quillet Darrow.",
+    )
+    config = StoryConfig(threshold=0.3, merge_threshold=0.3)
+    state: dict[str, Any] = {}
+    first = assign(replace(a, places=(), actors=(), regions=(), events=()), state, NOW, config)
+    second = assign(replace(b, places=(), actors=(), regions=(), events=()), state, NOW, config)
+    assert first.story_id != second.story_id
+    merged = assign(
+        replace(bridge, places=(), actors=(), regions=(), events=()), state, NOW, config
+    )
+    assert merged.story_id == first.story_id
+    assert merged.merged_from == (second.story_id,)
+    assert merged.article_count == 3 and merged.article_ids == ("a", "b", "c")
+    assert "s:" + second.story_id not in state
+    assert story_of(state, second.story_id) == first.story_id
+    # A redelivery of the merged story's article reports the survivor.
+    assert assign(b, state, NOW, config).story_id == first.story_id

@@ -32,7 +32,8 @@
     row(fields, "alert id", a.alert_id + (a.revision ? " · revision " + a.revision : ""));
     // The story: one alert per subscription and story, updated as sources come in.
     const story = document.getElementById("story");
-    row(story, "story id", a.story_id);
+    row(story, "story id", a.story_id, a.story_id ? "/stories/" + encodeURIComponent(a.story_id) : null);
+    if (a.merged_from) row(story, "raised on", a.merged_from + " (merged since into this story)");
     row(story, "first seen", a.first_seen);
     row(story, "articles", a.article_count);
     row(story, "sources", a.source_count);
