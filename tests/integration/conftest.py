@@ -73,6 +73,11 @@ class Namespace:
             "TOCSIN_STORE": "rocksdb://",
             "TOCSIN_WEB_PORT": str(free_port()),
             "TOCSIN_LOG_LEVEL": "INFO",
+            # A killed or restarted worker's partitions wait out the session timeout (faust's
+            # 60 s by default) before the group hands them on; 10 s keeps the kill tests short
+            # and is still many heartbeats long on a loaded machine.
+            "TOCSIN_BROKER_SESSION_TIMEOUT": "10",
+            "TOCSIN_BROKER_HEARTBEAT_INTERVAL": "1",
         }
         self.env.pop("TOCSIN_NLP_MODEL", None)
         self.env.update(env)
