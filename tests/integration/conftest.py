@@ -171,14 +171,22 @@ class Worker:
         self.proc.wait(10)
 
     def stop(self, grace: float = 20.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        stop_all([self], grace)
+
+
+def stop_all(workers: list[Worker], grace: float = 20.0) -> None:
+    """SIGTERM every worker at once, then wait (SIGKILL after ``grace`` s): a worker takes
+    seconds to close its tables, and stopping them one by one added that up."""
+    running = [w.proc for w in workers if w.proc is not None and w.proc.poll() is None]
+    for proc in running:
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in running:
         try:
-            self.proc.wait(grace)
+            proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
