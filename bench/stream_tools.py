@@ -133,9 +133,9 @@ async def topic_partitions(
     from a broker that has not yet applied the controller's record; raises TimeoutError
     (naming what is missing) instead of waiting for ever."""
     client = AIOKafkaClient(bootstrap_servers=settings.brokers)
-    await client.bootstrap()
     deadline = time.monotonic() + timeout
     try:
+        await client.bootstrap()
         while True:
             missing: set[str] = set()
             partitions: set[TopicPartition] = set()
