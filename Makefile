@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 help:
 	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
 	@echo "make test   - lint, then the whole test suite against a local Kafka it starts and stops"
-	@echo "make check  - lint and every test that needs no broker (the inner loop, < 2 min)"
+	@echo "make check  - lint and every test that needs no broker (the inner loop)"
 	@echo "make unit   - tests that need no broker"
 	@echo "make prereqs - Java 17+, Maven, openssl, python3-venv, Chromium (apt-get as root on Debian)"
 	@echo "make local  - tocsin run --local over the samples (no broker)"
