@@ -6,12 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run test unit lint local soak kafka-up kafka-down clean
+.PHONY: help prereqs venv run test check unit lint local soak kafka-up kafka-down clean
 
 help:
 	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
 	@echo "make test   - lint, then the whole test suite against a local Kafka it starts and stops"
+	@echo "make check  - lint and every test that needs no broker (the inner loop)"
 	@echo "make unit   - tests that need no broker"
+	@echo "make prereqs - Java 17+, Maven, openssl, python3-venv, Chromium (apt-get as root on Debian)"
 	@echo "make local  - tocsin run --local over the samples (no broker)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make soak   - 10 minutes at a steady rate through 2 workers: memory and lag over time"
@@ -25,11 +27,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# What the suite needs outside .venv; installed when missing (root on Debian), else it stops
+# naming the command to run.
+prereqs:
+	@deploy/prereqs.sh
+
 run: venv
 	deploy/run-local.sh
 
-test: venv lint
+test: prereqs venv lint
 	deploy/with-kafka.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: venv lint
+	$(BIN)/python -m pytest -m "not integration" -q -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)

@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from bench.corpus import Item
 from streams import topics
@@ -30,20 +32,39 @@ from streams.sources.files import raw_key
 
 class Tap:
     """Every record of some topics, read continuously by a group-less consumer in a thread
-    (it rides out a broker failure like any client)."""
+    (it rides out a broker failure like any client).
 
-    def __init__(self, settings: Settings, specs: Iterable[topics.TopicSpec]) -> None:
+    The constructor returns once the consumer is assigned every partition of the topics and
+    raises if it cannot be; a consumer that fails later makes every read raise. (A tap that
+    died silently in its thread once left a fault test polling an empty list for 600 s.)"""
+
+    def __init__(
+        self, settings: Settings, specs: Iterable[topics.TopicSpec], timeout: float = 60.0
+    ) -> None:
         self.settings = settings
         self.names = {s.full_name(settings): s.name for s in specs}
         self.records: dict[str, list[Any]] = {s: [] for s in self.names.values()}
         self.lock = threading.Lock()
+        self.error: BaseException | None = None
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._assigned = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(timeout,), daemon=True)
         self.thread.start()
+        if not self._assigned.wait(timeout + 30):
+            self.close()
+            raise TimeoutError(f"the tap was not assigned {sorted(self.names)} in {timeout:.0f} s")
+        self._check()
 
-    async def _run(self) -> None:
+    def _main(self, timeout: float) -> None:
+        try:
+            asyncio.run(self._run(timeout))
+        except BaseException as exc:  # noqa: BLE001  (raised in the reading thread by _check)
+            self.error = exc
+        finally:
+            self._assigned.set()
+
+    async def _run(self, timeout: float) -> None:
         consumer = AIOKafkaConsumer(
-            *self.names,
             bootstrap_servers=self.settings.brokers,
             group_id=None,
             enable_auto_commit=False,
@@ -52,6 +73,13 @@ class Tap:
         )
         await consumer.start()
         try:
+            # Assigned by hand, not subscribed: a subscribed group-less consumer's start()
+            # raises if one metadata answer lacks one of its topics, and a topic created a
+            # moment ago is missing from a lagging broker's answer on a three-node cluster; a
+            # later answer without it would also drop (and then re-read) its partitions.
+            partitions = await topic_partitions(self.settings, list(self.names), timeout)
+            consumer.assign(partitions)
+            self._assigned.set()
             while not self._stop.is_set():
                 batches = await consumer.getmany(timeout_ms=300)
                 with self.lock:
@@ -60,23 +88,33 @@ class Tap:
         finally:
             await consumer.stop()
 
+    def _check(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"the tap's consumer failed: {self.error!r}") from self.error
+        if not self.thread.is_alive() and not self._stop.is_set():
+            raise RuntimeError("the tap's consumer stopped")
+
     def values(self, spec: topics.TopicSpec) -> list[dict[str, Any]]:
+        self._check()
         with self.lock:
             records = list(self.records[spec.name])
         decoded = [orjson.loads(r.value) for r in records if r.value]
         return [v for v in decoded if isinstance(v, dict)]  # poison tests send other JSON
 
     def raw(self, spec: topics.TopicSpec) -> list[Any]:
+        self._check()
         with self.lock:
             return list(self.records[spec.name])
 
     def mark(self) -> dict[str, int]:
         """How many records each topic has so far (for :meth:`since`)."""
+        self._check()
         with self.lock:
             return {name: len(records) for name, records in self.records.items()}
 
     def since(self, spec: topics.TopicSpec, mark: dict[str, int]) -> list[dict[str, Any]]:
         """The decoded records of ``spec`` that arrived after ``mark``."""
+        self._check()
         with self.lock:
             records = self.records[spec.name][mark[spec.name] :]
         decoded = [orjson.loads(r.value) for r in records if r.value]
@@ -85,6 +123,48 @@ class Tap:
     def close(self) -> None:
         self._stop.set()
         self.thread.join(30)
+
+
+async def topic_partitions(
+    settings: Settings, names: list[str], timeout: float = 60.0
+) -> list[TopicPartition]:
+    """Every partition of ``names`` once every broker's metadata has each topic with a leader
+    for each partition. A topic created moments ago on a multi-node cluster can be missing
+    from a broker that has not yet applied the controller's record; raises TimeoutError
+    (naming what is missing) instead of waiting for ever."""
+    client = AIOKafkaClient(bootstrap_servers=settings.brokers)
+    deadline = time.monotonic() + timeout
+    try:
+        await client.bootstrap()
+        while True:
+            missing: set[str] = set()
+            partitions: set[TopicPartition] = set()
+            # Each broker in turn: a client's metadata request goes to any one of them.
+            for broker in client.cluster.brokers():
+                try:
+                    answer = await client.send(broker.nodeId, MetadataRequest(names, False))
+                except KafkaError:
+                    missing.add(f"(broker {broker.nodeId} did not answer)")
+                    continue
+                listed = answer.to_object()["topics"]
+                missing |= set(names) - {t["topic"] for t in listed}
+                for topic in listed:
+                    if topic["error_code"] == 0 and all(
+                        p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"]
+                    ):
+                        partitions |= {
+                            TopicPartition(topic["topic"], p["partition"])
+                            for p in topic["partitions"]
+                        }
+                    else:
+                        missing.add(topic["topic"])
+            if not missing and partitions:
+                return sorted(partitions)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not in every broker's metadata: {sorted(missing)}")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
 
 
 class Feeder:

@@ -96,6 +96,8 @@ app = faust.App(
     # limit (1,000,000 bytes) is below that, the broker's (1 MiB + 12) is not.
     producer_max_request_size=1_048_576,
     producer_linger=settings.producer_linger_ms / 1000,
+    broker_session_timeout=settings.broker_session_timeout,
+    broker_heartbeat_interval=settings.broker_heartbeat_interval,
     Worker=QuietWorker,
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.replication_factor,

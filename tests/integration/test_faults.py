@@ -33,7 +33,7 @@ from streams.models import Subscription
 from streams.pipeline.match import parse_subscription
 from streams.schemas import validator
 from tests.integration.cluster import REPO, Accounts, Cluster, owed_alerts, wait_accounted
-from tests.integration.conftest import Namespace, Worker, free_port
+from tests.integration.conftest import Namespace, Worker, free_port, stop_all
 from tests.integration.test_alerts import SECRET, Receiver
 
 # A stream of thousands of articles through a replicated cluster on two cores takes minutes.
@@ -132,8 +132,7 @@ class Run:
         return "\n".join(f"--- {w.log_path.name}\n{w.log_tail(25)}" for w in self.workers)
 
     def close(self) -> None:
-        for w in self.workers:
-            w.stop()
+        stop_all(self.workers)
         self.tap.close()
         self.receiver.close()
 
@@ -238,7 +237,7 @@ def _root(article_id: str, acc: Accounts) -> str:
 
 def test_worker_killed_mid_stream_loses_and_repeats_nothing(run: Run) -> None:
     items = generate(2000, seed=11, prefix="w")
-    feeder = Feeder(run.ns.settings, items, rate=25).start()
+    feeder = Feeder(run.ns.settings, items, rate=50).start()
     feeder.wait_sent(800)
     quiet_receiver(run.receiver)
     victim = run.workers[0]
@@ -257,7 +256,7 @@ def test_worker_killed_mid_stream_loses_and_repeats_nothing(run: Run) -> None:
 
 def test_broker_killed_mid_stream_workers_carry_on(run: Run, cluster: Cluster) -> None:
     items = generate(1200, seed=12, prefix="b")
-    feeder = Feeder(run.ns.settings, items, rate=25).start()
+    feeder = Feeder(run.ns.settings, items, rate=50).start()
     feeder.wait_sent(500)
     cluster.kill(2)
     feeder.wait_sent(900)  # produced with one broker down: min ISR 2 of 3 still holds
@@ -359,8 +358,7 @@ def test_a_worker_without_local_state_rebuilds_every_table_from_the_changelogs(
         (a["alert_id"], a["article_id"]): a["revision"] for a in run.tap.values(topics.ALERTS)
     }
     posts_before = {q["delivery"] for q in run.receiver.requests}
-    for w in run.workers:
-        w.stop()
+    stop_all(run.workers)
     data_dir = Path(run.workers[0].env["TOCSIN_DATA_DIR"])
     assert (data_dir / "tocsin-data" / "v1" / "tables").exists() or any(data_dir.iterdir())
     shutil.rmtree(data_dir)

@@ -169,3 +169,13 @@ def test_kafka_security_is_one_consistent_set(tmp_path: Path) -> None:
         Settings.from_env(
             {"TOCSIN_BROKER_SECURITY_PROTOCOL": "SSL", "TOCSIN_BROKER_KEY_FILE": str(ca)}
         )
+
+
+def test_group_timing_reaches_faust_and_heartbeats_come_within_the_session() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.broker_session_timeout, defaults.broker_heartbeat_interval) == (60.0, 3.0)
+    env = {"TOCSIN_BROKER_SESSION_TIMEOUT": "10", "TOCSIN_BROKER_HEARTBEAT_INTERVAL": "1"}
+    settings = Settings.from_env(env)
+    assert (settings.broker_session_timeout, settings.broker_heartbeat_interval) == (10.0, 1.0)
+    with pytest.raises(ConfigError, match="HEARTBEAT_INTERVAL=10 is not below"):
+        Settings.from_env({**env, "TOCSIN_BROKER_HEARTBEAT_INTERVAL": "10"})
