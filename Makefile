@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help prereqs venv run test check unit lint local soak kafka-up kafka-down clean
+.PHONY: help prereqs prereqs-run venv run test check unit lint local soak kafka-up kafka-down clean
 
 help:
 	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
@@ -32,7 +32,10 @@ venv: $(STAMP)
 prereqs:
 	@deploy/prereqs.sh
 
-run: venv
+prereqs-run:
+	@deploy/prereqs.sh run
+
+run: prereqs-run venv
 	deploy/run-local.sh
 
 test: prereqs venv lint

@@ -2,12 +2,14 @@
 # What `make test` needs outside .venv: Java 17+ and Maven (fetch and run the Kafka broker),
 # openssl (the SASL_SSL broker's certificates), python3-venv (.venv) and Chromium (the
 # dashboard's browser test, driven by Playwright; its own browser download is not used).
+# `prereqs.sh run` checks only what `make run` needs: Java, Maven and python3-venv.
 #
 # Anything missing is installed with apt-get when this runs as root on Debian/Ubuntu;
 # otherwise the script stops at once, naming the exact command to run. Exit 0: all present.
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
+for_what=${1:-test}
 
 java_ok() {
     local java="${JAVA_HOME:+$JAVA_HOME/bin/}java" ver major
@@ -29,9 +31,11 @@ chromium_ok() {
 missing=()
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-chromium_ok || missing+=(chromium)
+if [[ $for_what != run ]]; then
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    chromium_ok || missing+=(chromium)
+fi
 ((${#missing[@]})) || exit 0
 
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1 && grep -qsi debian /etc/os-release; then
@@ -48,6 +52,6 @@ sudo=""
     echo "prereqs: missing ${missing[*]}. On Debian run:"
     echo "    ${sudo}apt-get update && ${sudo}apt-get install -y ${missing[*]}"
     echo "elsewhere install Java 17+, Maven, openssl, Python's venv module and Chromium"
-    echo "(CHROMIUM=/path/to/chromium points at one outside PATH), then run make test again."
+    echo "(CHROMIUM=/path/to/chromium points at one outside PATH), then run make $for_what again."
 } >&2
 exit 2
