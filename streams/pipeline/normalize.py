@@ -37,6 +37,8 @@ _BOILERPLATE = re.compile(
 )
 _SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*\s*$""")
 _HEADING_MAX_WORDS = 20
+# Captions with their credits run to ~35 words in the samples and scraped pages we have.
+_CAPTION_MAX_WORDS = 60
 # Line breaks other than "\n" (str.splitlines() honours them all): made "\n" first.
 _LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # C0/C1 controls (ANSI escapes' ESC among them) and invisible format characters: soft hyphen,
@@ -74,8 +76,13 @@ def clean_unicode(text: str) -> str:
 
 
 def is_caption_or_credit(line: str) -> bool:
-    """A photo caption with an agency credit, or a bare credit line."""
-    return bool(_CREDIT.search(line))
+    """A photo caption with an agency credit, or a bare credit line.
+
+    A line past ``_CAPTION_MAX_WORDS`` is prose even with a credit in it: flat scraped text
+    often runs a whole article into one line with its captions inside, and dropping that line
+    would drop the article.
+    """
+    return len(line.split()) <= _CAPTION_MAX_WORDS and bool(_CREDIT.search(line))
 
 
 def is_boilerplate(line: str) -> bool:

@@ -25,6 +25,10 @@ def test_glued_agency_captions_are_credits() -> None:
     assert is_caption_or_credit("Blinken urged Hamas to agree.Kevin Mohatt/Getty Images")
     assert is_caption_or_credit("Photo: Jane Doe")
     assert not is_caption_or_credit("The minister told Reuters the talks would resume.")
+    # A whole article scraped onto one line keeps its prose, captions and all.
+    flat = "Tear gas fired in Hong Kong. A woman is detained (Photo: AFP). " + "Police said. " * 30
+    assert not is_caption_or_credit(flat)
+    assert clean_body(flat) == flat.strip()
 
 
 def test_clean_body_drops_captions_headings_and_furniture() -> None:
