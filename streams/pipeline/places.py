@@ -139,15 +139,24 @@ def resolve(
     demonyms: Counter[str] = Counter()
     places: dict[Mention, tuple[PlaceName, ...]] = {}
     for mention, options in readings.items():
-        if options and all(p.kind == "demonym" for p in options):
-            demonyms.update({p.country for p in options})
+        # A demonym is a demonym before a namesake town ("Thai coffee exports" is no
+        # Malaysian town); a region or district of that name stays a place ("Somali region").
+        if (
+            options
+            and all(p.kind in {"demonym", "city", "alternate"} for p in options)
+            and any(p.kind == "demonym" for p in options)
+        ):
+            demonyms.update({p.country for p in options if p.kind == "demonym"})
         elif options:
             places[mention] = tuple(p for p in options if p.kind != "demonym")
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
-    # A country's or a famous city's name is a place wherever it stands ("the London Stock
-    # Exchange", "Houston Oil"); the context marks only the others as weak.
-    weak = {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
+    # A country's, a famous city's or a landmark region's name is a place wherever it stands
+    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"); the context
+    # marks only the others as weak.
+    weak = {
+        m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
+    }
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
     reliability = {
@@ -207,6 +216,7 @@ def resolve(
         stray = (
             not named
             and not _famous(options, False)
+            and not _landmark(mention, options)
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= 1.0
         )
@@ -219,7 +229,21 @@ def resolve(
     return Resolution(out, list(dict.fromkeys(countries)))
 
 
+def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
+    """A large region whose name of several words names nothing in another country ("New
+    York", "British Columbia"): no common word, and never out of line beside another
+    country's places. Single words and names shared across countries ("Free", "Colorado",
+    "Santa Fe", "North West") can be either."""
+    return (
+        " " in mention.key
+        and len({p.country for p in options}) == 1
+        and any(p.kind == "region" and p.population >= LARGE_REGION for p in options)
+    )
+
+
 def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
+    """A country, a city of ``FAMOUS_POPULATION`` people, or (``in_name``: opening a longer
+    name) a first-level unit of ``LARGE_REGION`` people."""
     return any(
         p.kind in _COUNTRY_KINDS
         or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
