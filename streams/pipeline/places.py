@@ -157,6 +157,9 @@ def resolve(
     weak = {
         m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
     }
+    # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
+    # speak for its country's namesakes of the article's other names ("Venice", "Athens").
+    mute = weak | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
     reliability = {
@@ -178,7 +181,7 @@ def resolve(
     support: dict[str, Weights] = {}
     within: dict[Mention, Weights] = {}
     for _round in range(2):
-        support = _support(by_key, shares, base, countrywide, weak, reliability)
+        support = _support(by_key, shares, base, countrywide, mute, reliability)
         within = {m: _within(m, by_key, shares) for m in places}
         shares = {m: _shares(o, support[m.key], within[m]) for m, o in scored.items()}
     out: dict[Mention, Place] = {}
@@ -257,16 +260,16 @@ def _support(
     shares: dict[Mention, Weights],
     base: Weights,
     countrywide: set[Mention],
-    weak: set[Mention],
+    mute: set[Mention],
     reliability: dict[Mention, float],
 ) -> dict[str, Weights]:
     """Name -> country -> how much the article's other place names (each counted once, by
-    its first mention that is not weak; weak ones not at all) and its demonyms and actors say
+    its first mention that is not mute; mute ones not at all) and its demonyms and actors say
     a mention of that name is there. Computed once per name, not per mention: a long text
     repeats its names."""
     voters: dict[str, Mention] = {}
     for m in shares:  # in the article's order
-        if m not in weak:
+        if m not in mute:
             voters.setdefault(m.key, m)
     votes = [
         (key, COUNTRY_NAME_SUPPORT if m in countrywide else reliability[m], shares[m])
