@@ -103,6 +103,8 @@ class _Reading:
     names: Doc  # whole-article doc with gazetteer hits (actors, places)
     sentence_of_token: list[int]  # names-doc token -> sentence index
     units: list[_Unit] = field(default_factory=list)
+    # The article text (``names.text`` joins every token again on each call).
+    text: str = ""
 
 
 def extract_batch(
@@ -143,8 +145,8 @@ def _sentence_index(doc: Doc) -> list[int]:
 def _read_batch(nlp: Language, texts: list[str], focus: bool) -> list[_Reading]:
     if not focus and has_statistics(nlp):
         readings = []
-        for doc in nlp.pipe(texts):
-            reading = _Reading(doc, _sentence_index(doc))
+        for doc, text in zip(nlp.pipe(texts), texts, strict=True):
+            reading = _Reading(doc, _sentence_index(doc), text=text)
             for n, sent in enumerate(doc.sents):
                 if any(sent.start <= h.start < sent.end for h in doc._.theme_hits):
                     reading.units.append(_Unit(sent, n, sent.start_char))
@@ -154,7 +156,7 @@ def _read_batch(nlp: Language, texts: list[str], focus: bool) -> list[_Reading]:
     jobs: list[tuple[int, int, int, str]] = []  # (article, sentence index, offset, text)
     for a, text in enumerate(texts):
         doc = fast_doc(nlp, text)
-        reading = _Reading(doc, _sentence_index(doc))
+        reading = _Reading(doc, _sentence_index(doc), text=text)
         readings.append(reading)
         sents = list(doc.sents)
         wanted = sorted({reading.sentence_of_token[h.start] for h in doc._.theme_hits})
@@ -331,7 +333,7 @@ def _mentions(
         ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
         found.append((span.start_char, span.end_char))
-    text = doc.text
+    text = reading.text or doc.text
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
     for pattern in (_BRACKETED, _COMMA):

@@ -95,20 +95,36 @@ def prior(place: PlaceName) -> float:
     return math.log10(people)
 
 
-def _score(place: PlaceName, support: Weights, within: Weights) -> float:
-    """Prior plus the article's support for the reading's country; the larger unit written
-    with a name speaks for its parts, not for a country named beside it."""
-    inside = 0.0 if place.kind in _COUNTRY_KINDS else WITHIN * within.get(place.country, 0.0)
-    return prior(place) + SUPPORT * support.get(place.country, 0.0) + inside
+class _Options:
+    """A mention's readings with their priors and countries computed once (scoring runs
+    several times per reading, and a common name has dozens of readings)."""
+
+    __slots__ = ("countries", "inner", "places", "priors")
+
+    def __init__(self, places: Sequence[PlaceName]) -> None:
+        self.places = tuple(places)
+        self.priors = [prior(p) for p in self.places]
+        self.countries = [p.country for p in self.places]
+        # Whether the larger unit written with the name speaks for the reading.
+        self.inner = [p.kind not in _COUNTRY_KINDS for p in self.places]
+
+    def scores(self, support: Weights, within: Weights) -> list[float]:
+        """Every reading's score: its prior plus the article's support for its country; the
+        larger unit written with a name speaks for its parts, not for a country named beside
+        it."""
+        return [
+            pr + SUPPORT * support.get(c, 0.0) + (WITHIN * within.get(c, 0.0) if i else 0.0)
+            for pr, c, i in zip(self.priors, self.countries, self.inner, strict=True)
+        ]
 
 
-def _shares(options: Sequence[PlaceName], support: Weights, within: Weights) -> Weights:
+def _shares(options: _Options, support: Weights, within: Weights) -> Weights:
     """Country -> share of a mention's reading mass (softmax of the scores, base 10)."""
-    scores = [_score(p, support, within) for p in options]
+    scores = options.scores(support, within)
     top = max(scores)
     mass = _weights()
-    for p, s in zip(options, scores, strict=True):
-        mass[p.country] += 10.0 ** (s - top)
+    for c, s in zip(options.countries, scores, strict=True):
+        mass[c] += 10.0 ** (s - top)
     total = sum(mass.values())
     return _weights({c: v / total for c, v in mass.items()})
 
@@ -123,15 +139,27 @@ def resolve(
     demonyms: Counter[str] = Counter()
     places: dict[Mention, tuple[PlaceName, ...]] = {}
     for mention, options in readings.items():
-        if options and all(p.kind == "demonym" for p in options):
-            demonyms.update({p.country for p in options})
+        # A demonym is a demonym before a namesake town ("Thai coffee exports" is no
+        # Malaysian town); a region or district of that name stays a place ("Somali region").
+        if (
+            options
+            and all(p.kind in {"demonym", "city", "alternate"} for p in options)
+            and any(p.kind == "demonym" for p in options)
+        ):
+            demonyms.update({p.country for p in options if p.kind == "demonym"})
         elif options:
             places[mention] = tuple(p for p in options if p.kind != "demonym")
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
-    # A country's or a famous city's name is a place wherever it stands ("the London Stock
-    # Exchange", "Houston Oil"); the context marks only the others as weak.
-    weak = {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
+    # A country's, a famous city's or a landmark region's name is a place wherever it stands
+    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"); the context
+    # marks only the others as weak.
+    weak = {
+        m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
+    }
+    # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
+    # speak for its country's namesakes of the article's other names ("Venice", "Athens").
+    mute = weak | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
     reliability = {
@@ -145,22 +173,25 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    shares = {m: _shares(o, none, none) for m, o in places.items()}
+    scored = {m: _Options(o) for m, o in places.items()}
+    shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
         by_key.setdefault(m.key, []).append(m)
-    support: dict[Mention, Weights] = {}
+    support: dict[str, Weights] = {}
     within: dict[Mention, Weights] = {}
     for _round in range(2):
-        support = {m: _support(m, shares, base, countrywide, weak, reliability) for m in places}
+        support = _support(by_key, shares, base, countrywide, mute, reliability)
         within = {m: _within(m, by_key, shares) for m in places}
-        shares = {m: _shares(o, support[m], within[m]) for m, o in places.items()}
+        shares = {m: _shares(o, support[m.key], within[m]) for m, o in scored.items()}
     out: dict[Mention, Place] = {}
     countries: list[str] = []
     for mention in sorted(places, key=lambda m: m.char):
         options = places[mention]
-        sup, inside = support[mention], within[mention]
-        chosen = max(options, key=lambda p, s=sup, i=inside: _score(p, s, i))  # type: ignore[misc]
+        sup, inside = support[mention.key], within[mention]
+        scores = scored[mention].scores(sup, inside)
+        top = max(range(len(options)), key=scores.__getitem__)
+        chosen = options[top]
         country = chosen.country
         named = chosen.kind in _COUNTRY_KINDS
         small = not named and max(p.population for p in options) < VILLAGE_POPULATION
@@ -178,15 +209,17 @@ def resolve(
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and not inside
         )
-        best = _score(chosen, sup, inside)
+        best = scores[top]
         rival = max(
-            (_score(p, sup, inside) for p in options if p.country != country), default=-math.inf
+            (v for p, v in zip(options, scores, strict=True) if p.country != country),
+            default=-math.inf,
         )
         # Out of line: nothing supports its country while the article's other places agree
         # on another one ("Colonia Centro" beside Mexican towns is no German place).
         stray = (
             not named
             and not _famous(options, False)
+            and not _landmark(mention, options)
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= 1.0
         )
@@ -199,7 +232,21 @@ def resolve(
     return Resolution(out, list(dict.fromkeys(countries)))
 
 
+def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
+    """A large region whose name of several words names nothing in another country ("New
+    York", "British Columbia"): no common word, and never out of line beside another
+    country's places. Single words and names shared across countries ("Free", "Colorado",
+    "Santa Fe", "North West") can be either."""
+    return (
+        " " in mention.key
+        and len({p.country for p in options}) == 1
+        and any(p.kind == "region" and p.population >= LARGE_REGION for p in options)
+    )
+
+
 def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
+    """A country, a city of ``FAMOUS_POPULATION`` people, or (``in_name``: opening a longer
+    name) a first-level unit of ``LARGE_REGION`` people."""
     return any(
         p.kind in _COUNTRY_KINDS
         or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
@@ -209,24 +256,33 @@ def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
 
 
 def _support(
-    mention: Mention,
+    by_key: dict[str, list[Mention]],
     shares: dict[Mention, Weights],
     base: Weights,
     countrywide: set[Mention],
-    weak: set[Mention],
+    mute: set[Mention],
     reliability: dict[Mention, float],
-) -> Weights:
-    """Country -> how much the article's other place names (each counted once, weak ones
-    not at all) and its demonyms and actors say the mention is there."""
-    out = _weights(base)
-    seen: set[str] = {mention.key}
-    for other, share in shares.items():
-        if other.key in seen or other in weak:
-            continue
-        seen.add(other.key)
-        weight = COUNTRY_NAME_SUPPORT if other in countrywide else reliability[other]
-        for country, value in share.items():
-            out[country] += weight * value
+) -> dict[str, Weights]:
+    """Name -> country -> how much the article's other place names (each counted once, by
+    its first mention that is not mute; mute ones not at all) and its demonyms and actors say
+    a mention of that name is there. Computed once per name, not per mention: a long text
+    repeats its names."""
+    voters: dict[str, Mention] = {}
+    for m in shares:  # in the article's order
+        if m not in mute:
+            voters.setdefault(m.key, m)
+    votes = [
+        (key, COUNTRY_NAME_SUPPORT if m in countrywide else reliability[m], shares[m])
+        for key, m in voters.items()
+    ]
+    out: dict[str, Weights] = {}
+    for key in by_key:
+        total = _weights(base)
+        for other, weight, share in votes:
+            if other != key:
+                for country, value in share.items():
+                    total[country] += weight * value
+        out[key] = total
     return out
 
 

@@ -22,6 +22,10 @@ READINGS = {
     "Province": (PlaceName("BB", "BB-P", "region", 1_500_000),),
     "Realm": (PlaceName("AA", None, "country"),),
     "Realmish": (PlaceName("BB", None, "demonym"),),
+    # A demonym that is also a town's other name ("Thai"), and a region of two words.
+    "Townish": (PlaceName("BB", None, "demonym"), PlaceName("CC", None, "alternate", 400_000)),
+    "New Province": (PlaceName("AA", "AA-N", "region", 3_000_000),),
+    "Old Province": (PlaceName("BB", "BB-O", "region", 2_000_000),),
 }
 
 
@@ -66,6 +70,19 @@ def test_demonyms_are_evidence_and_a_fallback_not_places() -> None:
     assert result.countries == ["BB"] and result.places == {}
 
 
+def test_a_demonym_is_a_demonym_before_a_namesake_town() -> None:
+    result = resolve(at("Townish"), lookup)
+    assert result.countries == ["BB"] and result.places == {}
+
+
+def test_large_regions_of_several_words_are_no_strays() -> None:
+    result = resolve(at("New Province", "Old Province"), lookup)
+    assert result.countries == ["AA", "BB"]
+    assert not any(p.ambiguous for p in result.places.values())
+    # A single word can be a common word or a namesake: out of line, it gives no country.
+    assert resolve(at("New Province", "Province"), lookup).countries == ["AA"]
+
+
 def test_armed_actors_home_countries_only_when_no_place_resolves() -> None:
     assert resolve(at("Province"), lookup, hints=["AA"]).countries == ["BB"]
     assert resolve(at("Nowhere"), lookup, hints=["AA"]).countries == ["AA"]
@@ -87,6 +104,9 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     # as the first word of a sentence it needs support.
     assert resolve(at("Province", weak=True, in_name=True), lookup).countries == ["BB"]
     assert resolve(at("Province", weak=True), lookup).countries == []
+    # A large region's name of several words is no common word ("a New York investment
+    # firm"): it counts after an article too.
+    assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
 # -- the traps of the issues, through the stage -----------------------------------------------
@@ -152,6 +172,12 @@ def test_common_nouns_and_news_words_give_no_country(nlp: Any) -> None:
 def test_a_famous_city_before_its_small_namesake(nlp: Any) -> None:
     assert record(nlp, "Dock workers in Portland went on strike.").countries == ("US",)
     assert record(nlp, "Protesters marched in Manchester on Sunday.").countries == ("GB",)
+
+
+def test_company_news_keeps_its_states_and_demonyms(nlp: Any) -> None:
+    text = "Halcyon Investments, a New York investment partnership, raised its stake."
+    assert record(nlp, text).countries == ("US",)
+    assert record(nlp, "Thai coffee exports rose in 1986.").countries == ("TH",)
 
 
 def test_a_us_state_before_the_country_of_that_name_in_a_us_context(nlp: Any) -> None:
