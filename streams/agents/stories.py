@@ -48,9 +48,8 @@ async def group_stories(stream: Any) -> None:
             now = time.time()
             if event.message.topic == COPY_TOPIC:
                 copied = stage.add_copy(data, JsonState(state), now, CONFIG)
-                if copied is not None:
-                    await _send(copied)
-                count(STAGE, "copy" if copied is not None else "copy_expired")
+                await _send(copied)
+                count(STAGE, "copy")
                 continue
             record = EventRecord.from_dict(data)
             update = stage.assign(record, JsonState(state), now, CONFIG)

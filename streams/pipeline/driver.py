@@ -191,9 +191,7 @@ def join_copies(
         joined = stories.join_copy(*queue.pop(0), run.copies_state, now)
         queue += [("member", relay) for _key, relay in joined.relays]
         for copy in joined.copies:
-            copied = stories.add_copy(copy, run.story_state, now, story_config)
-            if copied is not None:
-                _alerts(run, copied, matcher, now)
+            _alerts(run, stories.add_copy(copy, run.story_state, now, story_config), matcher, now)
 
 
 def _alerts(run: LocalRun, update: stories.StoryUpdate, matcher: match.Matcher, now: float) -> None:

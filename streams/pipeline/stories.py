@@ -804,11 +804,13 @@ def add_copy(
     state: MutableMapping[str, Any],
     now: float,
     config: StoryConfig = StoryConfig(),
-) -> StoryUpdate | None:
-    """Count a copy into its story; None when the story has left the state (expired)."""
+) -> StoryUpdate:
+    """Count a copy into its story.
+
+    A copy whose story has left the window (swept, or past the window's end and not swept
+    yet) is placed like an article of its own, by its headline: whether the story was still
+    in the state depends on when sweeps ran, and the copy must come out either way."""
     story = _live(state, str(message["story_id"]))  # the survivor, if merged since
-    if story is None:
-        return None
     duplicate = message["duplicate"]
     record = EventRecord(
         article_id=str(duplicate["article_id"]),
@@ -821,6 +823,12 @@ def add_copy(
         source=duplicate.get("source"),
         published_at=duplicate.get("published_at"),
     )
+    horizon = float(state.get("hw", 0.0)) - config.window_s
+    if story is None or (
+        story["last_seen"] < horizon and record.article_id not in story["article_ids"]
+    ):
+        placed = assign(record, state, now, config)
+        return replace(placed, copy_of=str(duplicate["duplicate_of"]))
     if record.article_id not in story["article_ids"]:  # else a redelivery: nothing changes
         _add(story, record, {}, event_time(record, now), config)
         state["s:" + story["id"]] = story

@@ -251,6 +251,63 @@ def test_copies_join_their_originals_story_whenever_they_arrive() -> None:
     assert copies == {}
 
 
+def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept() -> None:
+    """A copy published after its original's story left the window starts its own story (it
+    is never dropped), and the outcome is the same whether a sweep ran before it or not."""
+    from streams.models import EventRecord
+    from streams.pipeline.stories import StoryConfig, add_copy, assign, sweep
+
+    config = StoryConfig(window_s=100.0)
+    original = EventRecord(
+        "o1",
+        ("abduction",),
+        "abduction",
+        ("KE",),
+        (),
+        title="Teachers abducted in Lamu",
+        published_at="2026-11-01T00:00:00Z",
+    )
+    later = EventRecord(
+        "o2",
+        ("protest",),
+        "protest",
+        ("FR",),
+        (),
+        title="Farmers march in Lyon",
+        published_at="2026-11-05T00:00:00Z",
+    )
+    outcomes = []
+    for swept in (False, True):
+        state: dict[str, Any] = {}
+        first = assign(original, state, 0.0, config)
+        assign(later, state, 0.0, config)
+        if swept:
+            assert sweep(list(state.items()), state, config) > 0
+            assert "s:" + first.story_id not in state
+        message = {
+            "story_id": first.story_id,
+            "key": first.key,
+            "duplicate": {
+                "article_id": "c1",
+                "duplicate_of": "o1",
+                "kind": "near",
+                "similarity": 0.9,
+                "matched_on": "minhash",
+                "title": "Teachers abducted in Lamu",
+                "url": None,
+                "source": "B",
+                "published_at": "2026-11-05T01:00:00Z",
+            },
+        }
+        update = add_copy(message, state, 0.0, config)
+        assert update.copy_of == "o1" and update.article.article_id == "c1"
+        assert update.story_id != first.story_id and update.article_count == 1
+        again = add_copy(message, state, 1.0, config)  # redelivered: the same story
+        assert (again.story_id, again.article_count) == (update.story_id, 1)
+        outcomes.append(update.story_id)
+    assert outcomes[0] == outcomes[1]
+
+
 def test_copies_of_an_original_that_turned_out_a_copy_are_forwarded_to_its_original() -> None:
     """x1 is a copy of o1, and x2 a copy of x1 (a crash let x1's copy be decided first, so x1
     lost to it): x2 must still count into o1's story, whatever the order of the messages.
