@@ -99,6 +99,11 @@ class Run:
             TOCSIN_WEBHOOK_ATTEMPTS="20",
             TOCSIN_WEBHOOK_BACKOFF_CAP="1",
             TOCSIN_DASHBOARD_PUBLIC="true",  # stats_totals reads /api/stats without a token
+            # The generated stream's articles are dated across 27 days (bench/corpus.py) and
+            # fed in a minute; a window covering them keeps the stories stage's sweeps (the
+            # first comes with a restarted worker's first event) from closing stories that the
+            # test's redeliveries and late copies still name.
+            TOCSIN_STORY_WINDOW_HOURS="720",
         )
         asyncio.run(create_topics(self.ns.settings))
         self.receiver = Receiver(SECRET)

@@ -194,9 +194,15 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
     assert get(worker, "/api/stats?window=1m&periods=100000", TOKEN)[0] == 400
 
     # The alert's story: the article and its copy, from two ids, one story.
-    status, _h, body = get(worker, "/api/alerts", TOKEN)
     ours = {first["id"], copy["id"]}  # the feed keeps an alert's latest revision (the copy's)
-    (alert,) = [a for a in orjson.loads(body)["alerts"] if a["article_id"] in ours][:1]
+
+    def our_alert() -> dict[str, Any] | None:
+        # The feed reads news.alerts behind the match stage's counters: wait for it.
+        status, _h, body = get(worker, "/api/alerts", TOKEN)
+        found = [a for a in orjson.loads(body)["alerts"] if a["article_id"] in ours]
+        return found[0] if status == 200 and found else None
+
+    alert = wait_for(our_alert, 30, "the alert in /api/alerts", worker)
     status, _h, body = get(worker, f"/api/stories/{alert['story_id']}", TOKEN)
     assert status == 200, body
     story = orjson.loads(body)
