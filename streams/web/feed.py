@@ -125,6 +125,14 @@ def bounded_story(update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _put_latest(items: OrderedDict[str, Any], key: str, value: Any, maxlen: int) -> None:
+    """Keep ``key`` as the newest entry, forgetting the oldest past ``maxlen``."""
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > maxlen:
+        items.popitem(last=False)
+
+
 class Stories:
     """The latest story records (bounded), and where merged stories went."""
 
@@ -138,16 +146,10 @@ class Stories:
         story_id = story["story_id"]
         if not story_id:
             return
-        self.by_id[story_id] = story
-        self.by_id.move_to_end(story_id)
+        _put_latest(self.by_id, story_id, story, self.maxlen)
         for merged in story["merged_from"]:
             self.by_id.pop(merged, None)
-            self.merged_into[merged] = story_id
-            self.merged_into.move_to_end(merged)
-        while len(self.by_id) > self.maxlen:
-            self.by_id.popitem(last=False)
-        while len(self.merged_into) > self.maxlen:
-            self.merged_into.popitem(last=False)
+            _put_latest(self.merged_into, merged, story_id, self.maxlen)
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         """The story, or the one it was merged into (then with ``merged_into``)."""
@@ -212,10 +214,7 @@ class AlertFeed:
         article_id = event["article_id"]
         if not article_id:
             return
-        self.events[article_id] = event
-        self.events.move_to_end(article_id)
-        while len(self.events) > EVENTS_MAX:
-            self.events.popitem(last=False)
+        _put_latest(self.events, article_id, event, EVENTS_MAX)
 
     def add(self, alert: dict[str, Any], received_at: float) -> bool:
         """Keep and broadcast one alert message; a later revision of a kept alert replaces
