@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help prereqs prereqs-run venv run test check unit lint local soak kafka-up kafka-down clean
+.PHONY: help prereqs prereqs-run venv vendor run test check unit lint local soak kafka-up kafka-down clean
 
 help:
 	@echo "make run    - local Kafka + worker + samples; prints alerts (Ctrl-C stops everything)"
@@ -25,7 +25,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-venv: $(STAMP)
+# The dashboard's browser libraries, pinned by package-lock.json, copied from npm into a
+# gitignored directory the worker serves (no CDN at run time).
+VENDOR := streams/web/static/vendor
+VENDOR_FILES := node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+  node_modules/d3-array/dist/d3-array.min.js node_modules/d3-geo/dist/d3-geo.min.js \
+  node_modules/topojson-client/dist/topojson-client.min.js node_modules/world-atlas/countries-110m.json
+VENDOR_STAMP := $(VENDOR)/.stamp-$(shell cksum < package-lock.json | cut -d' ' -f1)
+
+$(VENDOR_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the dashboard's libraries (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts --silent
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(VENDOR_FILES) $(VENDOR)/
+	@touch $@
+
+vendor: $(VENDOR_STAMP)
+
+venv: $(STAMP) $(VENDOR_STAMP)
 
 # What the suite needs outside .venv; installed when missing (root on Debian), else it stops
 # naming the command to run.
@@ -67,4 +84,4 @@ kafka-down:
 
 clean:
 	deploy/kafka/kafka.sh down || true
-	rm -rf $(VENV) .tocsin out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENDOR) node_modules .tocsin out .pytest_cache .mypy_cache .ruff_cache

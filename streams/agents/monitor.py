@@ -21,11 +21,13 @@ from faust.streams import current_event
 
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
+from streams.agents._boundary import COUNTS
 from streams.agents._state import rebuilding, table_memory
 from streams.agents.subscriptions import registry
 from streams.kafka_client import client_options
 from streams.web.feed import RECENT_MAX, AlertFeed
 from streams.web.health import ProgressTracker, Readiness, Stall, StreamPosition
+from streams.web.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ _CARRIERS = {
     topics.STORIES.full_name(settings),
 }
 _ORIGINS_MAX = 100_000
+# The dashboard's plots: messages/s, lag and latency per minute over the last hour.
+timeline = Timeline()
 _INFLIGHT_MAX = 100_000
 
 
@@ -125,7 +129,9 @@ class StageSensor(Sensor):
             # New alerts only: an update's origin is its story's first article, not its own.
             value = message.value if isinstance(message.value, bytes) else b""
             if b'"kind":"new"' in value:
-                metrics.END_TO_END.observe(max(0.0, time.time() - origin))
+                latency = max(0.0, time.time() - origin)
+                metrics.END_TO_END.observe(latency)
+                timeline.latency(time.time(), latency)
         elif key is not None:
             self.origins[key] = origin
             self.origins.move_to_end(key)
@@ -205,6 +211,16 @@ class Monitor:
 
 
 monitor = Monitor()
+
+
+def handled_by_stage() -> dict[str, int]:
+    """Inputs handled per stage since the worker started (a match "alert" outcome counts
+    alerts, not inputs, so it is left out)."""
+    out: dict[str, int] = {}
+    for (stage, outcome), n in COUNTS.items():
+        if outcome != "alert":
+            out[stage] = out.get(stage, 0) + n
+    return out
 
 
 def refresh_stall_gauge(now: float | None = None) -> None:
@@ -302,6 +318,9 @@ async def _check(client: AIOKafkaConsumer) -> None:
     for (stage, topic), n in lag.items():
         metrics.CONSUMER_LAG.labels(stage, topic).set(n)
     refresh_stall_gauge(now)
+    wall = time.time()
+    timeline.counts(wall, handled_by_stage())
+    timeline.lag(wall, monitor.tracker.lag_by_stage())
     for name, size in table_memory().items():
         metrics.TABLE_MEMORY.labels(name).set(size)
     existing = await client.topics()

@@ -42,6 +42,7 @@ OPEN = frozenset(
         "/api/session",
         "/api/articles",
         "/static/{name}",
+        "/static/vendor/{name}",
     }
 )
 
@@ -106,6 +107,21 @@ def bearer_valid(header: str | None, token: str) -> bool:
 def authenticated(request: Any, token: str) -> bool:
     """The request carries the API token, or a valid session cookie made from it."""
     return bearer_valid(request.headers.get("Authorization"), token) or session_valid(
+        request.cookies.get(SESSION_COOKIE), token, time.time()
+    )
+
+
+# A header only this site's own scripts send: a cross-site page cannot add it without the
+# browser asking this site first (CORS preflight, which it refuses), on top of SameSite=Strict.
+SCRIPT_HEADER = "X-Tocsin-Request"
+
+
+def api_allowed(request: Any, token: str) -> bool:
+    """For the subscriptions API: the bearer token, or a login session on a request made by
+    the dashboard's own scripts (the session cookie plus :data:`SCRIPT_HEADER`)."""
+    if bearer_valid(request.headers.get("Authorization"), token):
+        return True
+    return request.headers.get(SCRIPT_HEADER) == "1" and session_valid(
         request.cookies.get(SESSION_COOKIE), token, time.time()
     )
 

@@ -6,7 +6,12 @@ health.
 | ``/`` | dashboard (static HTML + JS served from ``streams/web/static``, no CDN) |
 | ``/alerts/{alert_id}`` | one alert with its evidence |
 | ``/stories/{story_id}`` , ``/api/stories/{story_id}`` | one story: counts, unions, articles |
-| ``/static/{name}`` | the dashboard's assets (an allow-list, not a directory) |
+| ``/static/{name}`` , ``/static/vendor/{name}`` | the dashboard's assets and its vendored
+libraries (allow-lists read at start, not directories) |
+| ``/subscriptions`` | the subscription editor (``subscriptions.html``) |
+| ``/api/stories`` | the latest stories, new or updated |
+| ``/api/timeline?minutes=60`` | per minute: messages/s, lag, latency p50/p99, alerts |
+| ``/api/geo?window=1m`` | events and alerts by country (the map) |
 | ``/api/alerts`` , ``/api/alerts/{alert_id}`` | the latest alerts as JSON |
 | ``/api/live/alerts`` | server-sent events, one ``alert`` event per alert message |
 | ``/api/alerts/stream?subscription=ID`` | the same for one subscription (API token) |
@@ -39,20 +44,31 @@ from streams.agents import monitor as mon
 from streams.agents import stats as stats_agent
 from streams.agents._boundary import COUNTS
 from streams.pipeline import stats
-from streams.web import auth
+from streams.web import auth, geo
 from streams.web import session as _session  # noqa: F401  (/login, /api/session)
 from streams.web.feed import RECENT_MAX
 
 STATIC = Path(__file__).with_name("static")
+VENDOR = STATIC / "vendor"  # browser libraries from npm, copied by `make vendor` (gitignored)
 _TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
     ".css": "text/css",
+    ".json": "application/json",
 }
+
+
+def _read_assets(folder: Path) -> dict[str, tuple[bytes, str]]:
+    if not folder.is_dir():
+        return {}
+    return {
+        p.name: (p.read_bytes(), _TYPES[p.suffix]) for p in folder.iterdir() if p.suffix in _TYPES
+    }
+
+
 # Read once: the set of files served is fixed, so no path from a request reaches the disk.
-ASSETS: dict[str, tuple[bytes, str]] = {
-    p.name: (p.read_bytes(), _TYPES[p.suffix]) for p in STATIC.iterdir() if p.suffix in _TYPES
-}
+ASSETS = _read_assets(STATIC)
+VENDOR_ASSETS = _read_assets(VENDOR)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -99,8 +115,8 @@ tocsin_app.app.on_webserver_init = _on_webserver_init  # type: ignore[method-ass
 mon.instrument_model_loading()
 
 
-def _asset(web: Any, name: str) -> Any:
-    asset = ASSETS.get(name)
+def _asset(web: Any, name: str, assets: dict[str, tuple[bytes, str]] = ASSETS) -> Any:
+    asset = assets.get(name)
     if asset is None:
         return web.json({"error": "not found"}, status=404)
     body, ctype = asset
@@ -146,17 +162,74 @@ async def static(web: Any, request: Any, name: str) -> Any:
     return _asset(web, name)
 
 
+@tocsin_app.app.page("/static/vendor/{name}")
+async def vendored(web: Any, request: Any, name: str) -> Any:
+    """The charting and map libraries and the world TopoJSON (``make vendor``)."""
+    return _asset(web, name, VENDOR_ASSETS)
+
+
+@tocsin_app.app.page("/subscriptions")
+async def subscriptions_page(web: Any, request: Any) -> Any:
+    return _asset(web, "subscriptions.html")
+
+
+@tocsin_app.app.page("/api/stories")
+async def latest_stories(web: Any, request: Any) -> Any:
+    """The stories this worker matched, latest updated first (``?limit=``, default 20)."""
+    limit = _int(request.query.get("limit"), default=20, low=1, high=200)
+    if limit is None:
+        return _error(web, 400, "limit must be an integer in 1..200")
+    return web.json({"stories": mon.feed.stories.latest(limit)})
+
+
+@tocsin_app.app.page("/api/timeline")
+async def timeline_view(web: Any, request: Any) -> Any:
+    """Per minute over the last ``minutes`` (default 60): messages/s and lag per stage,
+    produce-to-alert latency p50/p99 (this worker's own paths), new alerts and updates."""
+    minutes = _int(request.query.get("minutes"), default=60, low=1, high=mon.timeline.keep)
+    if minutes is None:
+        return _error(web, 400, f"minutes must be an integer in 1..{mon.timeline.keep}")
+    now = time.time()
+    rows = mon.timeline.series(now, minutes)
+    window = stats.WINDOWS["1m"]
+    entries = _entries(window.name)
+    for name in (stats.ALERT, stats.ALERT_UPDATE):
+        counts = dict(stats.series(entries, stats.key(name), now, window, minutes))
+        for row in rows:
+            row[name] = counts.get(row["start"], 0)
+    stages = sorted({s for r in rows for s in (*r["rate"], *r["lag"])}, key=_stage_order)
+    return web.json({"minutes": rows, "stages": stages, "to": now})
+
+
+@tocsin_app.app.page("/api/geo")
+async def geo_view(web: Any, request: Any) -> Any:
+    """Events (windowed stats) and alerts (the recent list) by country over the last hour
+    (``window=1m``, the default) or day (``window=1h``)."""
+    window = stats.WINDOWS.get(request.query.get("window", "1m"))
+    if window is None:
+        return _error(web, 400, f"window must be one of {', '.join(stats.WINDOWS)}")
+    periods = 60 if window.name == "1m" else 24
+    now = time.time()
+    events = stats.totals(_entries(window.name), "country", now, window, periods)
+    since = stats.window_start(now, window.size) - (periods - 1) * window.size
+    rows = geo.by_country(events, mon.feed.recent, since)
+    return web.json({"window": window.name, "from": since, "to": now, "countries": rows})
+
+
 @tocsin_app.app.page("/api/alerts")
 async def recent_alerts(web: Any, request: Any) -> Any:
-    """The latest alerts this worker has seen, newest first; ``?subscription=`` filters."""
+    """The latest alerts this worker has seen, newest first; ``?subscription=`` and
+    ``?country=`` (alpha-2) filter."""
     limit = _int(request.query.get("limit"), default=100, low=1, high=RECENT_MAX)
     if limit is None:
         return _error(web, 400, f"limit must be an integer in 1..{RECENT_MAX}")
     subscription = request.query.get("subscription")
+    country = request.query.get("country")
     alerts = [
         a
         for a in reversed(mon.feed.recent)
-        if not subscription or a["subscription_id"] == subscription
+        if (not subscription or a["subscription_id"] == subscription)
+        and (not country or country in a.get("countries", ()))
     ]
     return web.json({"alerts": alerts[:limit]})
 

@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 from streams import metrics
+from streams.web.geo import alert_countries
 
 RECENT_MAX = 500
 EVENTS_MAX = 2000
@@ -151,6 +152,18 @@ class Stories:
             self.by_id.pop(merged, None)
             _put_latest(self.merged_into, merged, story_id, self.maxlen)
 
+    def latest(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` most recently updated stories, newest first, without their article
+        lists; ``status`` is ``new`` for a story of one article, else ``updated``."""
+        out: list[dict[str, Any]] = []
+        for story in reversed(self.by_id.values()):
+            if len(out) >= limit:
+                break
+            summary = {k: v for k, v in story.items() if k != "articles"}
+            summary["status"] = "new" if (story.get("article_count") or 0) <= 1 else "updated"
+            out.append(summary)
+        return out
+
     def get(self, story_id: str) -> dict[str, Any] | None:
         """The story, or the one it was merged into (then with ``merged_into``)."""
         story = self.by_id.get(story_id)
@@ -230,6 +243,9 @@ class AlertFeed:
             self.recent.remove(known)
             del self.by_id[alert_id]
         alert["received_at"] = received_at
+        # For the map and its filter: the matched countries, else the story's (when this
+        # worker matched it).
+        alert["countries"] = alert_countries(alert, self.stories.get(alert["story_id"] or ""))
         if len(self.recent) == self.recent.maxlen:
             oldest = self.recent[0]
             self.by_id.pop(oldest["alert_id"], None)

@@ -4,20 +4,24 @@
 |---|---|
 | ``GET /api/subscriptions`` | all (``?owner=`` filters); without the token only ids and names |
 | ``POST /api/subscriptions`` | create (201); ``id`` optional, 409 if it exists |
+| ``POST /api/subscriptions?dry_run=true`` | check only (200 or 400, nothing written) |
 | ``GET /api/subscriptions/{id}`` | one |
 | ``PATCH /api/subscriptions/{id}`` | JSON merge patch (RFC 7386: ``null`` removes a field) |
 | ``DELETE /api/subscriptions/{id}`` | delete (204): a tombstone on the compacted topic |
 
-Writes need ``Authorization: Bearer $TOCSIN_API_TOKEN`` (without a configured token they
-answer 503). A write goes to the compacted ``news.subscriptions.v1``, which every worker
-follows; the answer comes once this worker has applied it, so a GET right after it sees it.
+Everything but the public list of names needs ``Authorization: Bearer $TOCSIN_API_TOKEN``, or
+the dashboard's login session on a request from its own scripts (``auth.api_allowed``);
+without a configured token they answer 503. A write goes to the compacted
+``news.subscriptions.v1``, which every worker follows; the answer comes once this worker has
+applied it, so a GET right after it sees it.
 Webhook secrets are never returned. Bodies are bounded (64 KiB) and validated by the same
 function the workers use, so the API cannot store what a worker would reject. Typed values
 are resolved first (themes through synonyms, countries and regions by name or code, actors
 through the gazetteer: "JNIM" is stored as its canonical name); the answer's ``resolved``
 says what each became (``null``: an actor the gazetteer lacks, matched in article text). An
 unknown theme, country or region, or any invalid field, is a 400 naming the field and what
-is expected.
+is expected. A query that does not parse answers 400 with ``position``, the 0-based character
+offset of the problem (the browser editor underlines it).
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from streams.agents.subscriptions import names, registry
 from streams.delivery.webhook import check_url
 from streams.errors import DecodeError
 from streams.models import Rejected, Subscription
+from streams.pipeline import query
 from streams.pipeline.driver import now_rfc3339
 from streams.pipeline.match import parse_subscription
-from streams.web.ingest import TooLarge, authorised, read_body
+from streams.web import auth
+from streams.web.ingest import TooLarge, read_body
 
 Resolved = dict[str, dict[str, str | None]]
 BODY_MAX = 65_536
@@ -50,7 +56,7 @@ class _Base(View):  # type: ignore[misc]
         token = tocsin_app.settings.api_token
         if not token:
             return self.error(503, "the subscriptions API is off: set TOCSIN_API_TOKEN")
-        if not authorised(request.headers.get("Authorization"), token):
+        if not auth.api_allowed(request, token):
             return self.error(
                 401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -70,6 +76,12 @@ class _Base(View):  # type: ignore[misc]
     def _check(self, data: dict[str, Any]) -> tuple[Subscription, Resolved] | Any:
         """The subscription and what its typed values resolved to, or the error answer."""
         recording = names().recording()
+        text = data.get("query")
+        if isinstance(text, str) and text.strip():
+            try:  # parsed alone first, for the position of a syntax error
+                query.parse(text, recording)
+            except query.QueryError as exc:
+                return self.error(400, f"query: {exc}", field="query", position=exc.position)
         parsed = parse_subscription(data, _validator, recording)
         if isinstance(parsed, Rejected):
             return self.error(400, parsed.error)
@@ -98,7 +110,7 @@ class SubscriptionsView(_Base):
 
     async def get(self, request: Any) -> Any:
         token = tocsin_app.settings.api_token
-        full = bool(token) and authorised(request.headers.get("Authorization"), token)
+        full = bool(token) and auth.api_allowed(request, token)
         owner = request.query.get("owner")
         subs = [s for _id, s in sorted(registry.current.items()) if not owner or s.owner == owner]
         if not full:  # the dashboard needs names; nothing else is public
@@ -112,7 +124,13 @@ class SubscriptionsView(_Base):
         data = await self._body(request)
         if not isinstance(data, dict):
             return data
+        dry_run = request.query.get("dry_run") in {"1", "true"}
         data.setdefault("id", "sub-" + secrets.token_hex(8))
+        if dry_run:  # the editor's check as you type: the same checks, nothing written
+            checked = self._check({**data, "created_at": now_rfc3339()})
+            if not isinstance(checked, tuple):
+                return checked
+            return self.json({"ok": True, "resolved": checked[1]})
         if isinstance(data["id"], str) and data["id"] in registry.current:
             return self.error(409, f"subscription {data['id']!r} exists; PATCH it")
         stamp = now_rfc3339()

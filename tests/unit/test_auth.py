@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from streams.web.auth import (
@@ -28,6 +30,10 @@ DATA = [
     ("/api/monitor", "/api/monitor"),
     ("/api/subscriptions", "/api/subscriptions"),
     ("/api/subscriptions/{sub_id}", "/api/subscriptions/sub-1"),
+    ("/subscriptions", "/subscriptions"),
+    ("/api/stories", "/api/stories"),
+    ("/api/timeline", "/api/timeline"),
+    ("/api/geo", "/api/geo"),
     ("/table/{name}/", "/table/match/"),  # faust's own views, should an operator turn them on
     (None, "/static/../api/alerts"),  # no route: denied, whatever the path says
     (None, "/anything/new"),
@@ -60,10 +66,28 @@ def test_what_is_open_whatever_the_mode() -> None:
         "/api/session",
         "/api/articles",
         "/static/{name}",
+        "/static/vendor/{name}",
     } == OPEN
     for route in OPEN:
         assert access(route, route, "token", authenticated=False) == "allow", route
         assert access(route, route, "closed", authenticated=False) == "allow", route
+
+
+class _Request:
+    def __init__(self, headers: dict[str, str], cookies: dict[str, str]) -> None:
+        self.headers = headers
+        self.cookies = cookies
+
+
+def test_the_subscriptions_api_takes_a_session_only_from_the_dashboard_scripts() -> None:
+    from streams.web.auth import SCRIPT_HEADER, SESSION_COOKIE, api_allowed
+
+    session = {SESSION_COOKIE: new_session("tok", now=time.time())}
+    assert api_allowed(_Request({"Authorization": "Bearer tok"}, {}), "tok")
+    assert api_allowed(_Request({SCRIPT_HEADER: "1"}, session), "tok")
+    assert not api_allowed(_Request({}, session), "tok")  # a cross-site form, say
+    assert not api_allowed(_Request({SCRIPT_HEADER: "1"}, {}), "tok")
+    assert not api_allowed(_Request({"Authorization": "Bearer nope"}, session), "tok")
 
 
 def test_sessions_are_signed_with_the_token_and_expire() -> None:
