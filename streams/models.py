@@ -238,6 +238,7 @@ class Subscription:
     webhook: Webhook | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    paused: bool = False  # kept, matching nothing until resumed
 
     def facets(self) -> dict[str, frozenset[str]]:
         return {name: getattr(self, name) for name in FACETS}
@@ -258,6 +259,8 @@ class Subscription:
         for stamp in ("created_at", "updated_at"):
             if getattr(self, stamp) is not None:
                 out[stamp] = getattr(self, stamp)
+        if self.paused:
+            out["paused"] = True
         return out
 
 

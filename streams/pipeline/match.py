@@ -137,6 +137,7 @@ def parse_subscription(
         webhook=Webhook(webhook["url"], webhook["secret"]) if webhook else None,
         created_at=data.get("created_at"),
         updated_at=data.get("updated_at"),
+        paused=bool(data.get("paused", False)),
     )
     try:
         compile_subscription(sub, names)
@@ -299,6 +300,8 @@ class Matcher:
         out = []
         for sub_id, terms in self.index.match(facts):
             sub = self.subscriptions[sub_id]
+            if sub.paused:
+                continue
             out.append((sub, _as_written(sub, terms)))
         return out
 

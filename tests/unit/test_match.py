@@ -242,3 +242,15 @@ def test_a_merged_story_keeps_the_alerts_of_both() -> None:
     assert [(x.alert_id, x.revision, x.merged_from) for x in again] == [
         (x.alert_id, x.revision, x.merged_from) for x in merged
     ]
+
+
+def test_a_paused_subscription_matches_nothing_until_resumed() -> None:
+    paused = sub("ke-paused", themes=["abduction"], countries=["KE"], paused=True)
+    assert paused.paused and paused.to_dict()["paused"] is True
+    assert "paused" not in sub("ke", countries=["KE"]).to_dict()  # the usual record unchanged
+    matcher = Matcher.of([paused])
+    assert match_story(update(record()), matcher, {}, "t") == []
+    matcher.put(replace(paused, paused=False))
+    assert [a.subscription_id for a in match_story(update(record()), matcher, {}, "t")] == [
+        "ke-paused"
+    ]
