@@ -213,7 +213,10 @@ async def geo_view(web: Any, request: Any) -> Any:
     events = stats.totals(_entries(window.name), "country", now, window, periods)
     since = stats.window_start(now, window.size) - (periods - 1) * window.size
     rows = geo.by_country(events, mon.feed.recent, since)
-    return web.json({"window": window.name, "from": since, "to": now, "countries": rows})
+    # The map's shapes are named by ISO numeric code; the alert filter takes alpha-2.
+    codes = {numeric: alpha2 for alpha2, (numeric, _name) in geo.numeric_codes().items()}
+    body = {"window": window.name, "from": since, "to": now, "countries": rows, "codes": codes}
+    return web.json(body)
 
 
 @tocsin_app.app.page("/api/alerts")
