@@ -228,16 +228,28 @@ def test_health_and_readiness(subscribed: Worker) -> None:
 
 def test_pages_are_static_files_with_strict_headers(subscribed: Worker) -> None:
     worker = subscribed
-    for path, ctype in (("/", "text/html"), ("/static/dashboard.js", "text/javascript")):
+    ours = ("dashboard.js", "common.js", "story.js", "alert.js", "subscriptions.js")
+    for path, ctype in (
+        ("/", "text/html"),
+        ("/subscriptions", "text/html"),
+        *((f"/static/{name}", "text/javascript") for name in ours),
+        ("/static/vendor/uPlot.iife.min.js", "text/javascript"),
+        ("/static/vendor/countries-110m.json", "application/json"),
+    ):
         status, headers, body = get(worker, path, TOKEN)
-        assert status == 200 and headers["Content-Type"].startswith(ctype)
+        assert status == 200 and headers["Content-Type"].startswith(ctype), path
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert b"innerHTML" not in body
+        assert b"innerHTML" not in body and b"eval(" not in body, path
     status, headers, _body = get(worker, "/api/alerts", TOKEN)
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert "Content-Security-Policy" in headers
-    for path in ("/static/..%2Fdashboard.py", "/static/nope.js", "/static/%2e%2e%2fapp.py"):
+    for path in (
+        "/static/..%2Fdashboard.py",
+        "/static/nope.js",
+        "/static/%2e%2e%2fapp.py",
+        "/static/vendor/..%2F..%2Fdashboard.py",
+    ):
         assert get(worker, path)[0] == 404, path
     assert get(worker, "/api/alerts/al-unknown", TOKEN)[0] == 404
     assert get(worker, "/api/alerts?limit=0", TOKEN)[0] == 400
@@ -254,8 +266,11 @@ DATA_ENDPOINTS = [
     "/api/subscriptions",
     f"/api/subscriptions/{SUB_ID}",
     f"/api/stories/st-{'0' * 24}",
+    "/api/stories",
+    "/api/timeline",
+    "/api/geo",
 ]
-PAGES = ["/", "/alerts/al-x", "/stories/st-x"]
+PAGES = ["/", "/alerts/al-x", "/stories/st-x", "/subscriptions"]
 
 
 def request(
@@ -284,7 +299,8 @@ def test_every_data_endpoint_refuses_an_anonymous_request(subscribed: Worker) ->
     for path in PAGES:
         status, headers, _body = request(worker, "GET", path)
         assert status == 303 and headers["Location"].startswith("/login?next=%2F"), path
-    for path in ("/healthz", "/readyz", "/metrics", "/api/status", "/login", "/static/login.js"):
+    open_paths = ("/healthz", "/readyz", "/metrics", "/api/status", "/login", "/static/login.js")
+    for path in (*open_paths, "/static/vendor/uPlot.iife.min.js"):
         assert request(worker, "GET", path)[0] == 200, path
 
     # The login: a wrong token gets nothing; the right one an HttpOnly, SameSite=Strict cookie.
@@ -411,3 +427,136 @@ def test_dashboard_shows_a_new_alert_live_and_untrusted_text_as_text(
     page.close()
     assert dialogs == [], f"script ran: {dialogs}"
     assert errors == [], errors
+
+
+def login(page: Any, worker: Worker, path: str = "/") -> None:
+    page.goto(worker.url + path)
+    page.fill("#token", TOKEN)
+    page.click("#login button")
+    page.wait_for_url(worker.url + path, timeout=10_000)
+
+
+def test_a_subscription_made_in_the_browser_alerts_live_on_the_map_and_in_the_list(
+    namespace: Namespace, subscribed: Worker, browser: Any
+) -> None:
+    """Issue 24: the editor checks the query as typed (the API's error position shown),
+    creates the subscription through the login session; its alert then shows live on the
+    map and in the list, the map filters the list, and untrusted article text stays text in
+    the story list, the story page and its timeline."""
+    from playwright.sync_api import expect
+
+    from streams.pipeline import query
+
+    worker = subscribed
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, worker, "/subscriptions")
+    page.wait_for_selector(f'#subs tr[data-id="{SUB_ID}"]', timeout=10_000)
+
+    name = f"Kidnappings in Uganda {uuid.uuid4().hex[:6]}"
+    page.fill("#f-name", name)
+    page.fill("#f-themes", "kidnapping")  # a synonym, resolved to the theme id
+    page.fill("#f-countries", "Uganda")  # a name, resolved to UG
+    bad = "theme:abduction AND (country:UG OR"
+    page.fill("#f-query", bad)
+    with pytest.raises(query.QueryError) as parse_error:
+        query.parse(bad)
+    expect(page.locator("#query-error pre")).to_be_visible(timeout=10_000)
+    assert page.locator("#query-error").get_attribute("data-position") == str(
+        parse_error.value.position
+    )
+    assert page.locator("#f-query").get_attribute("aria-invalid") == "true"
+    page.fill("#f-query", 'theme:abduction AND NOT actor:"Al-Shabaab"')
+    expect(page.locator("#query-error pre")).to_have_count(0, timeout=10_000)
+    expect(page.locator("#resolved")).to_contain_text("kidnapping → abduction")
+    expect(page.locator("#resolved")).to_contain_text("Uganda → UG")
+    page.click("#save")
+    expect(page.locator("#form-status")).to_contain_text("Created", timeout=20_000)
+    row = page.locator("#subs tbody tr", has_text=name)
+    expect(row).to_have_count(1, timeout=10_000)
+    sub_id = row.get_attribute("data-id")
+    assert sub_id
+    status, _h, body = get(worker, f"/api/subscriptions/{sub_id}", TOKEN)
+    assert status == 200 and orjson.loads(body)["countries"] == ["UG"], body
+    # Pause and resume from the list (a paused subscription matches nothing).
+    row.locator("button.pause").click()
+    expect(row.locator("td").nth(2)).to_have_text("paused", timeout=20_000)
+    page.locator("#subs tbody tr", has_text=name).locator("button.pause").click()
+    expect(page.locator("#subs tbody tr", has_text=name).locator("td").nth(2)).to_have_text(
+        "active", timeout=20_000
+    )
+
+    # The overview: a new alert of that subscription, live on the map and in the list.
+    page.goto(worker.url + "/")
+    page.wait_for_selector("#live-state.ok", timeout=30_000)
+    page.wait_for_selector("#map path.country", timeout=30_000)
+    page.evaluate("window.__noReload = 1")
+    evil_title = f"<script>alert(1)</script> Reporter abducted in Kampala {uuid.uuid4().hex[:6]}"
+    text = (
+        "Gunmen abducted <img src=x onerror=alert(2)> Ann Poe, a reporter, in Kampala, Uganda,"
+        " on Monday, police said."
+    )
+    published = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # for the story's timeline
+    produce(namespace, [{**article(evil_title, text), "published_at": published}])
+    item = page.locator(f'#alerts li[data-subscription="{sub_id}"]')
+    item.wait_for(timeout=90_000)
+    assert item.locator("a.title").text_content() == evil_title
+    uganda = page.locator('#map path.country[data-code="UG"]')
+    expect(uganda).not_to_have_attribute("data-alerts", "0", timeout=20_000)
+    assert "q0" not in (uganda.get_attribute("class") or "")
+    assert page.evaluate("window.__noReload") == 1, "the page reloaded"
+    # Click the country: only its alerts stay listed; Enter on the focused shape undoes it.
+    uganda.click()
+    expect(page.locator("#country-filter")).to_be_visible()
+    assert item.is_visible()
+    for li in page.locator("#alerts li").all():
+        if li.is_visible():
+            assert "UG" in (li.get_attribute("data-countries") or "").split(), li.text_content()
+    kenyan = page.locator(f'#alerts li[data-subscription="{SUB_ID}"]')
+    if kenyan.count():
+        assert not kenyan.first.is_visible()
+    uganda.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#country-filter")).to_be_hidden()
+    # The story list shows it, new; its title is text.
+    story = page.locator("#stories li", has_text=evil_title)
+    story.wait_for(timeout=20_000)
+    assert story.locator("a.title").text_content() == evil_title
+    assert story.locator(".status").text_content() in {"new", "updated"}
+    assert page.locator("main script, main img").count() == 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+    # The story page: title, the article table and the timeline, all text.
+    story.locator("a.title").click()
+    expect(page.locator("#title")).to_have_text(evil_title, timeout=10_000)
+    expect(page.locator("#articles .article-title").first).to_have_text(evil_title)
+    assert page.locator("#timeline circle").count() >= 1
+    assert evil_title in (page.locator("#timeline title").first.text_content() or "")
+    assert page.locator("main script, main img").count() == 0
+
+    # Delete it from the list (a second press confirms).
+    page.goto(worker.url + "/subscriptions")
+    row = page.locator(f'#subs tr[data-id="{sub_id}"]')
+    row.locator("button.delete").click()
+    row.locator("button.delete").click()
+    expect(page.locator(f'#subs tr[data-id="{sub_id}"]')).to_have_count(0, timeout=20_000)
+    assert get(worker, f"/api/subscriptions/{sub_id}", TOKEN)[0] == 404
+    page.close()
+    assert dialogs == [], f"script ran: {dialogs}"
+    assert errors == [], errors
+
+
+def test_the_overview_fits_a_phone(subscribed: Worker, browser: Any) -> None:
+    """Readable on a phone: nothing wider than the screen; the map and plots still drawn."""
+    worker = subscribed
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    login(page, worker)
+    page.wait_for_selector("#map path.country", timeout=30_000)
+    page.wait_for_selector("#plot-rate canvas", timeout=30_000)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{overflow}px wider than the screen"
+    page.close()

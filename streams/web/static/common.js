@@ -1,5 +1,5 @@
 // Shared helpers. Every value from the server is untrusted text: it only ever reaches the
-// page through textContent or element properties, never through innerHTML.
+// page through textContent or element properties, never parsed as HTML.
 "use strict";
 const tocsin = {
   el(tag, text, cls) {
