@@ -4,6 +4,14 @@
 # (the default command) and every CLI command: `docker run IMAGE topics create`, `... dlq list`.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
+# The dashboard's browser libraries from npm (package-lock.json pins them); only their files
+# reach the image, not node.
+FROM node:20-bookworm-slim AS vendor
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY deploy/vendor.sh deploy/
+RUN deploy/vendor.sh /vendor
+
 FROM ${PYTHON_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -36,6 +44,7 @@ COPY --from=build /opt/tocsin /opt/tocsin
 # Code and schemas stay root-owned: the worker can read them, not change them.
 COPY schemas /app/schemas
 COPY streams /app/streams
+COPY --from=vendor /vendor /app/streams/web/static/vendor
 WORKDIR /app
 # Absolute state paths: the defaults (.tocsin/...) are relative to the working directory, which
 # is read-only here. TOCSIN_DATA_DIR is where compose and Kubernetes mount the state volume.

@@ -13,7 +13,7 @@ help:
 	@echo "make test   - lint, then the whole test suite against a local Kafka it starts and stops"
 	@echo "make check  - lint and every test that needs no broker (the inner loop)"
 	@echo "make unit   - tests that need no broker"
-	@echo "make prereqs - Java 17+, Maven, openssl, python3-venv, Chromium (apt-get as root on Debian)"
+	@echo "make prereqs - Java 17+, Maven, openssl, python3-venv, npm, Chromium (apt-get as root on Debian)"
 	@echo "make local  - tocsin run --local over the samples (no broker)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make soak   - 10 minutes at a steady rate through 2 workers: memory and lag over time"
@@ -28,16 +28,10 @@ $(STAMP): requirements.lock pyproject.toml
 # The dashboard's browser libraries, pinned by package-lock.json, copied from npm into a
 # gitignored directory the worker serves (no CDN at run time).
 VENDOR := streams/web/static/vendor
-VENDOR_FILES := node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
-  node_modules/d3-array/dist/d3-array.min.js node_modules/d3-geo/dist/d3-geo.min.js \
-  node_modules/topojson-client/dist/topojson-client.min.js node_modules/world-atlas/countries-110m.json
 VENDOR_STAMP := $(VENDOR)/.stamp-$(shell cksum < package-lock.json | cut -d' ' -f1)
 
-$(VENDOR_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for the dashboard's libraries (apt-get install npm)"; exit 1; }
-	npm ci --no-audit --no-fund --ignore-scripts --silent
-	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
-	cp $(VENDOR_FILES) $(VENDOR)/
+$(VENDOR_STAMP): package.json package-lock.json deploy/vendor.sh
+	deploy/vendor.sh $(VENDOR)
 	@touch $@
 
 vendor: $(VENDOR_STAMP)

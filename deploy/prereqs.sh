@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `make test` needs outside .venv: Java 17+ and Maven (fetch and run the Kafka broker),
 # openssl (the SASL_SSL broker's certificates), python3-venv (.venv) and Chromium (the
-# dashboard's browser test, driven by Playwright; its own browser download is not used).
-# `prereqs.sh run` checks only what `make run` needs: Java, Maven and python3-venv.
+# dashboard's browser test, driven by Playwright; its own browser download is not used), and
+# npm (the dashboard's charting and map libraries, copied from npm by `make vendor`).
+# `prereqs.sh run` checks only what `make run` needs: Java, Maven, python3-venv and npm.
 #
 # Anything missing is installed with apt-get when this runs as root on Debian/Ubuntu;
 # otherwise the script stops at once, naming the exact command to run. Exit 0: all present.
@@ -32,6 +33,7 @@ missing=()
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [[ $for_what != run ]]; then
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     chromium_ok || missing+=(chromium)

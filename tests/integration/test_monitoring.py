@@ -481,6 +481,17 @@ def test_a_subscription_made_in_the_browser_alerts_live_on_the_map_and_in_the_li
     assert sub_id
     status, _h, body = get(worker, f"/api/subscriptions/{sub_id}", TOKEN)
     assert status == 200 and orjson.loads(body)["countries"] == ["UG"], body
+    # Edit: the stored values come back into the form, the secret field stays empty.
+    row.locator("button.edit").click()
+    expect(page.locator("#f-id")).to_have_value(sub_id)
+    assert page.locator("#f-countries").input_value() == "UG"
+    assert page.locator("#f-secret").input_value() == ""
+    page.fill("#f-name", name + " (edited)")
+    page.click("#save")
+    expect(page.locator("#form-status")).to_contain_text("Saved", timeout=20_000)
+    name += " (edited)"
+    row = page.locator(f'#subs tr[data-id="{sub_id}"]')
+    expect(row.locator("strong")).to_have_text(name, timeout=10_000)
     # Pause and resume from the list (a paused subscription matches nothing).
     row.locator("button.pause").click()
     expect(row.locator("td").nth(2)).to_have_text("paused", timeout=20_000)
