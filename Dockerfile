@@ -9,8 +9,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM node:20-bookworm-slim AS vendor
 WORKDIR /src
 COPY package.json package-lock.json ./
-COPY deploy/vendor.sh deploy/
-RUN deploy/vendor.sh /vendor
+COPY streams/web/vendor.sh streams/web/
+RUN streams/web/vendor.sh /vendor
 
 FROM ${PYTHON_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]

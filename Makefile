@@ -30,8 +30,8 @@ $(STAMP): requirements.lock pyproject.toml
 VENDOR := streams/web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.stamp-$(shell cksum < package-lock.json | cut -d' ' -f1)
 
-$(VENDOR_STAMP): package.json package-lock.json deploy/vendor.sh
-	deploy/vendor.sh $(VENDOR)
+$(VENDOR_STAMP): package.json package-lock.json streams/web/vendor.sh
+	streams/web/vendor.sh $(VENDOR)
 	@touch $@
 
 vendor: $(VENDOR_STAMP)

@@ -108,3 +108,33 @@ def test_the_story_page_keeps_the_latest_stories_and_follows_merges() -> None:
     stories.add({**base, "story_id": "st-c"})
     stories.add({**base, "story_id": "st-d"})
     assert stories.get("st-a") is None and len(stories.by_id) == 2  # bounded
+
+
+def story(n: int, articles: int) -> dict[str, Any]:
+    return {
+        "story_id": f"st-{n}",
+        "title": f"story {n}",
+        "article_count": articles,
+        "countries": ["UG"],
+        "articles": [["a", "t", "s", "https://x", "2024-01-01T00:00:00Z"]],
+    }
+
+
+async def test_stories_newest_first_new_or_updated_and_alert_countries() -> None:
+    feed = AlertFeed()
+    feed.stories.add(story(1, 1))
+    feed.stories.add(story(2, 3))
+    feed.stories.add(story(1, 2))  # updated: now the newest
+    latest = feed.stories.latest(5)
+    assert [(s["story_id"], s["status"]) for s in latest] == [
+        ("st-1", "updated"),
+        ("st-2", "updated"),
+    ]
+    assert "articles" not in latest[0]
+    feed.stories.add(story(3, 1))
+    assert feed.stories.latest(1)[0]["status"] == "new"
+    # An alert's countries: what its subscription matched, else its story's.
+    feed.add(alert(1, story_id="st-3"), 1.0)
+    feed.add(alert(2, story_id="st-9", matched={"countries": ["KE"]}), 2.0)
+    assert feed.by_id["al-1"]["countries"] == ["UG"]
+    assert feed.by_id["al-2"]["countries"] == ["KE"]

@@ -3,7 +3,7 @@
 # the files the worker serves into DEST (default streams/web/static/vendor). Run by
 # `make vendor` (so by `make venv`, `make run`, `make test`) and by the Dockerfile.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 dest=${1:-streams/web/static/vendor}
 command -v npm >/dev/null || { echo "vendor: npm is needed (apt-get install npm)" >&2; exit 1; }
 npm ci --no-audit --no-fund --ignore-scripts --silent
