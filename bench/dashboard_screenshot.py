@@ -22,7 +22,7 @@ from typing import Any
 
 
 def _latest_story(base: str, token: str | None) -> str | None:
-    request = urllib.request.Request(base + "api/stories?limit=20")
+    request = urllib.request.Request(base + "api/stories?limit=200")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
