@@ -201,6 +201,11 @@ _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
+# "Saudi-led coalition", "US-backed forces", "pro-Iran militias": a sponsor's country, no
+# place of the event (and no support for a place's reading there).
+_SPONSOR_AFTER = {"led", "backed", "funded", "sponsored", "supported", "trained", "allied",
+                  "aligned", "affiliated", "brokered", "made", "supplied"}  # fmt: skip
+_SPONSOR_BEFORE = {"pro", "anti"}
 # Compass words news puts before a place's name ("North Galkayo", "southern Idlib").
 _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eastern ",
             "Western ", "Central ", "Upper ", "Lower ")  # fmt: skip
@@ -261,6 +266,15 @@ def _lookup(key: str, places: Path | None) -> tuple[PlaceName, ...]:
                 if found:
                     return found
     return ()
+
+
+def _sponsor(doc: Doc, start: int, end: int) -> bool:
+    """A country named as a sponsor or side: "Saudi-led", "US-backed", "pro-Iran" (glued by a
+    hyphen: "Japan backed the plan" names Japan as a side of a story about it)."""
+    glued = end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
+    if glued and doc[end + 1].lower_ in _SPONSOR_AFTER:
+        return True
+    return start >= 2 and doc[start - 1].text == "-" and doc[start - 2].lower_ in _SPONSOR_BEFORE
 
 
 def _currency(doc: Doc, end: int) -> bool:
@@ -366,6 +380,8 @@ def _mentions(
             continue
         larger = [c for x, y, cs in links if x <= a < y for c in cs]
         within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
+        if _sponsor(doc, where.start, where.end):
+            continue
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
         out.append(Mention(keys[a], a, sentence, weak, within, common, in_name))

@@ -41,6 +41,10 @@ COUNTRY_NAME_SUPPORT = 0.25
 WITHIN = 6.0
 DEMONYM_SUPPORT = 0.5
 HINT_SUPPORT = 0.3
+# log10 people: the least a first-level unit written as a larger unit counts for, and what
+# that position adds to its region readings.
+CONTAINER_FLOOR = 5.5
+CONTAINER_BONUS = 1.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
 # A name whose readings are all smaller than this is a village: written with a larger unit
@@ -101,9 +105,17 @@ class _Options:
 
     __slots__ = ("countries", "inner", "places", "priors")
 
-    def __init__(self, places: Sequence[PlaceName]) -> None:
+    def __init__(self, places: Sequence[PlaceName], container: bool = False) -> None:
         self.places = tuple(places)
-        self.priors = [prior(p) for p in self.places]
+        # Written as the larger unit of another name, a name is a unit: its first-level
+        # readings count at least as a province of ``CONTAINER_FLOOR`` people (the data's
+        # sums of villages undercount them), and before namesake cities and districts.
+        self.priors = [
+            max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
+            if container and p.kind == "region"
+            else prior(p)
+            for p in self.places
+        ]
         self.countries = [p.country for p in self.places]
         # Whether the larger unit written with the name speaks for the reading.
         self.inner = [p.kind not in _COUNTRY_KINDS for p in self.places]
@@ -173,7 +185,10 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    scored = {m: _Options(o) for m, o in places.items()}
+    # Names written as the larger unit of another: "Bari" in "(Bossaso, Bari)" is Somalia's
+    # region, not Italy's city.
+    containers = {key for m in mentions for key in m.within}
+    scored = {m: _Options(o, m.key in containers) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:

@@ -26,6 +26,8 @@ READINGS = {
     "Townish": (PlaceName("BB", None, "demonym"), PlaceName("CC", None, "alternate", 400_000)),
     "New Province": (PlaceName("AA", "AA-N", "region", 3_000_000),),
     "Old Province": (PlaceName("BB", "BB-O", "region", 2_000_000),),
+    # A region whose villages the data barely knows, and a big city of the same name.
+    "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
 }
 
 
@@ -109,6 +111,12 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
+def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
+    assert resolve(at("Port"), lookup).countries == ["AA"]
+    town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
+    assert resolve([town, region], lookup).countries == ["BB"]
+
+
 # -- the traps of the issues, through the stage -----------------------------------------------
 
 
@@ -144,6 +152,10 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Rioters clashed with police in Manchester after the match.", "GB", {"JM"}),
         ("Two men were fatally assaulted in Verulam (eThekwini, KwaZulu-Natal).", "ZA", {"BR"}),
         ("Dahalo raided cattle in Analalava (Analalava, Sofia).", "MG", {"BG"}),
+        # French forms of Cameroon's regions; a sponsor's country is no place of the event.
+        ("Residents blocked roads in Bafoussam (Mifi, Ouest).", "CM", {"HT"}),
+        ("Saudi-led coalition airstrikes hit Sanaa.", "YE", {"SA"}),
+        ("Pro-Iran militias shelled a village in Deir-ez-Zor.", "SY", {"IR"}),
     ],
 )
 def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
@@ -159,6 +171,8 @@ def test_admin_units_resolve_in_english_and_local_forms() -> None:
         ("Borno", "NG"),
         ("Sanmatenga", "BF"),
         ("Galguduud", "SO"),
+        ("Extreme-Nord", "CM"),
+        ("Nord-Ouest", "CM"),
     ]:
         assert country in {p.country for p in place_readings(name)}, name
 
