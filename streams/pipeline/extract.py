@@ -214,7 +214,15 @@ _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eas
 _NAME = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}"
 _UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|subdivision))?"
 _BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
+# "(District, Province)" after a word that is no name ("Enma market (Al Mansurah, Aden)").
+_PAIR = re.compile(rf"\(({_NAME}), ({_NAME})\)")
 _COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# "in Maan town in Hama", "the town of Mansura in the western countryside of Ar-Raqqa": a
+# place in a larger one, written so.
+_IN_IN = re.compile(
+    rf"\b(?:in|near|at|outside|of) ({_NAME}){_UNIT} in (?:the (?:[a-z]+ )?"
+    rf"(?:countryside|outskirts|suburbs|province|governorate|district|region|state) of )?({_NAME})"
+)
 # "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
 _AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
 # Names after "in" that are dates, not places.
@@ -350,10 +358,10 @@ def _mentions(
     text = reading.text or doc.text
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
-    for pattern in (_BRACKETED, _COMMA):
+    for pattern in (_BRACKETED, _PAIR, _COMMA, _IN_IN):
         for match in pattern.finditer(text):
             spans = [match.span(g) for g in range(1, (pattern.groups or 0) + 1)]
-            spans = [s for s in spans if s[0] >= 0]
+            spans = [s for s in spans if s[0] >= 0 and text[s[0] : s[1]] not in _CALENDAR]
             found.extend(spans)
             for n, (a, b) in enumerate(spans):
                 links.append((a, b, [s[0] for s in spans[n + 1 :]]))

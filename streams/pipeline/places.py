@@ -47,6 +47,7 @@ CONTAINER_FLOOR = 5.5
 CONTAINER_BONUS = 1.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
+STRAY_SUPPORT = 1.0
 # A name whose readings are all smaller than this is a village: written with a larger unit
 # it has no reading in, it is a village of that unit the data lacks.
 VILLAGE_POPULATION = 100_000
@@ -58,6 +59,7 @@ WEAK_SUPPORT = 0.5
 # A reading in another country scoring within this many orders of magnitude (2x) of the chosen
 # one makes a place ambiguous ("Tripoli" alone: Libya's 1.1 million, Lebanon's 230,000).
 CLEAR = 0.3
+UNSUPPORTED_CLEAR = 0.3
 _COUNTRY_KINDS = {"country", "alias"}
 # Country -> weight (support, shares).
 Weights = defaultdict[str, float]
@@ -210,8 +212,14 @@ def resolve(
         country = chosen.country
         named = chosen.kind in _COUNTRY_KINDS
         small = not named and max(p.population for p in options) < VILLAGE_POPULATION
-        if inside and inside.get(country, 0.0) < 0.5 and small:
-            continue  # a village of the unit written with it that the data lacks
+        if (
+            inside
+            and inside.get(country, 0.0) < 0.5
+            and (small or (not named and _in_unit(mention, places)))
+        ):
+            # A village of the unit written with it that the data lacks; a town too when
+            # that unit is an administrative one ("Al Mansurah, Aden" is no Egyptian city).
+            continue
         if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
             continue
         region = chosen.region or next(
@@ -236,15 +244,25 @@ def resolve(
             and not _famous(options, False)
             and not _landmark(mention, options)
             and sup.get(country, 0.0) < WEAK_SUPPORT
-            and max(sup.values(), default=0.0) >= 1.0
+            and max(sup.values(), default=0.0) >= STRAY_SUPPORT
         )
-        ambiguous = rival > best - CLEAR or lone or stray
+        # Unsupported, a name read in one country is a guess whenever another country has a
+        # reading of it that is not far smaller ("Tripoli" alone: Libya's or Lebanon's).
+        clear = CLEAR if sup.get(country, 0.0) >= WEAK_SUPPORT or named else UNSUPPORTED_CLEAR
+        ambiguous = rival > best - clear or lone or stray
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
     if not countries:
         countries = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
     return Resolution(out, list(dict.fromkeys(countries)))
+
+
+def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:
+    """Whether a larger unit written with the mention is an administrative unit or a country
+    (not "Boca Raton, Fla", whose "Fla" the data reads as a Norwegian village)."""
+    units = {m.key for m, o in places.items() if any(p.kind != "city" for p in o)}
+    return bool(set(mention.within) & units)
 
 
 def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
