@@ -17,8 +17,9 @@ data lacks). Then:
   nothing in the article supports) is kept as an ambiguous place but gives no country: one
   GeoNames namesake of a few hundred people is more often a village elsewhere that the data
   lacks than the place meant;
-* demonyms are evidence, not places: they give a country only when no place resolves, and
-  the armed actors' home countries only when neither does.
+* demonyms are evidence, not places: they give a country only when no place resolves or
+  when the article repeats them (``DEMONYM_REPEAT``), and the armed actors' home countries
+  only when neither does.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ COUNTRY_NAME_SUPPORT = 0.25
 # The larger unit written with a name ("X, Y", "X (Y, Z)") is worth this many.
 WITHIN = 6.0
 DEMONYM_SUPPORT = 0.5
+# A demonym written this many times gives its country even beside resolved places.
+DEMONYM_REPEAT = 3
 HINT_SUPPORT = 0.3
 # log10 people: the least a first-level unit written as a larger unit counts for, and what
 # that position adds to its region readings.
@@ -47,6 +50,7 @@ CONTAINER_FLOOR = 5.5
 CONTAINER_BONUS = 1.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
+# A place is out of line when the article's other places give another country this much.
 STRAY_SUPPORT = 1.0
 # A name whose readings are all smaller than this is a village: written with a larger unit
 # it has no reading in, it is a village of that unit the data lacks.
@@ -59,7 +63,6 @@ WEAK_SUPPORT = 0.5
 # A reading in another country scoring within this many orders of magnitude (2x) of the chosen
 # one makes a place ambiguous ("Tripoli" alone: Libya's 1.1 million, Lebanon's 230,000).
 CLEAR = 0.3
-UNSUPPORTED_CLEAR = 0.3
 _COUNTRY_KINDS = {"country", "alias"}
 # Country -> weight (support, shares).
 Weights = defaultdict[str, float]
@@ -246,13 +249,13 @@ def resolve(
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= STRAY_SUPPORT
         )
-        # Unsupported, a name read in one country is a guess whenever another country has a
-        # reading of it that is not far smaller ("Tripoli" alone: Libya's or Lebanon's).
-        clear = CLEAR if sup.get(country, 0.0) >= WEAK_SUPPORT or named else UNSUPPORTED_CLEAR
-        ambiguous = rival > best - clear or lone or stray
+        ambiguous = rival > best - CLEAR or lone or stray
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
+    # A demonym the article repeats is its subject ("West German bank" four times), even
+    # when a place elsewhere resolves.
+    countries += [c for c, n in demonyms.most_common() if n >= DEMONYM_REPEAT]
     if not countries:
         countries = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
     return Resolution(out, list(dict.fromkeys(countries)))

@@ -111,6 +111,12 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
+def test_a_repeated_demonym_gives_its_country_beside_places() -> None:
+    assert resolve(at("Capital", "Realmish", "Realmish"), lookup).countries == ["AA"]
+    thrice = resolve(at("Capital", "Realmish", "Realmish", "Realmish"), lookup)
+    assert thrice.countries == ["AA", "BB"]
+
+
 def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     assert resolve(at("Port"), lookup).countries == ["AA"]
     town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
