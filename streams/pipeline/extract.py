@@ -198,6 +198,11 @@ _FACILITY_WORDS = {
     "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
 }  # fmt: skip
 _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+# Words of administrative units: a name written with one is read as a unit ("Chin State").
+_UNIT_WORDS = {
+    "district", "province", "state", "region", "county", "governorate", "municipality",
+    "division", "subdivision", "parish", "department", "prefecture",
+}  # fmt: skip
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
@@ -392,7 +397,9 @@ def _mentions(
             continue
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
-        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name))
+        last = doc[where.end] if where.end < len(doc) else where[-1]
+        is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
+        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit))
     return out, people
 
 

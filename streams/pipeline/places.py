@@ -88,6 +88,8 @@ class Mention:
     # Weak only as the first word of a longer name ("Texas Instruments"): large places
     # (first-level units of ``LARGE_REGION`` people) still count.
     in_name: bool = False
+    # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
+    unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,10 +192,10 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    # Names written as the larger unit of another: "Bari" in "(Bossaso, Bari)" is Somalia's
-    # region, not Italy's city.
+    # Names written as the larger unit of another or with a unit's word: "Bari" in
+    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
     containers = {key for m in mentions for key in m.within}
-    scored = {m: _Options(o, m.key in containers) for m, o in places.items()}
+    scored = {m: _Options(o, m.unit or m.key in containers) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:

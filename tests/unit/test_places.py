@@ -121,6 +121,8 @@ def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     assert resolve(at("Port"), lookup).countries == ["AA"]
     town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
     assert resolve([town, region], lookup).countries == ["BB"]
+    # ... and so is a name written with a unit's word ("Chin State").
+    assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
 
 
 # -- the traps of the issues, through the stage -----------------------------------------------
@@ -165,6 +167,7 @@ def record(nlp: Any, text: str) -> EventRecord:
         # A town written in a larger unit it has no reading in is a namesake the data lacks.
         ("Gunmen shot a man in the town of Mansura in the countryside of Ar-Raqqa.", "SY", {"EG"}),
         ("Gunmen opened fire in Enma market (Al Mansurah, Aden).", "YE", {"EG"}),
+        ("The military and the AA clashed in Paletwa Township, Chin State.", "MM", {"CN"}),
     ],
 )
 def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
