@@ -294,6 +294,20 @@ def _currency(doc: Doc, end: int) -> bool:
     return end < len(doc) and doc[end].lower_ in _CURRENCY_WORDS
 
 
+# Lowercase particles inside longer place names: "Wadi al-Rabi", "San Pedro de Ycuamandiyu".
+_PARTICLES = {"al", "el", "ad", "ar", "as", "ash", "az", "an", "ez", "es", "ed", "de", "del",
+              "da", "do", "dos", "das", "di", "wa"}  # fmt: skip
+
+
+def _particle(doc: Doc, end: int) -> bool:
+    """Whether the name ending at ``end`` goes on with a particle and a name ("Wadi al Washka",
+    "Wadi al-Rabi"): it is the first word of a longer name, not a place of its own."""
+    if end + 1 >= len(doc) or doc[end].lower_ not in _PARTICLES or doc[end].text[:1].isupper():
+        return False
+    nxt = doc[end + 2] if doc[end + 1].text == "-" and end + 2 < len(doc) else doc[end + 1]
+    return nxt.is_title and nxt.is_alpha
+
+
 def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     """(weak, common, in_name): whether the text around a name says it may be no place, and
     why. Weak: the first word of a sentence ("Man shot dead"), glued by a hyphen to a
@@ -308,7 +322,7 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
     before = doc[start - 1] if start > 0 else None
-    named_after = after is not None and after.is_title and after.is_alpha
+    named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after
     if doc[start].is_sent_start or (

@@ -168,6 +168,8 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Gunmen shot a man in the town of Mansura in the countryside of Ar-Raqqa.", "SY", {"EG"}),
         ("Gunmen opened fire in Enma market (Al Mansurah, Aden).", "YE", {"EG"}),
         ("The military and the AA clashed in Paletwa Township, Chin State.", "MM", {"CN"}),
+        # The first word of a longer name is no place of its own ("Wadi" is also Indian).
+        ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
     ],
 )
 def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
@@ -187,6 +189,10 @@ def test_admin_units_resolve_in_english_and_local_forms() -> None:
         ("Nord-Ouest", "CM"),
     ]:
         assert country in {p.country for p in place_readings(name)}, name
+
+
+def test_compass_phrases_are_no_regions_hyphenated_or_not() -> None:
+    assert not [p for p in place_readings("North East") if p.kind == "region"]
 
 
 def test_common_nouns_and_news_words_give_no_country(nlp: Any) -> None:
