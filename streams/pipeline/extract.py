@@ -198,9 +198,19 @@ _FACILITY_WORDS = {
     "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
 }  # fmt: skip
 _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+# Words of administrative units: a name written with one is read as a unit ("Chin State").
+_UNIT_WORDS = {
+    "district", "province", "state", "region", "county", "governorate", "municipality",
+    "division", "subdivision", "parish", "department", "prefecture",
+}  # fmt: skip
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
+# "Saudi-led coalition", "US-backed forces", "pro-Iran militias": a sponsor's country, no
+# place of the event (and no support for a place's reading there).
+_SPONSOR_AFTER = {"led", "backed", "funded", "sponsored", "supported", "trained", "allied",
+                  "aligned", "affiliated", "brokered", "made", "supplied"}  # fmt: skip
+_SPONSOR_BEFORE = {"pro", "anti"}
 # Compass words news puts before a place's name ("North Galkayo", "southern Idlib").
 _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eastern ",
             "Western ", "Central ", "Upper ", "Lower ")  # fmt: skip
@@ -209,7 +219,15 @@ _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eas
 _NAME = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}"
 _UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|subdivision))?"
 _BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
+# "(District, Province)" after a word that is no name ("Enma market (Al Mansurah, Aden)").
+_PAIR = re.compile(rf"\(({_NAME}), ({_NAME})\)")
 _COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# "in Maan town in Hama", "the town of Mansura in the western countryside of Ar-Raqqa": a
+# place in a larger one, written so.
+_IN_IN = re.compile(
+    rf"\b(?:in|near|at|outside|of) ({_NAME}){_UNIT} in (?:the (?:[a-z]+ )?"
+    rf"(?:countryside|outskirts|suburbs|province|governorate|district|region|state) of )?({_NAME})"
+)
 # "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
 _AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
 # Names after "in" that are dates, not places.
@@ -263,8 +281,31 @@ def _lookup(key: str, places: Path | None) -> tuple[PlaceName, ...]:
     return ()
 
 
+def _sponsor(doc: Doc, start: int, end: int) -> bool:
+    """A country named as a sponsor or side: "Saudi-led", "US-backed", "pro-Iran" (glued by a
+    hyphen: "Japan backed the plan" names Japan as a side of a story about it)."""
+    glued = end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
+    if glued and doc[end + 1].lower_ in _SPONSOR_AFTER:
+        return True
+    return start >= 2 and doc[start - 1].text == "-" and doc[start - 2].lower_ in _SPONSOR_BEFORE
+
+
 def _currency(doc: Doc, end: int) -> bool:
     return end < len(doc) and doc[end].lower_ in _CURRENCY_WORDS
+
+
+# Lowercase particles inside longer place names: "Wadi al-Rabi", "San Pedro de Ycuamandiyu".
+_PARTICLES = {"al", "el", "ad", "ar", "as", "ash", "az", "an", "ez", "es", "ed", "de", "del",
+              "da", "do", "dos", "das", "di", "wa"}  # fmt: skip
+
+
+def _particle(doc: Doc, end: int) -> bool:
+    """Whether the name ending at ``end`` goes on with a particle and a name ("Wadi al Washka",
+    "Wadi al-Rabi"): it is the first word of a longer name, not a place of its own."""
+    if end + 1 >= len(doc) or doc[end].lower_ not in _PARTICLES or doc[end].text[:1].isupper():
+        return False
+    nxt = doc[end + 2] if doc[end + 1].text == "-" and end + 2 < len(doc) else doc[end + 1]
+    return nxt.is_title and nxt.is_alpha
 
 
 def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
@@ -281,7 +322,7 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
     before = doc[start - 1] if start > 0 else None
-    named_after = after is not None and after.is_title and after.is_alpha
+    named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after
     if doc[start].is_sent_start or (
@@ -336,10 +377,10 @@ def _mentions(
     text = reading.text or doc.text
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
-    for pattern in (_BRACKETED, _COMMA):
+    for pattern in (_BRACKETED, _PAIR, _COMMA, _IN_IN):
         for match in pattern.finditer(text):
             spans = [match.span(g) for g in range(1, (pattern.groups or 0) + 1)]
-            spans = [s for s in spans if s[0] >= 0]
+            spans = [s for s in spans if s[0] >= 0 and text[s[0] : s[1]] not in _CALENDAR]
             found.extend(spans)
             for n, (a, b) in enumerate(spans):
                 links.append((a, b, [s[0] for s in spans[n + 1 :]]))
@@ -366,9 +407,13 @@ def _mentions(
             continue
         larger = [c for x, y, cs in links if x <= a < y for c in cs]
         within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
+        if _sponsor(doc, where.start, where.end):
+            continue
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
-        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name))
+        last = doc[where.end] if where.end < len(doc) else where[-1]
+        is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
+        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit))
     return out, people
 
 

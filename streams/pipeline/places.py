@@ -17,8 +17,9 @@ data lacks). Then:
   nothing in the article supports) is kept as an ambiguous place but gives no country: one
   GeoNames namesake of a few hundred people is more often a village elsewhere that the data
   lacks than the place meant;
-* demonyms are evidence, not places: they give a country only when no place resolves, and
-  the armed actors' home countries only when neither does.
+* demonyms are evidence, not places: they give a country only when no place resolves or
+  when the article repeats them (``DEMONYM_REPEAT``), and the armed actors' home countries
+  only when neither does.
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ COUNTRY_NAME_SUPPORT = 0.25
 # The larger unit written with a name ("X, Y", "X (Y, Z)") is worth this many.
 WITHIN = 6.0
 DEMONYM_SUPPORT = 0.5
+# A demonym written this many times gives its country even beside resolved places.
+DEMONYM_REPEAT = 3
 HINT_SUPPORT = 0.3
+# log10 people: the least a first-level unit written as a larger unit counts for, and what
+# that position adds to its region readings.
+CONTAINER_FLOOR = 5.5
+CONTAINER_BONUS = 1.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
+# A place is out of line when the article's other places give another country this much.
+STRAY_SUPPORT = 1.0
 # A name whose readings are all smaller than this is a village: written with a larger unit
 # it has no reading in, it is a village of that unit the data lacks.
 VILLAGE_POPULATION = 100_000
@@ -79,6 +88,8 @@ class Mention:
     # Weak only as the first word of a longer name ("Texas Instruments"): large places
     # (first-level units of ``LARGE_REGION`` people) still count.
     in_name: bool = False
+    # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
+    unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,9 +112,17 @@ class _Options:
 
     __slots__ = ("countries", "inner", "places", "priors")
 
-    def __init__(self, places: Sequence[PlaceName]) -> None:
+    def __init__(self, places: Sequence[PlaceName], container: bool = False) -> None:
         self.places = tuple(places)
-        self.priors = [prior(p) for p in self.places]
+        # Written as the larger unit of another name, a name is a unit: its first-level
+        # readings count at least as a province of ``CONTAINER_FLOOR`` people (the data's
+        # sums of villages undercount them), and before namesake cities and districts.
+        self.priors = [
+            max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
+            if container and p.kind == "region"
+            else prior(p)
+            for p in self.places
+        ]
         self.countries = [p.country for p in self.places]
         # Whether the larger unit written with the name speaks for the reading.
         self.inner = [p.kind not in _COUNTRY_KINDS for p in self.places]
@@ -173,7 +192,10 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    scored = {m: _Options(o) for m, o in places.items()}
+    # Names written as the larger unit of another or with a unit's word: "Bari" in
+    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
+    containers = {key for m in mentions for key in m.within}
+    scored = {m: _Options(o, m.unit or m.key in containers) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
@@ -195,8 +217,14 @@ def resolve(
         country = chosen.country
         named = chosen.kind in _COUNTRY_KINDS
         small = not named and max(p.population for p in options) < VILLAGE_POPULATION
-        if inside and inside.get(country, 0.0) < 0.5 and small:
-            continue  # a village of the unit written with it that the data lacks
+        if (
+            inside
+            and inside.get(country, 0.0) < 0.5
+            and (small or (not named and _in_unit(mention, places)))
+        ):
+            # A village of the unit written with it that the data lacks; a town too when
+            # that unit is an administrative one ("Al Mansurah, Aden" is no Egyptian city).
+            continue
         if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
             continue
         region = chosen.region or next(
@@ -221,15 +249,25 @@ def resolve(
             and not _famous(options, False)
             and not _landmark(mention, options)
             and sup.get(country, 0.0) < WEAK_SUPPORT
-            and max(sup.values(), default=0.0) >= 1.0
+            and max(sup.values(), default=0.0) >= STRAY_SUPPORT
         )
         ambiguous = rival > best - CLEAR or lone or stray
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
+    # A demonym the article repeats is its subject ("West German bank" four times), even
+    # when a place elsewhere resolves.
+    countries += [c for c, n in demonyms.most_common() if n >= DEMONYM_REPEAT]
     if not countries:
         countries = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
     return Resolution(out, list(dict.fromkeys(countries)))
+
+
+def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:
+    """Whether a larger unit written with the mention is an administrative unit or a country
+    (not "Boca Raton, Fla", whose "Fla" the data reads as a Norwegian village)."""
+    units = {m.key for m, o in places.items() if any(p.kind != "city" for p in o)}
+    return bool(set(mention.within) & units)
 
 
 def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:

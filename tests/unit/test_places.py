@@ -26,6 +26,8 @@ READINGS = {
     "Townish": (PlaceName("BB", None, "demonym"), PlaceName("CC", None, "alternate", 400_000)),
     "New Province": (PlaceName("AA", "AA-N", "region", 3_000_000),),
     "Old Province": (PlaceName("BB", "BB-O", "region", 2_000_000),),
+    # A region whose villages the data barely knows, and a big city of the same name.
+    "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
 }
 
 
@@ -109,6 +111,20 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
+def test_a_repeated_demonym_gives_its_country_beside_places() -> None:
+    assert resolve(at("Capital", "Realmish", "Realmish"), lookup).countries == ["AA"]
+    thrice = resolve(at("Capital", "Realmish", "Realmish", "Realmish"), lookup)
+    assert thrice.countries == ["AA", "BB"]
+
+
+def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
+    assert resolve(at("Port"), lookup).countries == ["AA"]
+    town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
+    assert resolve([town, region], lookup).countries == ["BB"]
+    # ... and so is a name written with a unit's word ("Chin State").
+    assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
+
+
 # -- the traps of the issues, through the stage -----------------------------------------------
 
 
@@ -144,6 +160,16 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Rioters clashed with police in Manchester after the match.", "GB", {"JM"}),
         ("Two men were fatally assaulted in Verulam (eThekwini, KwaZulu-Natal).", "ZA", {"BR"}),
         ("Dahalo raided cattle in Analalava (Analalava, Sofia).", "MG", {"BG"}),
+        # French forms of Cameroon's regions; a sponsor's country is no place of the event.
+        ("Residents blocked roads in Bafoussam (Mifi, Ouest).", "CM", {"HT"}),
+        ("Saudi-led coalition airstrikes hit Sanaa.", "YE", {"SA"}),
+        ("Pro-Iran militias shelled a village in Deir-ez-Zor.", "SY", {"IR"}),
+        # A town written in a larger unit it has no reading in is a namesake the data lacks.
+        ("Gunmen shot a man in the town of Mansura in the countryside of Ar-Raqqa.", "SY", {"EG"}),
+        ("Gunmen opened fire in Enma market (Al Mansurah, Aden).", "YE", {"EG"}),
+        ("The military and the AA clashed in Paletwa Township, Chin State.", "MM", {"CN"}),
+        # The first word of a longer name is no place of its own ("Wadi" is also Indian).
+        ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
     ],
 )
 def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
@@ -159,8 +185,14 @@ def test_admin_units_resolve_in_english_and_local_forms() -> None:
         ("Borno", "NG"),
         ("Sanmatenga", "BF"),
         ("Galguduud", "SO"),
+        ("Extreme-Nord", "CM"),
+        ("Nord-Ouest", "CM"),
     ]:
         assert country in {p.country for p in place_readings(name)}, name
+
+
+def test_compass_phrases_are_no_regions_hyphenated_or_not() -> None:
+    assert not [p for p in place_readings("North East") if p.kind == "region"]
 
 
 def test_common_nouns_and_news_words_give_no_country(nlp: Any) -> None:
