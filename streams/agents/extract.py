@@ -14,7 +14,7 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs
-from streams.agents._boundary import count, send_dead_letter, stage_boundary
+from streams.agents._boundary import batch_boundary, count, send_dead_letter, stage_boundary
 from streams.agents.monitor import relay_origin
 from streams.models import Article, EventRecord, Rejected
 from streams.nlp.pool import ExtractPool, ModelSpec
@@ -74,7 +74,11 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
         if not decoded:
             continue
         articles = [article for _event, article in decoded]
-        results = await pool.extract(articles)
+        results: list[EventRecord | Rejected] | None = None
+        async with batch_boundary(STAGE, [event for event, _article in decoded]):
+            results = await pool.extract(articles)
+        if results is None:
+            continue
         # Sent in stories.order_key order (as run --local does): story ids then do not depend
         # on the order the batch's articles were read from their partitions.
         ordered = sorted(
