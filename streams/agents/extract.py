@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, topology
+from streams.agents import _hooks as hooks
 from streams.agents import _runner
 from streams.agents._boundary import batch_boundary, stage_boundary
-from streams.agents.monitor import relay_origin
 from streams.models import Article, EventRecord, Rejected
 from streams.nlp.pool import ExtractPool, ModelSpec
 from streams.pipeline.extract import STAGE
@@ -26,14 +27,15 @@ _pool: ExtractPool | None = None
 STEP = _runner.FLOW.step("extract")
 
 
-def build_nlp(model: str) -> ExtractPool:
-    """Start the extraction pool for ``model`` and block until every process has loaded it.
-    Named after the model builder it replaces: monitoring times the model load by wrapping
-    this module's ``build_nlp``."""
+def start_pool(model: str) -> ExtractPool:
+    """Start the extraction pool for ``model`` and block until every process has loaded it;
+    the load time goes to the ``model_loaded`` hook (monitoring's gauge)."""
     settings = tocsin_app.settings
+    started = time.perf_counter()
     spec = ModelSpec(model, settings.themes_file, settings.actors_file, settings.places_file)
     pool = ExtractPool(spec, settings.extract_processes)
     pool.start_blocking()
+    hooks.model_loaded(model, time.perf_counter() - started)
     return pool
 
 
@@ -43,8 +45,7 @@ async def _get_pool() -> ExtractPool:
     global _pool
     if _pool is None:
         loop = asyncio.get_running_loop()
-        # Looked up at call time, so a wrapper installed by monitoring is what runs.
-        _pool = await loop.run_in_executor(None, build_nlp, tocsin_app.settings.nlp_model)
+        _pool = await loop.run_in_executor(None, start_pool, tocsin_app.settings.nlp_model)
     return _pool
 
 
@@ -88,5 +89,5 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
             async with stage_boundary(STAGE, event):
                 for out in outs:
                     if isinstance(out, topology.Emit):
-                        relay_origin(article.id.encode(), out.key.encode())
+                        hooks.rekeyed(article.id.encode(), out.key.encode())
                 await _runner.send(STEP, event, outs)
