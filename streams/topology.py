@@ -37,7 +37,7 @@ from typing import Any
 from streams import codecs, schemas
 from streams import topics as t
 from streams.models import Article, Duplicate, EventRecord, Rejected
-from streams.pipeline import dedupe, deliver, extract, match, stories, validate
+from streams.pipeline import dedupe, deliver, extract, match, messages, stories, validate
 from streams.settings import Settings
 
 
@@ -252,7 +252,13 @@ def _story_copies(message: Message, state: State, now: float) -> list[Out]:
     joined = stories.join_copy(kind, codecs.loads(message.value), state["story-copies"], now)
     out: list[Out] = [Emit(t.STORY_COPIES, c["key"], c, None, "joined") for c in joined.copies]
     out += [
-        Emit(t.STORY_MEMBERS, key, relay, None, "forwarded" if "forward" in relay else None)
+        Emit(
+            t.STORY_MEMBERS,
+            key,
+            relay,
+            None,
+            "forwarded" if isinstance(messages.member_from_dict(relay), messages.Forward) else None,
+        )
         for key, relay in joined.relays
     ]
     return out
