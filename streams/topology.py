@@ -52,6 +52,12 @@ class Message:
     topic: t.TopicSpec
     value: bytes
     partition: int = 0
+    # The decoded value, when the caller has it (``driver.dedupe_local``: no encode/decode
+    # round trip per hop). Handlers read it through :meth:`load` and never mutate it.
+    data: Any = None
+
+    def load(self) -> Any:
+        return self.data if self.data is not None else codecs.loads(self.value)
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ def _validate() -> Handler:
 
 def _dedupe_scatter(config: dedupe.DedupeConfig) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        article = Article.from_dict(codecs.loads(message.value))
+        article = Article.from_dict(message.load())
         verdict = dedupe.dedupe_exact(article, state["dedupe-exact"], now, config.window_s)
         if isinstance(verdict, Duplicate):
             return [_verdict(verdict)]
@@ -186,7 +192,7 @@ def _dedupe_scatter(config: dedupe.DedupeConfig) -> Handler:
 
 def _dedupe_probe(config: dedupe.DedupeConfig) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        group = dedupe.ProbeGroup.from_dict(codecs.loads(message.value))
+        group = dedupe.ProbeGroup.from_dict(message.load())
         report = dedupe.probe_group(group, state["dedupe-bands"], now, config)
         if group.article is not None:
             return [_verdict(dedupe.decide_group(group, report, config))]
@@ -197,7 +203,7 @@ def _dedupe_probe(config: dedupe.DedupeConfig) -> Handler:
 
 def _dedupe_decide(config: dedupe.DedupeConfig) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        verdict = dedupe.gather(codecs.loads(message.value), state["dedupe-gather"], now, config)
+        verdict = dedupe.gather(message.load(), state["dedupe-gather"], now, config)
         return [] if verdict is None else [_verdict(verdict)]
 
     return handle
@@ -230,7 +236,7 @@ def extracted(
 
 def _stories(config: stories.StoryConfig) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        data = codecs.loads(message.value)
+        data = message.load()
         view = state["stories"]
         if message.topic == t.STORY_COPIES:
             copied = stories.add_copy(data, view, now, config)
@@ -249,7 +255,7 @@ def _stories(config: stories.StoryConfig) -> Handler:
 
 def _story_copies(message: Message, state: State, now: float) -> list[Out]:
     kind = "member" if message.topic == t.STORY_MEMBERS else "duplicate"
-    joined = stories.join_copy(kind, codecs.loads(message.value), state["story-copies"], now)
+    joined = stories.join_copy(kind, message.load(), state["story-copies"], now)
     out: list[Out] = [Emit(t.STORY_COPIES, c["key"], c, None, "joined") for c in joined.copies]
     out += [
         Emit(
@@ -266,7 +272,7 @@ def _story_copies(message: Message, state: State, now: float) -> list[Out]:
 
 def _match(matcher: Callable[[], match.Matcher]) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        update = stories.StoryUpdate.from_dict(codecs.loads(message.value))
+        update = stories.StoryUpdate.from_dict(message.load())
         alerts = match.match_story(update, matcher(), state["match"], now_rfc3339(), now)
         return [
             Emit(
@@ -285,7 +291,7 @@ def _match(matcher: Callable[[], match.Matcher]) -> Handler:
 def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
     def handle(message: Message, state: State, now: float) -> list[Out]:
         view, scope = state["deliver"], str(message.partition)
-        data = codecs.loads(message.value)
+        data = message.load()
         subs = matcher().subscriptions
         if message.topic == t.DELIVER_TICKS:
             out: list[Out] = []

@@ -187,7 +187,8 @@ def dedupe_local(
     states: Mapping[str, MutableMapping[str, Any]] = dict.fromkeys(
         ("dedupe-exact", "dedupe-bands", "dedupe-gather"), state
     )
-    stack = [topology.Message(topics.ARTICLES_VALID, codecs.dumps(article.to_dict()))]
+    # Decoded values passed on as they are, as the dedupe steps' functions were always called.
+    stack = [topology.Message(topics.ARTICLES_VALID, b"", data=article.to_dict())]
     while stack:
         message = stack.pop()
         outs = readers[message.topic.name](message, states, now)
@@ -197,7 +198,7 @@ def dedupe_local(
             if isinstance(out, topology.Emit) and out.topic == topics.ARTICLES_DUPLICATES:
                 return Duplicate.from_dict(out.value)
         follow = [
-            topology.Message(o.topic, codecs.dumps(o.value), o.partition or 0)
+            topology.Message(o.topic, b"", o.partition or 0, data=o.value)
             for o in outs
             if isinstance(o, topology.Emit)
         ]
