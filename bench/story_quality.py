@@ -39,13 +39,15 @@ from typing import Any
 
 import orjson
 
-from streams import schemas, topics
-from streams.models import Article, Duplicate, EventRecord, Rejected, Subscription
+from streams import schemas, topics, topology
+from streams.models import Article, Duplicate, EventRecord, Rejected, SourceRef, Subscription
 from streams.nlp import build_nlp
 from streams.pipeline import dedupe, driver, match, stories, validate
 from streams.pipeline.extract import extract_batch
 from streams.pipeline.names import load_names
 from streams.pipeline.stories import StoryConfig
+from streams.settings import Settings
+from streams.topology import Message
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "semeval2022-task8-sample"
 FILES = {"train": "training_set.csv", "test": "testing_set.csv"}
@@ -154,21 +156,27 @@ class Outcome:
 
 
 def run_stream(stream: Stream, config: StoryConfig) -> Outcome:
-    """The stories and match stages over the stream (``pipeline/driver.py``'s calls)."""
-    run = driver.LocalRun()
+    """The stories and match steps (``streams/topology.py``) over the stream, run locally."""
     matcher = match.Matcher.of([catch_all()])
+    clock = [START]
+    flow = topology.build(Settings(), lambda: matcher, story_config=config)
+    local = driver.Local(flow, clock=lambda: clock[0])
+    source = SourceRef("stream", 0, 0)
     for n, item in enumerate(stream.items):
-        now = START + 60 * n
+        clock[0] = START + 60 * n
         if isinstance(item, Duplicate):
-            driver.join_copies(run, "duplicate", item.to_dict(), matcher, config, now)
+            message = Message(topics.ARTICLES_DUPLICATES, orjson.dumps(item.to_dict()))
         else:
-            driver.group_and_match(run, replace(item, published_at=None), matcher, config, now)
+            record = replace(item, published_at=None)
+            message = Message(topics.EVENTS, orjson.dumps(record.to_dict()))
+        local.feed(message, source)
+    run = local.run
     story: dict[str, str] = {}
     for update in run.outputs["stories"]:
         story[update["article"]["article_id"]] = update["story_id"]
     # Merges after an article joined: its story is the survivor now.
     for article_id in story:
-        live = stories.story_of(run.story_state, story[article_id])
+        live = stories.story_of(run.states["stories"], story[article_id])
         story[article_id] = live or story[article_id]
     alerts: dict[str, set[str]] = {}
     for alert in run.outputs["alerts"]:

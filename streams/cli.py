@@ -585,16 +585,7 @@ def cmd_run_local(args: argparse.Namespace) -> int:
             return 1
     nlp = build_nlp(args.model or settings.nlp_model)
     started = time.monotonic()
-    from streams.pipeline.dedupe import DedupeConfig
-    from streams.pipeline.stories import StoryConfig
-
-    run = run_local(
-        iter_inputs(args.input),
-        subs,
-        nlp,
-        dedupe_config=DedupeConfig.from_settings(settings),
-        story_config=StoryConfig.from_settings(settings),
-    )
+    run = run_local(iter_inputs(args.input), subs, nlp, settings)
     elapsed = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     for name, messages in run.outputs.items():

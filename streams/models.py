@@ -74,6 +74,10 @@ class Duplicate:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Duplicate:
+        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class Place:

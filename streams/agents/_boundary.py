@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -68,3 +68,18 @@ async def stage_boundary(stage: str, event: Any) -> AsyncIterator[None]:
     except Exception as exc:
         log.exception("%s: unexpected error on %s", stage, source_of(event))
         await send_dead_letter(stage, event, Rejected(type(exc).__name__, str(exc)[:2000]))
+
+
+@asynccontextmanager
+async def batch_boundary(stage: str, events: Sequence[Any]) -> AsyncIterator[None]:
+    """Run work done for several events at once (an extract batch); on an unexpected exception
+    dead-letter every one of them and go on."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected error on a batch of %d", stage, len(events))
+        rejected = Rejected(type(exc).__name__, str(exc)[:2000])
+        for event in events:
+            await send_dead_letter(stage, event, rejected)

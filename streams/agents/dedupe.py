@@ -28,6 +28,7 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, topics
+from streams.agents import _runner
 from streams.agents._boundary import count, stage_boundary
 from streams.agents._index import LogIndex
 from streams.agents._state import (
@@ -41,6 +42,7 @@ from streams.kafka_client import client_options
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
 from streams.pipeline.dedupe import STAGE
+from streams.topology import Emit
 
 log = logging.getLogger(__name__)
 # Per-input outcomes of "dedupe" are unique | duplicate | deadletter (the dashboard sums them);
@@ -48,7 +50,10 @@ log = logging.getLogger(__name__)
 SCATTER = "dedupe-scatter"
 SWEEP = "dedupe-sweep"
 INDEX = "dedupe-index"  # probe messages applied again to rebuild the band index
-CONFIG = stage.DedupeConfig.from_settings(tocsin_app.settings)
+CONFIG = _runner.FLOW.dedupe
+STEP = _runner.FLOW.step("dedupe")
+PROBE = _runner.FLOW.step("dedupe-probe")
+DECIDE = _runner.FLOW.step("dedupe-decide")
 
 
 seen = table("dedupe-exact")
@@ -128,29 +133,8 @@ async def dedupe_articles(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             now = time.time()
-            article = Article.from_dict(codecs.loads(event.value))
-            verdict = stage.dedupe_exact(article, seen, now, CONFIG.window_s)
-            if isinstance(verdict, Duplicate):
-                await _emit(verdict)
-            else:
-                record, probes = stage.scatter(article, CONFIG, now)
-                groups = stage.group_probes(probes, CONFIG.probe_partitions)
-                single = stage.single_group(record, groups)
-                if single is not None:
-                    groups = dict([single])  # decided by the probe step: nothing to gather
-                else:
-                    # The article first: the gather step may then finish on the last report.
-                    await tocsin_app.dedupe_verdicts.send(
-                        key=article.id.encode(), value=codecs.dumps(record)
-                    )
-                for partition, group in groups.items():
-                    # The partition is chosen, not hashed from the key: the group's bands all
-                    # live there (its table writes go to the partition of the message in hand).
-                    await tocsin_app.dedupe_bands.send(
-                        key=article.id.encode(),
-                        value=codecs.dumps(group.to_dict()),
-                        partition=partition,
-                    )
+            outs = await _runner.run(STEP, event, {"dedupe-exact": seen}, now)
+            if not any(isinstance(o, Emit) and o.topic == topics.ARTICLES_DUPLICATES for o in outs):
                 count(SCATTER, "scattered")
             partition = event.message.partition
             await _maybe_sweep(seen.name, partition_items(seen, partition), seen, partition, now)
@@ -160,24 +144,21 @@ async def dedupe_articles(stream: Any) -> None:
 async def probe_bands(stream: Any) -> None:
     async for event in stream.events():
         partition, offset = event.message.partition, event.message.offset
-        # The index as of this message: anything before it this worker has not applied
-        # (a lost data directory, a partition back from another worker) is replayed first.
-        before = bands.replayed
-        state = await bands.at(partition, offset)
-        if bands.replayed > before:
-            count(INDEX, "replayed", bands.replayed - before)
+        state = None
         async with stage_boundary(STAGE, event):
+            # The index as of this message: anything before it this worker has not applied
+            # (a lost data directory, a partition back from another worker) is replayed first.
+            before = bands.replayed
+            state = await bands.at(partition, offset)
+            if bands.replayed > before:
+                count(INDEX, "replayed", bands.replayed - before)
             now = time.time()
-            message = stage.ProbeGroup.from_dict(codecs.loads(event.value))
-            report = stage.probe_group(message, state, now, CONFIG)
-            if message.article is not None:
-                await _emit(stage.decide_group(message, report, CONFIG))
-            else:
-                await tocsin_app.dedupe_verdicts.send(
-                    key=message.article_id.encode(), value=codecs.dumps(report)
-                )
+            await _runner.run(PROBE, event, {"dedupe-bands": state}, now)
             await _maybe_sweep(bands.name, bands.items(partition), state, partition, now)
-        bands.done(partition, offset)
+        if state is not None:
+            # Not when the index could not be brought up to this message: the next one
+            # replays what is missing.
+            bands.done(partition, offset)
 
 
 @tocsin_app.app.agent(tocsin_app.dedupe_verdicts, name="dedupe-decide")
@@ -185,9 +166,7 @@ async def decide_articles(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             now = time.time()
-            verdict = stage.gather(codecs.loads(event.value), pending, now, CONFIG)
-            if verdict is not None:
-                await _emit(verdict)
+            await _runner.run(DECIDE, event, {"dedupe-gather": pending}, now)
             partition = event.message.partition
             await _maybe_sweep(
                 pending.name, partition_items(pending, partition), pending, partition, now

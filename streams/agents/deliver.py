@@ -31,6 +31,7 @@ from streams.delivery.webhook import (
 from streams.models import Rejected, Subscription
 from streams.pipeline import deliver as stage
 from streams.pipeline.deliver import STAGE
+from streams.pipeline.messages import Tick
 
 log = logging.getLogger(__name__)
 state = table("deliver")
@@ -126,7 +127,7 @@ async def _post_digest(
 ) -> None:
     # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
     # tick topic posts it again.
-    tick = codecs.dumps({"sent_at": time.time(), "digest": digest.to_dict()})
+    tick = codecs.dumps(Tick(time.time(), digest.to_dict()).to_dict())
     await _post(sender, stage.digest_send(digest), sub, event, replay=(TICKS, tick))
 
 
@@ -149,7 +150,7 @@ async def _handle(sender: WebhookSender, event: Any) -> None:
     data = codecs.loads(event.value)
     view = JsonState(state, partition)
     if event.message.topic == TICKS:
-        replayed = data.get("digest")
+        replayed = Tick.from_dict(data).digest
         if replayed:  # a replayed dead letter: post that digest again
             sub = registry.current.get(replayed["subscription_id"])
             if sub is not None and sub.webhook is not None:
@@ -173,6 +174,6 @@ async def _handle(sender: WebhookSender, event: Any) -> None:
 @tocsin_app.app.timer(interval=tocsin_app.settings.digest_tick)
 async def send_ticks() -> None:
     """One tick to each partition: closes digest windows when no alert comes along."""
-    value = codecs.dumps({"sent_at": time.time()})
+    value = codecs.dumps(Tick(time.time()).to_dict())
     for partition in range(tocsin_app.settings.topic_partitions):
         await tocsin_app.deliver_ticks.send(value=value, partition=partition)

@@ -10,29 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from streams import app as tocsin_app
-from streams import codecs
-from streams.agents._boundary import count, send_dead_letter, stage_boundary
-from streams.agents.monitor import relay_origin
+from streams import codecs, topology
+from streams.agents import _hooks as hooks
+from streams.agents import _runner
+from streams.agents._boundary import batch_boundary, stage_boundary
 from streams.models import Article, EventRecord, Rejected
 from streams.nlp.pool import ExtractPool, ModelSpec
 from streams.pipeline.extract import STAGE
-from streams.pipeline.stories import order_key, story_key
 
 log = logging.getLogger(__name__)
 _pool: ExtractPool | None = None
+STEP = _runner.FLOW.step("extract")
 
 
-def build_nlp(model: str) -> ExtractPool:
-    """Start the extraction pool for ``model`` and block until every process has loaded it.
-    Named after the model builder it replaces: monitoring times the model load by wrapping
-    this module's ``build_nlp``."""
+def start_pool(model: str) -> ExtractPool:
+    """Start the extraction pool for ``model`` and block until every process has loaded it;
+    the load time goes to the ``model_loaded`` hook (monitoring's gauge)."""
     settings = tocsin_app.settings
+    started = time.perf_counter()
     spec = ModelSpec(model, settings.themes_file, settings.actors_file, settings.places_file)
     pool = ExtractPool(spec, settings.extract_processes)
     pool.start_blocking()
+    hooks.model_loaded(model, time.perf_counter() - started)
     return pool
 
 
@@ -42,8 +45,7 @@ async def _get_pool() -> ExtractPool:
     global _pool
     if _pool is None:
         loop = asyncio.get_running_loop()
-        # Looked up at call time, so a wrapper installed by monitoring is what runs.
-        _pool = await loop.run_in_executor(None, build_nlp, tocsin_app.settings.nlp_model)
+        _pool = await loop.run_in_executor(None, start_pool, tocsin_app.settings.nlp_model)
     return _pool
 
 
@@ -74,26 +76,18 @@ async def _consume(stream: Any, pool: ExtractPool, batch: int, within: float) ->
         if not decoded:
             continue
         articles = [article for _event, article in decoded]
-        results = await pool.extract(articles)
+        results: list[EventRecord | Rejected] | None = None
+        async with batch_boundary(STAGE, [event for event, _article in decoded]):
+            results = await pool.extract(articles)
+        if results is None:
+            continue
         # Sent in stories.order_key order (as run --local does): story ids then do not depend
-        # on the order the batch's articles were read from their partitions.
-        ordered = sorted(
-            zip(decoded, results, strict=True),
-            key=lambda item: _order(item[0][1], item[1]),
-        )
-        for (event, article), result in ordered:
+        # on the order the batch's articles were read from their partitions. Keyed by story
+        # key: the stories agent finds every candidate story of it in its partition's table.
+        for i, outs in topology.extracted(articles, results):
+            event, article = decoded[i]
             async with stage_boundary(STAGE, event):
-                if isinstance(result, Rejected):
-                    await send_dead_letter(STAGE, event, result)
-                    continue
-                # Keyed by story key: the stories agent finds every candidate story of it
-                # in its partition's table.
-                key = story_key(result).encode()
-                relay_origin(article.id.encode(), key)
-                await tocsin_app.events.send(key=key, value=codecs.dumps(result.to_dict()))
-                count(STAGE, "event")
-
-
-def _order(article: Article, result: EventRecord | Rejected) -> tuple[str, str]:
-    """Rejections keep the article's id as their place (they go to the dead letters)."""
-    return order_key(result) if isinstance(result, EventRecord) else ("", article.id)
+                for out in outs:
+                    if isinstance(out, topology.Emit):
+                        hooks.rekeyed(article.id.encode(), out.key.encode())
+                await _runner.send(STEP, event, outs)

@@ -10,16 +10,17 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs
+from streams.agents import _runner
 from streams.agents._boundary import count, stage_boundary
 from streams.agents._state import JsonState, sweep_due, table
 from streams.agents.monitor import feed
 from streams.agents.subscriptions import registry
-from streams.pipeline.driver import now_rfc3339
-from streams.pipeline.match import STAGE, match_story, sweep
+from streams.pipeline.match import STAGE, sweep
 from streams.pipeline.stories import StoryUpdate
 
 log = logging.getLogger(__name__)
 state = table("match")
+STEP = _runner.FLOW.step("match")
 
 
 @tocsin_app.app.agent(tocsin_app.stories, name="match")
@@ -29,21 +30,16 @@ async def match_alerts(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             data = codecs.loads(event.value)
-            update = StoryUpdate.from_dict(data)
+            StoryUpdate.from_dict(data)  # a malformed update is dead-lettered, not shown
             feed.stories.add(data)  # for the story page
             now = time.time()
-            alerts = match_story(update, registry.matcher, JsonState(state), now_rfc3339(), now)
-            for alert in alerts:
-                await tocsin_app.alerts.send(
-                    key=alert.subscription_id.encode(), value=codecs.dumps(alert.to_dict())
-                )
-                count(STAGE, "alert" if alert.kind == "new" else "update")
+            await _runner.run(STEP, event, {"match": JsonState(state)}, now)
             count(STAGE, "story_update")
             _maybe_sweep(event.message.partition, now)
 
 
 # Twice the story window: a story's alert can be updated until its last article is a window old.
-KEEP_S = 2 * tocsin_app.settings.story_window_hours * 3600
+KEEP_S = _runner.FLOW.match_keep_s
 
 
 def _maybe_sweep(partition: int, now: float) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -21,6 +20,7 @@ from faust.streams import current_event
 
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
+from streams.agents import _hooks as hooks
 from streams.agents._boundary import COUNTS
 from streams.agents._state import rebuilding, table_memory
 from streams.agents.subscriptions import registry
@@ -169,6 +169,7 @@ def relay_origin(old_key: bytes, new_key: bytes) -> None:
 
 
 tocsin_app.app.sensors.add(sensor)
+hooks.on_rekeyed(relay_origin)
 
 
 def consumers_by_topic() -> dict[str, list[str]]:
@@ -402,20 +403,10 @@ def _add_record(record: Any) -> None:
 # ---- model load time ----------------------------------------------------------------------
 
 
+def _model_load_time(model: str, seconds: float) -> None:
+    metrics.MODEL_LOAD.labels(model).set(seconds)
+
+
 def instrument_model_loading() -> None:
-    """Time the extract agent's model load without editing the agent: wrap the builder it
-    calls. If the agent stops calling ``build_nlp`` the gauge stays absent (a test checks)."""
-    from streams.agents import extract
-
-    builder: Callable[..., Any] | None = getattr(extract, "build_nlp", None)
-    if builder is None or getattr(builder, "_tocsin_timed", False):
-        return
-
-    def timed(name: str, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        nlp = builder(name, *args, **kwargs)
-        metrics.MODEL_LOAD.labels(str(name)).set(time.perf_counter() - started)
-        return nlp
-
-    timed._tocsin_timed = True  # type: ignore[attr-defined]
-    extract.build_nlp = timed  # type: ignore[attr-defined,assignment]
+    """Time the extract agent's model load: the gauge is set from the agents' hook."""
+    hooks.on_model_loaded(_model_load_time)

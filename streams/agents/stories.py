@@ -18,67 +18,43 @@ import time
 from typing import Any
 
 from streams import app as tocsin_app
-from streams import codecs, topics
+from streams import topics
+from streams.agents import _runner
 from streams.agents._boundary import count, stage_boundary
 from streams.agents._state import JsonState, sweep_due, table
-from streams.models import EventRecord
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
 # The stage name in dead letters and counters (the schema allows [a-z_]); the agent and its
 # table keep the name "story-copies".
 COPIES = "story_copies"
-CONFIG = stage.StoryConfig.from_settings(tocsin_app.settings)
+CONFIG = _runner.FLOW.stories
 COPY_TOPIC = topics.STORY_COPIES.full_name(tocsin_app.settings)
-MEMBER_TOPIC = topics.STORY_MEMBERS.full_name(tocsin_app.settings)
 log = logging.getLogger(__name__)
 state = table("stories")
 copies = table("story-copies")
 
 
-async def _send(update: stage.StoryUpdate) -> None:
-    await tocsin_app.stories.send(key=update.key.encode(), value=codecs.dumps(update.to_dict()))
+STEP = _runner.FLOW.step("stories")
+COPIES_STEP = _runner.FLOW.step("story-copies")
 
 
 @tocsin_app.app.agent(tocsin_app.stories_input, name="stories")
 async def group_stories(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
-            data = codecs.loads(event.value)
             now = time.time()
-            if event.message.topic == COPY_TOPIC:
-                copied = stage.add_copy(data, JsonState(state), now, CONFIG)
-                await _send(copied)
-                count(STAGE, "copy")
-                continue
-            record = EventRecord.from_dict(data)
-            update = stage.assign(record, JsonState(state), now, CONFIG)
-            _maybe_sweep_stories(event.message.partition, now)
-            await _send(update)
-            member = stage.membership(update)
-            await tocsin_app.story_members.send(
-                key=record.article_id.encode(), value=codecs.dumps(member)
-            )
-            count(STAGE, "new" if update.is_new else "joined")
+            await _runner.run(STEP, event, {"stories": JsonState(state)}, now)
+            if event.message.topic != COPY_TOPIC:
+                _maybe_sweep_stories(event.message.partition, now)
 
 
 @tocsin_app.app.agent(tocsin_app.copies_input, name="story-copies")
 async def join_copies(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(COPIES, event):
-            kind = "member" if event.message.topic == MEMBER_TOPIC else "duplicate"
-            data = codecs.loads(event.value)
             now = time.time()
-            joined = stage.join_copy(kind, data, JsonState(copies), now)
-            for message in joined.copies:
-                await tocsin_app.story_copies.send(
-                    key=message["key"].encode(), value=codecs.dumps(message)
-                )
-                count(COPIES, "joined")
-            for key, relay in joined.relays:
-                await tocsin_app.story_members.send(key=key.encode(), value=codecs.dumps(relay))
-                if "forward" in relay:
-                    count(COPIES, "forwarded")
+            await _runner.run(COPIES_STEP, event, {"story-copies": JsonState(copies)}, now)
             _maybe_sweep(event.message.partition, now)
 
 

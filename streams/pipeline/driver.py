@@ -1,52 +1,42 @@
-"""Every stage in-process over lists, with dict state: the test driver and ``tocsin run --local``.
+"""The declared pipeline (``streams/topology.py``) in-process with dict state: the test driver
+and ``tocsin run --local``.
 
-It calls exactly the functions the faust agents call, in the same order, so a local run and a
-worker produce the same records for the same input (bar which of two near copies arrives
-first on Kafka, see ``docs/architecture.md``).
+Every step's handler is the one the declaration gives the workers, so a local run and a worker
+produce the same records for the same input (bar which of two near copies arrives first on
+Kafka, see ``docs/architecture.md``). Each message is followed to the end of the flow before
+the next (depth first); unique articles wait for the batched extract step.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from spacy.language import Language
 
-from streams import codecs, schemas, topics
-from streams.models import (
-    Article,
-    DeadLetter,
-    Duplicate,
-    EventRecord,
-    Rejected,
-    SourceRef,
-    Subscription,
-)
-from streams.pipeline import dedupe, deliver, extract, match, stories, validate
+from streams import codecs, topics, topology
+from streams.models import Article, DeadLetter, Duplicate, Rejected, SourceRef, Subscription
+from streams.pipeline import dedupe, extract, match
+from streams.settings import Settings
+from streams.topology import now_rfc3339
+
+__all__ = ["LocalRun", "dead_letter", "dedupe_local", "now_rfc3339", "run_local"]
 
 
 @dataclass
 class LocalRun:
-    """Messages per output topic (by local name) plus the dedupe state left behind."""
+    """Messages per output topic (by local name) plus the state each step left behind."""
 
     outputs: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {t.local_name or t.name: [] for t in topics.LOCAL_OUTPUTS}
     )
-    state: dict[str, str] = field(default_factory=dict)
-    story_state: dict[str, Any] = field(default_factory=dict)
-    match_state: dict[str, Any] = field(default_factory=dict)
-    copies_state: dict[str, Any] = field(default_factory=dict)
-    deliver_state: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def emit(self, topic: topics.TopicSpec, value: dict[str, Any]) -> None:
-        self.outputs[topic.local_name or topic.name].append(value)
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if topic.local_name:
+            self.outputs[topic.local_name].append(value)
 
 
 def dead_letter(
@@ -79,125 +69,138 @@ def bounded_payload(payload: bytes, rejected: Rejected) -> tuple[bytes, Rejected
     )
 
 
+class Local:
+    """Runs a topology's steps over messages, depth first, with dict state."""
+
+    def __init__(
+        self,
+        flow: topology.Topology,
+        run: LocalRun | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.flow = flow
+        self.run = run or LocalRun()
+        self.clock = clock
+        for name in flow.state_names():
+            self.run.states.setdefault(name, {})
+        # Messages for a batch step, with the raw input they came from.
+        self.pending: list[tuple[SourceRef, topology.Message]] = []
+
+    def feed(self, message: topology.Message, source: SourceRef) -> None:
+        """``message`` and everything it causes, through every step that reads its topic."""
+        stack = [message]
+        while stack:
+            current = stack.pop()
+            follow: list[topology.Message] = []
+            for step in self.flow.readers(current.topic):
+                if step.batch or step.handle is None:
+                    self.pending.append((source, current))
+                    continue
+                outs = step.handle(current, self.run.states, self.clock())
+                follow += self.apply(step, current, outs, source)
+            stack += reversed(follow)
+
+    def apply(
+        self,
+        step: topology.Step,
+        message: topology.Message,
+        outs: Iterable[topology.Out],
+        source: SourceRef,
+    ) -> list[topology.Message]:
+        """Record a step's outputs; the messages they are for the next steps."""
+        follow = []
+        for out in outs:
+            if isinstance(out, topology.Emit):
+                self.run.emit(out.topic, out.value)
+                follow.append(
+                    topology.Message(out.topic, codecs.dumps(out.value), out.partition or 0)
+                )
+            elif isinstance(out, topology.Reject):
+                payload = message.value if out.payload is None else out.payload
+                letter = dead_letter(step.stage, source, payload, out.rejected)
+                self.run.emit(topics.DEADLETTER, letter.to_dict())
+            # A Post is a webhook call: the workers' job.
+        return follow
+
+    def extract(self, nlp: Language, batch_size: int) -> None:
+        """Run the held messages through the batched extract step, and on."""
+        step = self.flow.step("extract")
+        pending, self.pending = self.pending, []
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            articles = [Article.from_dict(codecs.loads(m.value)) for _s, m in batch]
+            results = extract.extract_batch(nlp, articles)
+            for i, outs in topology.extracted(articles, results):
+                source, message = batch[i]
+                for follow in self.apply(step, message, outs, source):
+                    self.feed(follow, source)
+
+
 def run_local(
     inputs: Iterable[tuple[SourceRef, bytes]],
     subscriptions: Sequence[Subscription],
     nlp: Language,
+    settings: Settings | None = None,
     batch_size: int = 64,
-    dedupe_config: dedupe.DedupeConfig | None = None,
     clock: Callable[[], float] = time.time,
-    story_config: stories.StoryConfig | None = None,
 ) -> LocalRun:
-    """Validate, dedupe, extract, group into stories and match ``inputs``; every input ends
-    in exactly one of ``unique``/``duplicates``/``deadletter`` (and each unique article in
-    ``events`` and ``stories``). Digest windows still open at the end are closed then (a
-    local run has no later hour to wait for); webhooks are the workers' job.
+    """Validate, dedupe, extract, group into stories and match ``inputs`` with the steps
+    ``streams/topology.py`` declares for ``settings`` (``TOCSIN_*``, as a worker reads them);
+    every input ends in exactly one of ``unique``/``duplicates``/``deadletter`` (and each
+    unique article in ``events`` and ``stories``). Digest windows still open at the end are
+    closed then (a local run has no later hour to wait for); webhooks are the workers' job.
 
-    Each extracted batch reaches the stories stage in :func:`stories.order_key` order, as
-    on a worker (``agents/extract.py``), so story ids do not depend on the order of the
-    input within a batch."""
-    run = LocalRun()
+    Each extracted batch reaches the stories step in :func:`stories.order_key` order, as on a
+    worker, so story ids do not depend on the order of the input within a batch."""
     matcher = match.Matcher.of(subscriptions)
-    story_config = story_config or stories.StoryConfig()
-    raw_validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
-    pending: list[tuple[SourceRef, Article]] = []
+    local = Local(topology.build(settings or Settings(), lambda: matcher), clock=clock)
     for source, payload in inputs:
-        outcome = validate.validate_article(payload, raw_validator)
-        if isinstance(outcome, Rejected):
-            run.emit(
-                topics.DEADLETTER, dead_letter(validate.STAGE, source, payload, outcome).to_dict()
-            )
-            continue
-        run.emit(topics.ARTICLES_VALID, outcome.to_dict())
-        verdict = dedupe_local(outcome, run.state, dedupe_config or dedupe.DedupeConfig(), clock())
-        if isinstance(verdict, Duplicate):
-            run.emit(topics.ARTICLES_DUPLICATES, verdict.to_dict())
-            # Held until the original's story is known (after its extraction below).
-            join_copies(run, "duplicate", verdict.to_dict(), matcher, story_config, clock())
-            continue
-        run.emit(topics.ARTICLES_UNIQUE, verdict.to_dict())
-        pending.append((source, verdict))
-    for start in range(0, len(pending), batch_size):
-        batch = pending[start : start + batch_size]
-        results = extract.extract_batch(nlp, [a for _s, a in batch])
-        extracted = []
-        for (source, article), result in zip(batch, results, strict=True):
-            if isinstance(result, Rejected):
-                payload = codecs.dumps(article.to_dict())
-                run.emit(
-                    topics.DEADLETTER, dead_letter(extract.STAGE, source, payload, result).to_dict()
-                )
-                continue
-            extracted.append(result)
-        for record in sorted(extracted, key=stories.order_key):
-            group_and_match(run, record, matcher, story_config, clock())
-    for digest in deliver.due(run.deliver_state, float("inf")):
-        run.emit(topics.DIGESTS, digest.to_dict())
-        deliver.delivered(run.deliver_state, digest)
-    return run
+        local.feed(topology.Message(topics.ARTICLES_RAW, payload), source)
+    local.extract(nlp, batch_size)
+    # No later hour will come: close every digest window now.
+    end = SourceRef(topics.DELIVER_TICKS.name, 0, 0)
+    tick = topology.Message(topics.DELIVER_TICKS, codecs.dumps({"sent_at": 0}))
+    local.apply(
+        local.flow.step("deliver"),
+        tick,
+        local.flow.step("deliver").handle(tick, local.run.states, float("inf")),  # type: ignore[misc]
+        end,
+    )
+    return local.run
 
 
 def dedupe_local(
-    article: Article, state: dict[str, str], config: dedupe.DedupeConfig, now: float
+    article: Article, state: MutableMapping[str, Any], config: dedupe.DedupeConfig, now: float
 ) -> Article | Duplicate:
-    """Exact check, scatter, probe every band, gather: the dedupe agents' steps in one call.
+    """The dedupe steps of the declaration over one article, until it is decided.
 
     One dict holds all three steps' state; their keys do not overlap (``c:``, band hashes and
     ``u:``, ``p:``/``d:``). Every article is decided before the next starts, so locally the
     first arrival is always the original (the sequential case in ``pipeline/dedupe.py``).
     """
-    exact = dedupe.dedupe_exact(article, state, now, config.window_s)
-    if isinstance(exact, Duplicate):
-        return exact
-    record, probes = dedupe.scatter(article, config, now)
-    groups = dedupe.group_probes(probes, config.probe_partitions)
-    single = dedupe.single_group(record, groups)
-    if single is not None:
-        _partition, group = single
-        return dedupe.decide_group(group, dedupe.probe_group(group, state, now, config), config)
-    verdict = dedupe.gather(record, state, now, config)
-    for group in groups.values():
-        report = dedupe.probe_group(group, state, now, config)
-        verdict = dedupe.gather(report, state, now, config) or verdict
-    assert verdict is not None, "every band reported: the gather step has decided"
-    return verdict
-
-
-def group_and_match(
-    run: LocalRun,
-    record: EventRecord,
-    matcher: match.Matcher,
-    story_config: stories.StoryConfig,
-    now: float,
-) -> None:
-    """One extracted article through the stories and match stages (and delivery routing)."""
-    run.emit(topics.EVENTS, record.to_dict())
-    update = stories.assign(record, run.story_state, now, story_config)
-    _alerts(run, update, matcher, now)
-    join_copies(run, "member", stories.membership(update), matcher, story_config, now)
-
-
-def join_copies(
-    run: LocalRun,
-    kind: str,
-    data: dict[str, Any],
-    matcher: match.Matcher,
-    story_config: stories.StoryConfig,
-    now: float,
-) -> None:
-    """The story-copies step, its relays (members-topic messages) fed back at once."""
-    queue = [(kind, data)]
-    while queue:
-        joined = stories.join_copy(*queue.pop(0), run.copies_state, now)
-        queue += [("member", relay) for _key, relay in joined.relays]
-        for copy in joined.copies:
-            _alerts(run, stories.add_copy(copy, run.story_state, now, story_config), matcher, now)
-
-
-def _alerts(run: LocalRun, update: stories.StoryUpdate, matcher: match.Matcher, now: float) -> None:
-    run.emit(topics.STORIES, update.to_dict())
-    for alert in match.match_story(update, matcher, run.match_state, now_rfc3339(), now):
-        data = alert.to_dict()
-        run.emit(topics.ALERTS, data)
-        sub = matcher.subscriptions.get(alert.subscription_id)
-        deliver.route(data, sub, run.deliver_state, now)
+    handlers = topology.dedupe_handlers(config)
+    readers = {
+        topics.ARTICLES_VALID.name: handlers["dedupe"],
+        topics.DEDUPE_BANDS.name: handlers["dedupe-probe"],
+        topics.DEDUPE_VERDICTS.name: handlers["dedupe-decide"],
+    }
+    states: Mapping[str, MutableMapping[str, Any]] = dict.fromkeys(
+        ("dedupe-exact", "dedupe-bands", "dedupe-gather"), state
+    )
+    # Decoded values passed on as they are, as the dedupe steps' functions were always called.
+    stack = [topology.Message(topics.ARTICLES_VALID, b"", data=article.to_dict())]
+    while stack:
+        message = stack.pop()
+        outs = readers[message.topic.name](message, states, now)
+        for out in outs:
+            if isinstance(out, topology.Emit) and out.topic == topics.ARTICLES_UNIQUE:
+                return Article.from_dict(out.value)
+            if isinstance(out, topology.Emit) and out.topic == topics.ARTICLES_DUPLICATES:
+                return Duplicate.from_dict(out.value)
+        follow = [
+            topology.Message(o.topic, b"", o.partition or 0, data=o.value)
+            for o in outs
+            if isinstance(o, topology.Emit)
+        ]
+        stack += reversed(follow)
+    raise AssertionError("every band reported: the gather step has decided")

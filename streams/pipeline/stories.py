@@ -64,6 +64,7 @@ import wordfreq
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from streams.models import EventRecord
+from streams.pipeline.messages import Alias, Forward, Membership, member_from_dict
 from streams.settings import Settings
 
 STAGE = "stories"
@@ -676,7 +677,7 @@ PENDING_MAX = 50  # copies held per original while its extraction is still runni
 
 def membership(update: StoryUpdate) -> dict[str, Any]:
     """What the story-copies step needs to know of an article (key: article id)."""
-    return {"article_id": update.article.article_id, "story_id": update.story_id, "key": update.key}
+    return Membership(update.article.article_id, update.story_id, update.key).to_dict()
 
 
 @dataclass
@@ -686,6 +687,7 @@ class Joined:
     # Copies that can join their story now -> news.stories.copies.v1 (key: message["key"]).
     copies: list[dict[str, Any]] = field(default_factory=list)
     # Aliases and forwarded copies -> news.stories.members.v1 (key: the article id given).
+    # Built from the typed kinds (``pipeline/messages.py``); read back with member_from_dict.
     relays: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -709,24 +711,23 @@ def join_copy(
     """
     out = Joined()
     if kind == "member":
-        if "alias" in data:
-            _alias(str(data["alias"]), str(data["of"]), state, now, out)
-        elif "forward" in data:
-            _take(data["forward"], str(data["to"]), int(data.get("hops", 1)), state, now, out)
+        message = member_from_dict(data)
+        if isinstance(message, Alias):
+            _alias(message.alias, message.of, state, now, out)
+        elif isinstance(message, Forward):
+            _take(message.forward, message.to, message.hops, state, now, out)
         else:
-            article_id = str(data["article_id"])
-            state["m:" + article_id] = [data["story_id"], data["key"], now]
+            article_id = message.article_id
+            state["m:" + article_id] = [message.story_id, message.key, now]
             waiting = state.get("p:" + article_id)
             if waiting:
                 del state["p:" + article_id]
-                out.copies += [
-                    _copy(d, str(data["story_id"]), str(data["key"])) for d in waiting["copies"]
-                ]
+                out.copies += [_copy(d, message.story_id, message.key) for d in waiting["copies"]]
         return out
     original = str(data["duplicate_of"])
     _take(data, original, 0, state, now, out)
     copy_id = str(data["article_id"])
-    out.relays.append((copy_id, {"alias": copy_id, "of": original}))
+    out.relays.append((copy_id, Alias(copy_id, original).to_dict()))
     return out
 
 
@@ -749,9 +750,7 @@ def _take(
         return
     alias = state.get("a:" + original)
     if alias is not None and hops < ALIAS_HOPS:
-        out.relays.append(
-            (alias[0], {"forward": dict(duplicate), "to": alias[0], "hops": hops + 1})
-        )
+        out.relays.append((alias[0], Forward(dict(duplicate), alias[0], hops + 1).to_dict()))
         return
     waiting = state.get("p:" + original) or {"since": now, "copies": []}
     article_id = duplicate["article_id"]
@@ -767,9 +766,7 @@ def _alias(
     waiting = state.get("p:" + copy_id)
     if waiting:
         del state["p:" + copy_id]
-        out.relays += [
-            (original, {"forward": d, "to": original, "hops": 1}) for d in waiting["copies"]
-        ]
+        out.relays += [(original, Forward(d, original, 1).to_dict()) for d in waiting["copies"]]
 
 
 def sweep_copies(

@@ -129,6 +129,50 @@ async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, Asyn
     assert [v["stage"] for _k, v in sent(sends["deadletter"])] == ["extract"]
 
 
+async def test_a_failing_extraction_pool_dead_letters_its_batch(
+    test_app: Any, sends: dict[str, AsyncMock], monkeypatch: Any
+) -> None:
+    """``pool.extract`` runs inside the error boundary: its failure is data, not a crash."""
+    article = {
+        "id": "e2",
+        "content_hash": "ef" * 32,
+        "text": "Gunmen abducted ten people in Nairobi.",
+        "title": None,
+        "url": None,
+        "published_at": None,
+        "source": None,
+        "language": None,
+    }
+    pool = await extract._get_pool()
+
+    async def broken(articles: Any) -> Any:
+        raise RuntimeError("extraction process died")
+
+    monkeypatch.setattr(pool, "extract", broken)
+    async with extract.extract_events.test_context() as agent:
+        await agent.put(codecs.dumps(article))
+        await eventually(lambda: sends["deadletter"].call_count >= 1)
+    letters = [v for _k, v in sent(sends["deadletter"])]
+    assert [(v["stage"], v["error_type"]) for v in letters] == [("extract", "RuntimeError")]
+    assert orjson.loads(letters[0]["payload"])["id"] == "e2"
+    assert sends["events"].call_count == 0
+
+
+async def test_a_failing_band_index_dead_letters_the_probe(
+    test_app: Any, sends: dict[str, AsyncMock], monkeypatch: Any
+) -> None:
+    """``bands.at`` (the index rebuild) runs inside the error boundary too."""
+
+    async def broken(partition: int, offset: int) -> Any:
+        raise OSError("index store unreadable")
+
+    monkeypatch.setattr(dedupe.bands, "at", broken)
+    async with dedupe.probe_bands.test_context() as agent:
+        await agent.put(b'{"article_id": "p1", "probes": []}')
+    letters = [v for _k, v in sent(sends["deadletter"])]
+    assert [(v["stage"], v["error_type"]) for v in letters] == [("dedupe", "OSError")]
+
+
 async def test_stories_then_match_send_one_alert_then_an_update(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:

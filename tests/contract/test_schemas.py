@@ -119,3 +119,24 @@ def test_story_copy_relays_validate() -> None:
     for _key, relay in relays:
         assert not list(members.iter_errors(relay)), relay
     assert list(members.iter_errors({"forward": {"article_id": "x"}, "to": "o1", "hops": 1}))
+
+
+def test_typed_internal_messages_match_their_schemas() -> None:
+    """Each internal kind's to_dict is allowed by its topic's schema and reads back as itself."""
+    from streams.pipeline.messages import Alias, Forward, Membership, Tick, member_from_dict
+
+    members = schemas.validator(topics.STORY_MEMBERS.schema_file)
+    duplicate = schemas.schema(topics.ARTICLES_DUPLICATES.schema_file)["examples"][0]
+    for message in (
+        Membership("s01", "st-0123456789abcdef01234567", "en"),
+        Alias("x1", "o1"),
+        Forward(duplicate, "o1", 2),
+    ):
+        data = message.to_dict()
+        assert not list(members.iter_errors(data)), data
+        assert member_from_dict(data) == message
+    ticks = schemas.validator(topics.DELIVER_TICKS.schema_file)
+    digest = schemas.schema(topics.DIGESTS.schema_file)["examples"][0]
+    for tick in (Tick(1732600800.5), Tick(1732600800.5, digest)):
+        assert not list(ticks.iter_errors(tick.to_dict())), tick
+        assert Tick.from_dict(tick.to_dict()) == tick
