@@ -198,3 +198,18 @@ def test_one_weak_protest_word_deep_in_an_article_is_no_protest(nlp: Any) -> Non
     assert "attack" in weak.themes
     strong = extract(nlp, REPORT.format(line="Protesters blocked the main road in the town."))
     assert "protest" in strong.themes
+
+
+@pytest.mark.parametrize(
+    ("text", "trigger"),
+    [
+        ("Communal militias marched to the village and attacked the settlers.", "marched"),
+        ("The rebel party issued a declaration demanding that the government act.", "demanding"),
+        ("Several activists were detained before the president's campaign rally.", "rally"),
+        ("The army staged a counterattack in the north on Wednesday.", "staged"),
+    ],
+)
+def test_marching_troops_statements_and_campaign_rallies_are_no_protest(
+    nlp: Any, text: str, trigger: str
+) -> None:
+    assert trigger not in triggers(extract(nlp, text), "protest")
