@@ -7,9 +7,13 @@ attack, killing, sexual_violence, explosion, looting), by theme, with the worst 
 (trigger, gate score, sentence). ``--gate`` adds the gate's precision/recall as the pipeline
 applies it: the labelled incident reports against the general news, on the ``holdout``
 split of ``bench/extract_quality.py`` (what ``bench/train_gate.py`` did not train on).
+``--protest`` measures the protest theme alone on wire-style news (``protest_docs``: African
+ACLED notes, CASE snippets, PLOVER sentences, general news naming protest words): precision,
+recall, the false-positive rate and precision at one protest article to nine others.
 
     .venv/bin/python -m bench.general_news [--corpora bbc reuters] [--gate] [--examples 15]
     .venv/bin/python -m bench.general_news --split holdout --sections sport
+    .venv/bin/python -m bench.general_news --protest --split holdout
 """
 
 from __future__ import annotations
