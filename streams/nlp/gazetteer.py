@@ -42,6 +42,9 @@ class Theme:
     # Themes this one turns into when a short report's next sentence says so ("residents
     # demonstrated ... They burned tyres" is a violent demonstration): riot escalates protest.
     escalates: tuple[str, ...] = ()
+    # Reported only when its triggers' weights in the article add up to this (headline and
+    # lead count double): one weak "demanding" or "blocked" deep in a long article is no protest.
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             rank=int(t.get("rank", 100)),
             primary_as=t.get("primary_as"),
             escalates=tuple(t.get("escalates", ())),
+            min_score=float(t.get("min_score", 0.0)),
         )
         for t in data["themes"]
     )

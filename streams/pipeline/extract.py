@@ -913,11 +913,13 @@ def _themes(
             2.0 if sentence <= 1 else 1.0
         )
         first.setdefault(event.theme, n)
-    themes = sorted(scores, key=lambda t: (-scores[t], first[t]))
+    ranks = {t.id: t for t in taxonomy.themes}
+    themes = sorted(
+        (t for t in scores if scores[t] >= ranks[t].min_score), key=lambda t: (-scores[t], first[t])
+    )
     if not themes:
         return [], None
     top = scores[themes[0]]
-    ranks = {t.id: t for t in taxonomy.themes}
     candidates = [t for t in themes if scores[t] >= top / 3]
 
     # The lead names the main happening when it names any: the headline, else the first
@@ -936,7 +938,7 @@ def _themes(
     if not lead:  # a headline of grievances only ("presses Ruto over abductions in phone
         # call"): still what the story is about, before anything further down
         lead = {e.theme for e, _w, n, _c in events if n == 0 and not (e.negated or e.hypothetical)}
-    if lead:
+    if lead & set(themes):
         candidates = [t for t in themes if t in lead]
     else:  # grievances ("a protest against the attack") are not the main happening
         main = {e.theme for e, _w, _n, cause in events if not cause}

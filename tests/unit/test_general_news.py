@@ -153,3 +153,63 @@ def test_a_strong_trigger_in_the_headline_passes_the_gate_a_weak_one_does_not(nl
     weak = extract(nlp, POLITICS, title="Crowds gathered outside parliament after disputed vote")
     assert weak.incident is not None and weak.incident < threshold
     assert "protest" not in weak.themes
+
+
+@pytest.mark.parametrize(
+    ("text", "trigger"),
+    [
+        (
+            "Militants fired rockets at the town, drawing artillery strikes in retaliation.",
+            "strikes",
+        ),
+        ("Gunmen opened fire on a church while worshippers were gathered inside.", "gathered"),
+        ("Troops staged an incursion into the border district on Sunday.", "staged"),
+    ],
+)
+def test_protest_words_in_a_report_of_violence_are_no_protest(
+    nlp: Any, text: str, trigger: str
+) -> None:
+    assert trigger not in triggers(extract(nlp, text), "protest")
+
+
+def test_a_government_protesting_to_another_is_no_protest(nlp_model: Any) -> None:
+    """A country as the subject: a diplomatic protest (needs the parser and NER)."""
+    record = extract(nlp_model, "France protests over Canada's fishing ban.")
+    assert "protest" not in record.themes
+    crowd = extract(nlp_model, "Students protested in Nairobi over the fees on Monday.")
+    assert "protest" in crowd.themes
+
+
+REPORT = (
+    "Gunmen attacked a police station in Zamfara state on Monday, killing four officers. "
+    "Police said the attackers fled into the forest with stolen rifles. "
+    "The governor visited the station and said the state would rebuild it. "
+    "{line} "
+    "A curfew was declared in the district until further notice."
+)
+
+
+def test_one_weak_protest_word_deep_in_an_article_is_no_protest(nlp: Any) -> None:
+    """A protest theme needs a trigger weight of 2 in the article (``min_score``): one
+    "demanding" in a later sentence is not enough, protesters are."""
+    weak = extract(nlp, REPORT.format(line="Relatives were demanding answers from officials."))
+    assert "demanding" in triggers(weak, "protest")
+    assert "protest" not in weak.themes
+    assert "attack" in weak.themes
+    strong = extract(nlp, REPORT.format(line="Protesters blocked the main road in the town."))
+    assert "protest" in strong.themes
+
+
+@pytest.mark.parametrize(
+    ("text", "trigger"),
+    [
+        ("Communal militias marched to the village and attacked the settlers.", "marched"),
+        ("The rebel party issued a declaration demanding that the government act.", "demanding"),
+        ("Several activists were detained before the president's campaign rally.", "rally"),
+        ("The army staged a counterattack in the north on Wednesday.", "staged"),
+    ],
+)
+def test_marching_troops_statements_and_campaign_rallies_are_no_protest(
+    nlp: Any, text: str, trigger: str
+) -> None:
+    assert trigger not in triggers(extract(nlp, text), "protest")
