@@ -804,9 +804,11 @@ def add_copy(
 ) -> StoryUpdate:
     """Count a copy into its story.
 
-    A copy whose story has left the window (swept, or past the window's end and not swept
-    yet) is placed like an article of its own, by its headline: whether the story was still
-    in the state depends on when sweeps ran, and the copy must come out either way."""
+    A copy published more than the window after its story's last article, or whose story
+    was swept, is placed like an article of its own, by its headline. The window is measured
+    from the copy's own time, not the stream's high-water mark, so a copy that reaches this
+    step after later articles (on a worker, copies come after their batch's events) joins its
+    original's story exactly as it does in a local run."""
     story = _live(state, str(message["story_id"]))  # the survivor, if merged since
     duplicate = message["duplicate"]
     record = EventRecord(
@@ -820,7 +822,7 @@ def add_copy(
         source=duplicate.get("source"),
         published_at=duplicate.get("published_at"),
     )
-    horizon = float(state.get("hw", 0.0)) - config.window_s
+    horizon = event_time(record, now) - config.window_s
     if story is None or (
         story["last_seen"] < horizon and record.article_id not in story["article_ids"]
     ):

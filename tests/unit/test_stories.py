@@ -308,6 +308,59 @@ def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept
     assert outcomes[0] == outcomes[1]
 
 
+def test_a_copy_joins_its_story_when_later_articles_came_first() -> None:
+    """The window is measured from the copy's own time: a copy that reaches the stories step
+    after articles published days later (a worker's order) joins its original's story, as it
+    does when it comes straight after its original (a local run's order)."""
+    from streams.models import EventRecord
+    from streams.pipeline.stories import StoryConfig, add_copy, assign
+
+    config = StoryConfig(window_s=3600.0)
+    original = EventRecord(
+        "o1",
+        ("abduction",),
+        "abduction",
+        ("KE",),
+        (),
+        title="Teachers abducted in Lamu",
+        published_at="2026-11-01T00:00:00Z",
+    )
+    later = EventRecord(
+        "o2",
+        ("protest",),
+        "protest",
+        ("FR",),
+        (),
+        title="Farmers march in Lyon",
+        published_at="2026-11-05T00:00:00Z",
+    )
+    stories = []
+    for later_first in (False, True):
+        state: dict[str, Any] = {}
+        first = assign(original, state, 0.0, config)
+        if later_first:
+            assign(later, state, 0.0, config)
+        message = {
+            "story_id": first.story_id,
+            "key": first.key,
+            "duplicate": {
+                "article_id": "c1",
+                "duplicate_of": "o1",
+                "kind": "near",
+                "similarity": 0.9,
+                "matched_on": "minhash",
+                "title": "Teachers abducted in Lamu",
+                "url": None,
+                "source": "B",
+                "published_at": "2026-11-01T00:20:00Z",
+            },
+        }
+        update = add_copy(message, state, 0.0, config)
+        assert update.story_id == first.story_id and update.article_count == 2
+        stories.append(update.story_id)
+    assert stories[0] == stories[1]
+
+
 def test_copies_of_an_original_that_turned_out_a_copy_are_forwarded_to_its_original() -> None:
     """x1 is a copy of o1, and x2 a copy of x1 (a crash let x1's copy be decided first, so x1
     lost to it): x2 must still count into o1's story, whatever the order of the messages.
