@@ -6,9 +6,10 @@ failed to act. Negatives: general news — every BBC (``bbc-news-2225``) and Reu
 article — and the CASE snippets about disasters, diplomacy, agreements and organisational
 changes (``bench.general_news.labelled``). Every row goes to the split of
 ``bench/extract_quality.py`` (hash of dataset and id: 70% ``tune``, 30% ``holdout``); the model
-and its threshold are fitted on ``tune`` only (the threshold: the best F2 on 5-fold
-cross-validated scores), the figures are on ``holdout``. ``--loso`` also trains without each
-source in turn and scores that source: how the gate transfers to a style it has never seen.
+and its threshold are fitted on ``tune`` only (the threshold: the lowest that lets at most 1%
+of BBC and of Reuters through, on 5-fold cross-validated scores), the figures are on
+``holdout``. ``--loso`` also trains without each source in turn and scores that source: how
+the gate transfers to a style it has never seen.
 
 Needs scikit-learn (a dev dependency; the shipped gate runs on the standard library).
 
@@ -25,7 +26,7 @@ import numpy as np
 import orjson
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from bench.extract_quality import DATA, split_of
 from bench.general_news import Doc, labelled
@@ -36,6 +37,8 @@ C = 4.0  # inverse regularisation strength
 # Smaller weights are dropped from the shipped file (32k of 262k buckets stay): scores move by
 # at most 0.03 on the holdout split.
 MIN_WEIGHT = 0.05
+GENERAL = ("bbc", "reuters")  # the general-news sources: all negatives
+BUDGET = 0.01  # the share of each general-news source the threshold lets through
 
 
 def matrix(docs: list[Doc]) -> csr_matrix:
@@ -55,20 +58,24 @@ def fit(docs: list[Doc]) -> LogisticRegression:
 
 
 def threshold_for(docs: list[Doc]) -> float:
-    """The threshold with the best F2 (recall weighs 4x precision: a missed incident is a
-    missed alert) on 5-fold cross-validated scores. Not a recall target: the lowest-scored
-    positives are mislabelled-looking India articles (statements, politics), and chasing
-    them lets most general news through."""
+    """The lowest threshold at which each general-news source (BBC, Reuters) passes at most
+    ``BUDGET`` of its articles, on 5-fold cross-validated scores: as much recall on incidents
+    as the false-positive budget allows. Unlike a best-F-score cut it does not trade against
+    the CASE non-incidents (troop movements and deadly disasters written like incidents, which
+    the themes' senses deal with), and it transfers: trained without a source of incidents, the
+    cut still sits where general news stays out (``--loso``)."""
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
     y = np.array([d.incident for d in docs])
-    scores = cross_val_predict(model, matrix(docs), y, cv=5, method="predict_proba")[:, 1]
+    # Shuffled: the rows come grouped by source, and unshuffled folds would hold a whole
+    # source out (a leave-one-source-out cut, not the in-distribution one).
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    scores = cross_val_predict(model, matrix(docs), y, cv=folds, method="predict_proba")[:, 1]
+    general = [m for m in (np.array([d.source == s for d in docs]) for s in GENERAL) if m.any()]
 
-    def f2(t: float) -> float:
-        said = scores >= t
-        tp, fp, fn = (said & y).sum(), (said & ~y).sum(), (~said & y).sum()
-        return float(5 * tp / (5 * tp + 4 * fn + fp))
+    def passed(t: float) -> float:
+        return max(float((scores[m] >= t).mean()) for m in general)
 
-    return max((float(t) for t in np.arange(0.02, 0.9, 0.01)), key=f2)
+    return min(float(t) for t in np.arange(0.02, 0.9, 0.01) if passed(t) <= BUDGET)
 
 
 def table(docs: list[Doc], scores: np.ndarray, threshold: float, title: str) -> None:
@@ -136,8 +143,9 @@ def main() -> int:
             orjson.dumps(
                 {
                     "about": "Event gate: logistic regression over hashed word/bigram features "
-                    "(streams/nlp/gate.py), trained by bench/train_gate.py; threshold: best F2 "
-                    "of 5-fold cross-validated scores on the tune split.",
+                    "(streams/nlp/gate.py), trained by bench/train_gate.py --write; threshold: "
+                    "the lowest passing at most 1% of BBC and of Reuters, 5-fold "
+                    "cross-validated scores on the tune split.",
                     "buckets": BUCKETS,
                     "intercept": gate.intercept,
                     "threshold": gate.threshold,

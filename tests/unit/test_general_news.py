@@ -131,6 +131,8 @@ def test_features_are_words_and_bigrams_of_the_opening() -> None:
     assert len(features("Police fired tear gas")) == 7  # 4 words + 3 bigrams (no collision)
     assert features("Police fired") == features("POLICE, fired 12")  # case, digits ignored
     assert features("") == {}
+    # Dates' words are a source's style, not content: an ACLED dateline is no evidence.
+    assert features("On 3 May 2020, police fired") == features("On Monday police fired")
 
 
 POLITICS = (
