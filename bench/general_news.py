@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from spacy.language import Language
@@ -90,13 +91,20 @@ def _text(item: dict[str, str]) -> str:
     return f"{item['title']}.\n\n{item['text']}" if item.get("title") else item["text"]
 
 
+def _confusion(said: list[bool], docs: list[Any]) -> tuple[int, int, int]:
+    """True positives, false positives and misses of ``said`` against each doc's label."""
+    pairs = list(zip(said, docs, strict=True))
+    tp = sum(s and d.incident for s, d in pairs)
+    fp = sum(s and not d.incident for s, d in pairs)
+    fn = sum(not s and d.incident for s, d in pairs)
+    return tp, fp, fn
+
+
 def gate_report(data: Path) -> None:
     gate = load_gate()
     docs = [d for d in labelled(data) if split_of(d.source, d.id) == "holdout"]
     said = [gate.score(d.text) >= gate.threshold for d in docs]
-    tp = sum(s and d.incident for s, d in zip(said, docs, strict=True))
-    fp = sum(s and not d.incident for s, d in zip(said, docs, strict=True))
-    fn = sum(not s and d.incident for s, d in zip(said, docs, strict=True))
+    tp, fp, fn = _confusion(said, docs)
     print(
         f"\n## event gate, holdout split: precision {tp / (tp + fp):.3f}, "
         f"recall {tp / (tp + fn):.3f} (threshold {gate.threshold})\n"
@@ -251,9 +259,7 @@ def protest_report(nlp: Language, data: Path, split: str, errors: int) -> None:
             assert isinstance(result, EventRecord), result
             records.append(result)
     said = ["protest" in r.themes for r in records]
-    tp = sum(s and d.incident for s, d in zip(said, docs, strict=True))
-    fp = sum(s and not d.incident for s, d in zip(said, docs, strict=True))
-    fn = sum(not s and d.incident for s, d in zip(said, docs, strict=True))
+    tp, fp, fn = _confusion(said, docs)
     print(
         f"\n## protest theme, {split} split: precision {tp / max(tp + fp, 1):.3f}, "
         f"recall {tp / max(tp + fn, 1):.3f} ({tp} right, {fp} false, {fn} missed)\n"

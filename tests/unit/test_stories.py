@@ -251,13 +251,10 @@ def test_copies_join_their_originals_story_whenever_they_arrive() -> None:
     assert copies == {}
 
 
-def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept() -> None:
-    """A copy published after its original's story left the window starts its own story (it
-    is never dropped), and the outcome is the same whether a sweep ran before it or not."""
+def _lamu_and_lyon() -> tuple[Any, Any]:
+    """An abduction story (o1) and an unrelated article published four days later (o2)."""
     from streams.models import EventRecord
-    from streams.pipeline.stories import StoryConfig, add_copy, assign, sweep
 
-    config = StoryConfig(window_s=100.0)
     original = EventRecord(
         "o1",
         ("abduction",),
@@ -276,6 +273,35 @@ def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept
         title="Farmers march in Lyon",
         published_at="2026-11-05T00:00:00Z",
     )
+    return original, later
+
+
+def _copy_of_o1(story_id: str, key: str, published_at: str) -> dict[str, Any]:
+    """The story-copies message of a near copy c1 of o1, published at ``published_at``."""
+    return {
+        "story_id": story_id,
+        "key": key,
+        "duplicate": {
+            "article_id": "c1",
+            "duplicate_of": "o1",
+            "kind": "near",
+            "similarity": 0.9,
+            "matched_on": "minhash",
+            "title": "Teachers abducted in Lamu",
+            "url": None,
+            "source": "B",
+            "published_at": published_at,
+        },
+    }
+
+
+def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept() -> None:
+    """A copy published after its original's story left the window starts its own story (it
+    is never dropped), and the outcome is the same whether a sweep ran before it or not."""
+    from streams.pipeline.stories import StoryConfig, add_copy, assign, sweep
+
+    config = StoryConfig(window_s=100.0)
+    original, later = _lamu_and_lyon()
     outcomes = []
     for swept in (False, True):
         state: dict[str, Any] = {}
@@ -284,21 +310,7 @@ def test_a_copy_of_a_story_past_the_window_comes_out_whether_or_not_it_was_swept
         if swept:
             assert sweep(list(state.items()), state, config) > 0
             assert "s:" + first.story_id not in state
-        message = {
-            "story_id": first.story_id,
-            "key": first.key,
-            "duplicate": {
-                "article_id": "c1",
-                "duplicate_of": "o1",
-                "kind": "near",
-                "similarity": 0.9,
-                "matched_on": "minhash",
-                "title": "Teachers abducted in Lamu",
-                "url": None,
-                "source": "B",
-                "published_at": "2026-11-05T01:00:00Z",
-            },
-        }
+        message = _copy_of_o1(first.story_id, first.key, "2026-11-05T01:00:00Z")
         update = add_copy(message, state, 0.0, config)
         assert update.copy_of == "o1" and update.article.article_id == "c1"
         assert update.story_id != first.story_id and update.article_count == 1
@@ -312,49 +324,17 @@ def test_a_copy_joins_its_story_when_later_articles_came_first() -> None:
     """The window is measured from the copy's own time: a copy that reaches the stories step
     after articles published days later (a worker's order) joins its original's story, as it
     does when it comes straight after its original (a local run's order)."""
-    from streams.models import EventRecord
     from streams.pipeline.stories import StoryConfig, add_copy, assign
 
     config = StoryConfig(window_s=3600.0)
-    original = EventRecord(
-        "o1",
-        ("abduction",),
-        "abduction",
-        ("KE",),
-        (),
-        title="Teachers abducted in Lamu",
-        published_at="2026-11-01T00:00:00Z",
-    )
-    later = EventRecord(
-        "o2",
-        ("protest",),
-        "protest",
-        ("FR",),
-        (),
-        title="Farmers march in Lyon",
-        published_at="2026-11-05T00:00:00Z",
-    )
+    original, later = _lamu_and_lyon()
     stories = []
     for later_first in (False, True):
         state: dict[str, Any] = {}
         first = assign(original, state, 0.0, config)
         if later_first:
             assign(later, state, 0.0, config)
-        message = {
-            "story_id": first.story_id,
-            "key": first.key,
-            "duplicate": {
-                "article_id": "c1",
-                "duplicate_of": "o1",
-                "kind": "near",
-                "similarity": 0.9,
-                "matched_on": "minhash",
-                "title": "Teachers abducted in Lamu",
-                "url": None,
-                "source": "B",
-                "published_at": "2026-11-01T00:20:00Z",
-            },
-        }
+        message = _copy_of_o1(first.story_id, first.key, "2026-11-01T00:20:00Z")
         update = add_copy(message, state, 0.0, config)
         assert update.story_id == first.story_id and update.article_count == 2
         stories.append(update.story_id)
