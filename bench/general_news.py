@@ -7,6 +7,9 @@ attack, killing, sexual_violence, explosion, looting), by theme, with the worst 
 (trigger, gate score, sentence). ``--gate`` adds the gate's precision/recall as the pipeline
 applies it: the labelled incident reports against the general news, on the ``holdout``
 split of ``bench/extract_quality.py`` (what ``bench/train_gate.py`` did not train on).
+``--actors`` counts the general-news articles that name an armed group of the actor
+gazetteer, by group and by the words matched, with an example each: acronyms that are also
+companies or committees ("CPC International", "the MPC") show here as false hits.
 ``--protest`` measures the protest theme alone on wire-style news (``protest_docs``: African
 ACLED notes, CASE snippets, PLOVER sentences, general news naming protest words): precision,
 recall, the false-positive rate and precision at one protest article to nine others.
@@ -14,6 +17,7 @@ recall, the false-positive rate and precision at one protest article to nine oth
     .venv/bin/python -m bench.general_news [--corpora bbc reuters] [--gate] [--examples 15]
     .venv/bin/python -m bench.general_news --split holdout --sections sport
     .venv/bin/python -m bench.general_news --protest --split holdout
+    .venv/bin/python -m bench.general_news --actors --corpora bbc reuters --model blank
 """
 
 from __future__ import annotations
@@ -311,6 +315,34 @@ def protest_report(nlp: Language, data: Path, split: str, errors: int) -> None:
         print("  " + line.replace("\n", " "))
 
 
+def actors_report(nlp: Language, name: str, items: list[dict[str, Any]], examples: int) -> None:
+    """Articles with an armed-group gazetteer hit, by group and matched words (the
+    gazetteer component alone: the names it meets in text do not depend on the model)."""
+    component: Any = nlp.get_pipe("tocsin_gazetteer")
+    by_form: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], str] = {}
+    hit_articles = 0
+    for item in items:
+        doc = component(nlp.make_doc(_text(item)))
+        seen = set()
+        for hit in doc._.actor_hits:
+            info = component.actor_info.get(hit.label)
+            if info is None or info.type != "armed_group":
+                continue
+            key = (hit.label, doc[hit.start : hit.end].text)
+            if key not in seen:
+                seen.add(key)
+                by_form[key] += 1
+                start = doc[max(0, hit.start - 8)].idx
+                example.setdefault(key, doc.text[start : doc[hit.start].idx + 80])
+        hit_articles += bool(seen)
+    print(f"\n## {name}: {hit_articles}/{len(items)} articles name an armed group of the gazetteer")
+    print("\n| group | as written | articles | example |\n|---|---|---:|---|")
+    for (group, form), n in by_form.most_common(examples):
+        context = " ".join(example[(group, form)].split()).replace("|", "/")
+        print(f"| {group} | {form} | {n} | {context} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -323,6 +355,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="articles per corpus (0: all)")
     parser.add_argument("--examples", type=int, default=15)
     parser.add_argument("--gate", action="store_true", help="the gate's precision/recall")
+    parser.add_argument(
+        "--actors", action="store_true", help="armed-group names met in general news"
+    )
     parser.add_argument(
         "--protest", action="store_true", help="protest precision/recall on wire-style news only"
     )
@@ -347,6 +382,9 @@ def main() -> int:
             items.append(item)
         if args.limit:
             items = items[: args.limit]
+        if args.actors:
+            actors_report(nlp, name, items, args.examples)
+            continue
         articles = [
             Article(id=i["id"], content_hash="-", text=i["text"], title=i.get("title"))
             for i in items

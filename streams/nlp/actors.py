@@ -112,6 +112,32 @@ def text_variants(alias: str) -> set[str]:
     return {v for v in out if v.strip()}
 
 
+# Words rarer than this (Zipf scale) make a name distinctive in any case; wordfreq folds
+# case, so "taliban" 3.7 and "army" 5.1.
+MAX_FOLDED_ZIPF = 4.0
+MIN_FOLDED = 5
+
+
+def folded_forms(forms: Iterable[str]) -> set[str]:
+    """The forms of an armed group's name safe to look for in any case: not an acronym
+    (no lower-case letter: "ADF" is not "adf"), MIN_FOLDED+ characters, and a word rarer
+    than MAX_FOLDED_ZIPF that is not a particle or a group noun ("Mai-Mai", "Anti-Balaka",
+    "Boko Haram"; not "White Army", "Wagner Group" is by "Wagner" alone)."""
+    from wordfreq import zipf_frequency
+
+    out = set()
+    for form in forms:
+        if len(form) < MIN_FOLDED or not any(c.islower() for c in form):
+            continue
+        words = [w for w in re.split(r"[\s\-/,()]+", form.casefold()) if w]
+        distinctive = [
+            w for w in words if w not in _SMALL and w not in _PARTICLES and w not in _GROUP_NOUNS
+        ]
+        if any(zipf_frequency(w, "en") < MAX_FOLDED_ZIPF for w in distinctive):
+            out.add(form)
+    return out
+
+
 def strip_qualifiers(name: str) -> list[str]:
     """Shorter readings of a coded or typed name, most specific first: "Military Forces of
     Nigeria (2015-)" -> "Military Forces of Nigeria"; "Islamic State (West Africa)" ->
@@ -133,6 +159,9 @@ def strip_qualifiers(name: str) -> list[str]:
         add(head)
         add(tail)
     brackets = _BRACKET.findall(name)
+    last = list(_BRACKET.finditer(name))
+    if last and last[-1].end() < len(name.rstrip()):  # "Mayi Mayi Militia (Nyatura) Jean-Marie
+        add(name[: last[-1].end()])  # Faction": a faction of the bracketed group
     if brackets:
         kept = _BRACKET.sub(lambda m: "" if _YEARS.match(m.group(1)) else f" {m.group(1)}", name)
         add(kept)

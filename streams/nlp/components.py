@@ -6,6 +6,7 @@ named entities (more actors and places) and better sentence boundaries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from streams.nlp.actors import ActorNames, text_variants
+from streams.nlp.actors import ActorNames, acronyms, actor_key, folded_forms, text_variants
 from streams.nlp.gate import Gate, load_gate
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
 
@@ -80,9 +81,16 @@ class GazetteerComponent:
                 self.negatives.add(theme.id, _docs(nlp, theme.negatives))
         # Names are matched case-sensitively: "Chad" the country, not "chad"; "US", not "us".
         self.actors = PhraseMatcher(nlp.vocab, attr="ORTH")
+        # Armed groups' distinctive names also in any case ("Mayi-mayi", "AL-SHABAAB"): a
+        # rare word makes the name safe to fold; acronyms and common words keep their case.
+        self.actors_folded = PhraseMatcher(nlp.vocab, attr="LOWER")
         for actor in actors:
             forms = {v for a in (actor.name, *actor.aliases) for v in text_variants(a)}
             self.actors.add(actor.name, _docs(nlp, sorted(forms)))
+            if actor.type == "armed_group":
+                folded = folded_forms(forms)
+                if folded:
+                    self.actors_folded.add(actor.name, _docs(nlp, sorted(folded)))
         self.places = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.places.add("PLACE", _docs(nlp, sorted(places)))
         self.cues = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -111,23 +119,78 @@ class GazetteerComponent:
         doc._.agent_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.agents(doc))
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
         doc._.frame_hits = [Hit(s, e, strings[m]) for m, s, e in self.frames(doc)]
+        found = [*self.actors(doc), *self.actors_folded(doc)]
+        other = _defined_otherwise(doc, self.actor_names)
         doc._.actor_hits = [
             h
-            for h in _longest(Hit(s, e, strings[m]) for m, s, e in self.actors(doc))
-            if not _opposed(doc, h.start)
+            for h in _longest(Hit(s, e, strings[m]) for m, s, e in found)
+            if not _opposed(doc, h.start) and not _misread_acronym(doc, h, other, self)
         ]
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
         return doc
 
 
 def _opposed(doc: Doc, start: int) -> bool:
-    """ "anti-Houthi forces", "an anti-IS raid": the name says whom they fight, not who acts."""
+    """ "anti-Houthi forces", "an anti-IS raid": the name says whom they fight, not who acts.
+    "pro-X" stays X: ACLED codes "pro-Houthi forces" as the Houthis."""
     return (
         start >= 2
         and doc[start - 1].text == "-"
         and doc[start - 2].lower_ in {"anti", "counter"}
         and not doc[start - 2].whitespace_
     )
+
+
+# "Uganda People's Congress (UPC)": a long form and the acronym the text defines with it.
+_DEFINITION = re.compile(
+    r"((?:[A-Z][\w'\u2019\-]*\s+(?:(?:of|for|and|the|in|de|du|des|la|le|pour|al|wal)\s+)*){1,9})"
+    r"[(<\[]\s*(?P<acr>[A-Z][A-Za-z0-9\-]{1,9})\s*[)>\]]"
+)
+
+
+def _defined_otherwise(doc: Doc, names: ActorNames) -> set[str]:
+    """Acronyms the text defines as something the gazetteer does not know by them
+    ("National Academy of Sciences (NAS)", "Chinese Petroleum Corp <CPC>")."""
+    out = set()
+    for match in _DEFINITION.finditer(doc.text):
+        acr = match.group("acr")
+        words = match.group(1).split()
+        for n in range(len(words)):  # the shortest tail of the capitalised run that fits
+            tail = " ".join(words[-n - 1 :])
+            if actor_key(acr).replace(" ", "") in acronyms(tail):
+                try:
+                    same = names.resolve(tail) == names.resolve(acr)
+                except ValueError:  # several actors answer to one of them
+                    same = False
+                if not same:
+                    out.add(acr)
+                break
+    return out
+
+
+def _misread_acronym(
+    doc: Doc, hit: Hit, defined_otherwise: set[str], component: GazetteerComponent
+) -> bool:
+    """An acronym hit that names something else: defined so in the text, in a text with
+    one of the actor's ``other_meanings``, a company's ticker ("<CPC>"), the end of a
+    compound ("CO-OPS") or a word of an all-capitals run ("STOCK IS UP", "STC PLC")."""
+    span = doc[hit.start : hit.end]
+    if any(c.islower() for c in span.text):
+        return False
+    if span.text in defined_otherwise:
+        return True
+    text = doc.text.casefold()
+    if any(m.casefold() in text for m in component.actor_info[hit.label].other_meanings):
+        return True
+    if f"<{span.text}>" in doc.text:  # a company's ticker in this text
+        return True
+    before = doc[hit.start - 1] if hit.start > 0 else None
+    after = doc[hit.end] if hit.end < len(doc) else None
+    # The end of a capitals compound ("CO-OPS"; "pro-STC" is the STC's).
+    glued = hit.start > 1 and doc[hit.start - 2].is_upper and not doc[hit.start - 2].whitespace_
+    if glued and before is not None and before.text == "-" and not before.whitespace_:
+        return True
+    return any(t is not None and t.is_alpha and len(t) > 1 and t.is_upper for t in (before, after))
 
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:

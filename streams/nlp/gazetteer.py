@@ -136,6 +136,9 @@ class Actor:
     # The groups this one belongs to (Raia Mutomboki is a Mai-Mai group): an article about
     # it is about them too.
     part_of: tuple[str, ...] = ()
+    # Words that, in a text, make this actor's acronyms mean something else ("Monetary
+    # Policy Committee" for the MPC of the Central African Republic).
+    other_meanings: tuple[str, ...] = ()
 
 
 def _read(path: Path) -> Any:
@@ -232,7 +235,7 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
             for key in ("type", "country"):
                 if have.get(key) is None and entry.get(key) is not None:
                     have[key] = entry[key]
-            for key in ("aliases", "codes", "part_of"):
+            for key in ("aliases", "codes", "part_of", "other_meanings"):
                 have[key] = list(dict.fromkeys([*have.get(key, ()), *entry.get(key, ())]))
     return tuple(
         Actor(
@@ -242,6 +245,7 @@ def load_actors(path: Path | None = None) -> tuple[Actor, ...]:
             a.get("country"),
             tuple(a.get("codes", ())),
             tuple(p for p in a.get("part_of", ()) if p in merged and p != a["name"]),
+            tuple(a.get("other_meanings", ())),
         )
         for a in merged.values()
     )
