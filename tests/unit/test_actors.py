@@ -17,6 +17,7 @@ from streams.nlp.actors import (
     ActorNames,
     AmbiguousActor,
     actor_names,
+    folded_forms,
     strip_qualifiers,
     text_variants,
 )
@@ -203,3 +204,100 @@ def test_the_derived_gazetteer_rebuilds_to_the_committed_file(tmp_path: Path) ->
     out = tmp_path / "actors_derived.json"
     assert main(["--data", str(DATA), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == OUTPUT.read_text(encoding="utf-8")
+
+
+def hits(nlp: Any, text: str) -> list[tuple[str, str]]:
+    """(words, actor) of the gazetteer's actor hits in ``text``."""
+    component = nlp.get_pipe("tocsin_gazetteer")
+    doc = component(nlp.make_doc(text))
+    return [(doc[h.start : h.end].text, h.label) for h in doc._.actor_hits]
+
+
+@pytest.mark.parametrize(
+    ("text", "actor"),
+    [
+        ("MAYI-MAYI militiamen looted the market.", "Mai-Mai"),
+        ("Mai-mai fighters looted the market.", "Mai-Mai"),
+        ("Maï-Maï fighters looted the market.", "Mai-Mai"),
+        ("AL-SHABAAB fighters ambushed a convoy.", "Al-Shabaab"),
+        ("suspected boko haram insurgents raided the village.", "Boko Haram"),
+        ("Ex-seleka elements looted the village.", "Ex-Seleka"),
+        ("Shabaab militants ambushed a convoy.", "Al-Shabaab"),
+    ],
+)
+def test_distinctive_armed_group_names_match_in_any_case_and_spelling(
+    nlp_blank: Any, text: str, actor: str
+) -> None:
+    assert actor in {label for _words, label in hits(nlp_blank, text)}
+
+
+def test_common_words_and_acronyms_keep_their_case(nlp_blank: Any) -> None:
+    """ "White Army" folded would be any white army truck; "ADF" folded any "adf"."""
+    assert hits(nlp_blank, "A white army truck and the adf file.") == []
+    assert ("White Army", "White Army") in hits(nlp_blank, "The White Army attacked Nasir.")
+
+
+def test_folded_forms_need_a_rare_word_and_no_acronym() -> None:
+    assert folded_forms(["Mai-Mai", "Boko Haram", "White Army", "ADF", "SPLM-IO", "Fano"]) == {
+        "Mai-Mai",
+        "Boko Haram",
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The National Academy of Sciences (NAS) studied smoking on airlines.",  # defined so
+        "Chinese Petroleum Corp <CPC> signed. CPC said it would buy more.",  # a ticker
+        "MARINE <OM> KNOWS NO REASON STOCK IS UP",  # a run of capitals
+        "FARMERS COMMODITIES TO CLEAR FUTURES FOR CO-OPS",  # the end of a compound
+        "The MPC judges that growth was higher, and held the interest rate.",  # other meaning
+        "The Uganda People's Congress said UPC supporters would march in Lira.",
+    ],
+)
+def test_acronyms_that_mean_something_else_are_no_actor(nlp_blank: Any, text: str) -> None:
+    assert hits(nlp_blank, text) == []
+
+
+def test_acronyms_the_text_uses_for_the_actor_stay(nlp_blank: Any) -> None:
+    found = hits(
+        nlp_blank,
+        "The Coalition of Patriots for Change (CPC) attacked Bambari. CPC and UPC rebels "
+        "fled; pro-STC forces and anti-Balaka elements were seen.",
+    )
+    labels = [label for _words, label in found]
+    assert labels.count("Coalition of Patriots for Change") == 3
+    assert "Union for Peace in the Central African Republic" in labels
+    assert "Southern Transitional Council" in labels  # ACLED codes pro-X forces as X
+    assert "Anti-Balaka" in labels
+
+
+@pytest.mark.parametrize(
+    ("coded", "canonical"),
+    [
+        ("Mayi Mayi Militia (Nyatura) Jean-Marie Faction", "Nyatura"),
+        ("Boko Haram - Wilayat Al Sudan Al Gharbi", "Islamic State West Africa Province"),
+        ("Islamic State (West Africa) - Greater Sahara Faction", "Islamic State Sahel Province"),
+        ("3R: Return, Reclamation, Rehabilitation", "Return, Reclamation and Rehabilitation"),
+        ("SPLA/M-IO", "Sudan People's Liberation Movement-in-Opposition"),
+        ("Africa Corps", "Wagner Group"),
+    ],
+)
+def test_acled_and_later_names_of_african_groups_resolve(coded: str, canonical: str) -> None:
+    assert actor_names().resolve(coded) == canonical
+
+
+def test_a_faction_named_after_a_bracket_reads_as_the_bracketed_group() -> None:
+    readings = strip_qualifiers("Mayi Mayi Militia (Nyatura) Jean-Marie Faction")
+    assert readings[0] == "Mayi Mayi Militia (Nyatura)"
+
+
+def test_the_cli_says_what_typed_actors_resolved_to() -> None:
+    from streams.cli import describe_resolved
+
+    recording = load_names().recording()
+    sub = parse_subscription({"id": "s", "actors": ["JNIM", "Zongo Boys"]}, VALIDATOR, recording)
+    assert isinstance(sub, Subscription)
+    lines = describe_resolved(recording.resolved)
+    assert "  actor 'JNIM' -> Jama'at Nasr al-Islam wal Muslimin" in lines
+    assert any("'Zongo Boys': not in the gazetteer; matched as words" in line for line in lines)
