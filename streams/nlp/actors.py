@@ -100,10 +100,13 @@ def acronyms(name: str) -> set[str]:
 
 def text_variants(alias: str) -> set[str]:
     """Spellings of an alias looked for in text: as written, hyphens as spaces ("Mai-Mai",
-    "Mai Mai"), and a leading particle in the other case ("al-Shabaab", "Al-Shabaab")."""
+    "Mai Mai"), the space of a two-word name as a hyphen ("Boko-Haram"), and a leading
+    particle in the other case ("al-Shabaab", "Al-Shabaab")."""
     out = {alias}
     if "-" in alias:
         out.add(re.sub(r"\s*-\s*", " ", alias))
+    elif alias.count(" ") == 1:  # "Boko Haram" is also written "Boko-Haram"
+        out.add(alias.replace(" ", "-"))
     for form in list(out):
         head = re.split(r"[\s\-]", form, maxsplit=1)[0]
         if head.casefold() in _PARTICLES and len(head) < len(form):
@@ -236,6 +239,9 @@ class ActorNames:
             return own
         for table, probe in ((self._exact, key), (self._exact, _squash(key))):
             found = table.get(probe)
+            if found and len(found) > 1:  # "JAS" is Boko Haram, "JaS" the Levant Front
+                written = {n for n in found if form.strip() in self._written(n)}
+                found = written if len(written) == 1 else found
             if found:
                 return _one(form, found)
         squashed = _squash(key)
@@ -244,6 +250,10 @@ class ActorNames:
         if not found and len(key) >= MIN_LOOSE:
             found = self._loose.get(loose_key(key))
         return _one(form, found) if found else None
+
+    def _written(self, name: str) -> set[str]:
+        actor = self.actors[name]
+        return {actor.name, *actor.aliases, *actor.codes}
 
 
 def _one(typed: str, found: set[str]) -> str:

@@ -13,7 +13,8 @@ How an ACLED name becomes an entry:
   5-7), ``Unidentified ...`` and other classes by country ("Labour Group (India)",
   "Islamist Militia (Mozambique)") are categories, not names, and are left out;
 * ``ACR: Full Name`` is the name with its acronym as an alias (2-letter acronyms resolve
-  typed names but are not looked for in text: too many words are two capitals);
+  typed names but are not looked for in text: too many words are two capitals; an acronym
+  a hand-kept actor has is left to it: "UPDF" is Uganda's army, not India's front);
 * ``(2015-)`` year brackets and what follows them (a unit of a state force) are dropped:
   "Military Forces of Nigeria (2015-)" is "Military Forces of Nigeria", country NG, a
   ``security_force``;
@@ -248,6 +249,8 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
         kind = "organization"
     entry = Entry(full, kind, country, codes={name})
     for part in acronym.split("/") if acronym else ():
+        if _curated_acronym(known, part):  # "UPDF" is Uganda's army, not India's front
+            continue
         (entry.aliases if len(part) >= 3 else entry.codes).add(part)
     parts = full.split("/")  # "United League of Arakan/Arakan Army": two names of one actor
     if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
@@ -265,6 +268,11 @@ def entry_of(name: str, seen: Seen, known: ActorNames) -> tuple[str | None, Entr
     ):
         entry.aliases.add(" ".join(rest))
     return None, entry
+
+
+def _curated_acronym(known: ActorNames, acronym: str) -> bool:
+    """Whether a hand-kept actor has ``acronym`` as an alias: the hand-kept one keeps it."""
+    return any(acronym in actor.aliases for actor in known.actors.values())
 
 
 def definitions(texts: Iterable[str]) -> Iterator[tuple[str, str]]:

@@ -977,10 +977,10 @@ def _canonical(name: str, component: GazetteerComponent) -> str:
 
 
 def _actors(reading: _Reading, component: GazetteerComponent) -> list[str]:
-    """Gazetteer actors by canonical name (whole text), then PERSON/ORG entities of the
-    parsed sentences (by canonical name when the gazetteer knows them in another spelling),
-    with short mentions ("Mwangi") linked to a longer name in the same document ("Denis
-    Mwangi")."""
+    """Gazetteer actors by canonical name (whole text), ranked first, then PERSON/ORG
+    entities of the parsed sentences (by canonical name when the gazetteer knows them in
+    another spelling), with short mentions ("Mwangi") linked to a longer name in the same
+    document ("Denis Mwangi")."""
     places = component.places_path
     doc = reading.names
     counts: Counter[str] = Counter()
@@ -1011,5 +1011,8 @@ def _actors(reading: _Reading, component: GazetteerComponent) -> list[str]:
             name = longer[0] if len(longer) == 1 else name
         counts[name] += 1
         order.setdefault(name, start)
-    ranked = sorted(counts, key=lambda a: (-counts[a], order[a]))
+    # Gazetteer actors first: subscriptions name them, so a long article's many people must
+    # not push an armed group it names once past MAX_ACTORS.
+    known = component.actor_info
+    ranked = sorted(counts, key=lambda a: (a not in known, -counts[a], order[a]))
     return ranked[:MAX_ACTORS]

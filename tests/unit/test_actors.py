@@ -301,3 +301,32 @@ def test_the_cli_says_what_typed_actors_resolved_to() -> None:
     lines = describe_resolved(recording.resolved)
     assert "  actor 'JNIM' -> Jama'at Nasr al-Islam wal Muslimin" in lines
     assert any("'Zongo Boys': not in the gazetteer; matched as words" in line for line in lines)
+
+
+def test_an_acronym_two_actors_share_goes_to_the_one_written_so() -> None:
+    names = ActorNames(
+        [
+            Actor("Boko Haram", ("JAS",), "armed_group", "NG"),
+            Actor("Levant Front", ("JaS",), "armed_group", "SY"),
+        ]
+    )
+    assert names.resolve("JAS") == "Boko Haram" and names.resolve("JaS") == "Levant Front"
+    with pytest.raises(AmbiguousActor):
+        names.resolve("jas")
+
+
+def test_two_word_names_are_also_looked_for_hyphenated() -> None:
+    assert {"Boko Haram", "Boko-Haram"} <= text_variants("Boko Haram")
+
+
+def test_a_hand_kept_acronym_is_not_given_to_a_derived_actor() -> None:
+    """ "UPDF" is Uganda's army (hand-kept); ACLED's Indian "UPDF: United People's
+    Democratic Front" keeps its full name."""
+    from streams.nlp.build_actors import Seen, entry_of
+
+    known = ActorNames([Actor("Uganda People's Defence Force", ("UPDF",), "x", "UG")])
+    seen = Seen(inter={"3"})
+    target, entry = entry_of("UPDF: United People's Democratic Front", seen, known)
+    assert target is None and "UPDF" not in entry.aliases | entry.codes
+    target, entry = entry_of("ZPDF: Zed People's Democratic Front", seen, known)
+    assert "ZPDF" in entry.aliases
