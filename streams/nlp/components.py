@@ -120,10 +120,13 @@ class GazetteerComponent:
         doc._.negative_hits = [Hit(s, e, strings[m]) for m, s, e in self.negatives(doc)]
         doc._.frame_hits = [Hit(s, e, strings[m]) for m, s, e in self.frames(doc)]
         found = [*self.actors(doc), *self.actors_folded(doc)]
-        other = _defined_otherwise(doc, self.actor_names)
+        actor_hits = _longest(Hit(s, e, strings[m]) for m, s, e in found)
+        # Only texts with an acronym hit are read for acronym definitions.
+        acronym = any(not any(c.islower() for c in doc[h.start : h.end].text) for h in actor_hits)
+        other = _defined_otherwise(doc, self.actor_names) if acronym else set()
         doc._.actor_hits = [
             h
-            for h in _longest(Hit(s, e, strings[m]) for m, s, e in found)
+            for h in actor_hits
             if not _opposed(doc, h.start) and not _misread_acronym(doc, h, other, self)
         ]
         doc._.place_hits = _longest(Hit(s, e, strings[m]) for m, s, e in self.places(doc))
