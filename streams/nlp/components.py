@@ -176,7 +176,7 @@ def _misread_acronym(
 ) -> bool:
     """An acronym hit that names something else: defined so in the text, in a text with
     one of the actor's ``other_meanings``, a company's ticker ("<CPC>"), the end of a
-    compound ("CO-OPS") or a word of an all-capitals run ("STOCK IS UP", "STC PLC")."""
+    compound ("CO-OPS") or in a line written in capitals ("STC PLC <STCL.L> YEAR")."""
     span = doc[hit.start : hit.end]
     if any(c.islower() for c in span.text):
         return False
@@ -188,12 +188,32 @@ def _misread_acronym(
     if f"<{span.text}>" in doc.text:  # a company's ticker in this text
         return True
     before = doc[hit.start - 1] if hit.start > 0 else None
-    after = doc[hit.end] if hit.end < len(doc) else None
     # The end of a capitals compound ("CO-OPS"; "pro-STC" is the STC's).
     glued = hit.start > 1 and doc[hit.start - 2].is_upper and not doc[hit.start - 2].whitespace_
     if glued and before is not None and before.text == "-" and not before.whitespace_:
         return True
-    return any(t is not None and t.is_alpha and len(t) > 1 and t.is_upper for t in (before, after))
+    return _in_capitals(doc, hit)
+
+
+# Words either side of an acronym read to tell a capitals headline from running text, and
+# the share of them in capitals that makes one.
+CAPITALS_WINDOW = 12
+CAPITALS_SHARE = 0.6
+
+
+def _in_capitals(doc: Doc, hit: Hit) -> bool:
+    """Whether a hit stands in a line written in capitals ("MARINE <OM> KNOWS NO REASON
+    STOCK IS UP"), where every word looks like an acronym; "a PKK IED detonated" is not."""
+    words = []
+    for step, edge in ((-1, hit.start - 1), (1, hit.end)):
+        for n in range(CAPITALS_WINDOW):
+            i = edge + step * n
+            if not 0 <= i < len(doc) or "\n" in doc[i].text:
+                break
+            words.append(doc[i])
+    alpha = [t for t in words if t.is_alpha and len(t) > 1]
+    capitals = sum(t.is_upper for t in alpha)
+    return capitals >= 2 and capitals >= CAPITALS_SHARE * len(alpha)
 
 
 def _docs(nlp: Language, phrases: Iterable[str]) -> list[Doc]:

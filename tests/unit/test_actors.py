@@ -249,7 +249,8 @@ def test_folded_forms_need_a_rare_word_and_no_acronym() -> None:
     [
         "The National Academy of Sciences (NAS) studied smoking on airlines.",  # defined so
         "Chinese Petroleum Corp <CPC> signed. CPC said it would buy more.",  # a ticker
-        "MARINE <OM> KNOWS NO REASON STOCK IS UP",  # a run of capitals
+        "MARINE <OM> KNOWS NO REASON STOCK IS UP",  # a line in capitals
+        "STC PLC YEAR TO END-1986.\n\nShr profit 15.9p vs 2.25p loss.",
         "FARMERS COMMODITIES TO CLEAR FUTURES FOR CO-OPS",  # the end of a compound
         "The MPC judges that growth was higher, and held the interest rate.",  # other meaning
         "The Uganda People's Congress said UPC supporters would march in Lira.",
@@ -266,6 +267,7 @@ def test_acronyms_the_text_uses_for_the_actor_stay(nlp_blank: Any) -> None:
         "fled; pro-STC forces and anti-Balaka elements were seen.",
     )
     labels = [label for _words, label in found]
+    assert hits(nlp_blank, "A PKK IED killed a soldier.") == [("PKK", "Kurdistan Workers Party")]
     assert labels.count("Coalition of Patriots for Change") == 3
     assert "Union for Peace in the Central African Republic" in labels
     assert "Southern Transitional Council" in labels  # ACLED codes pro-X forces as X
