@@ -16,6 +16,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from streams.nlp.actors import _SMALL as _SMALL_WORDS
 from streams.nlp.actors import ActorNames, acronyms, actor_key, folded_forms, text_variants
 from streams.nlp.gate import Gate, load_gate
 from streams.nlp.gazetteer import Actor, Taxonomy, load_actors, load_taxonomy, matchable_places
@@ -162,13 +163,28 @@ def _defined_otherwise(doc: Doc, names: ActorNames) -> set[str]:
             tail = " ".join(words[-n - 1 :])
             if actor_key(acr).replace(" ", "") in acronyms(tail):
                 try:
-                    same = names.resolve(tail) == names.resolve(acr)
+                    meant, known = names.resolve(tail), names.resolve(acr)
                 except ValueError:  # several actors answer to one of them
-                    same = False
-                if not same:
+                    meant, known = None, None
+                if meant != known and not (meant is None and _shares_words(tail, known, names)):
                     out.add(acr)
                 break
     return out
+
+
+# Content words a long form the gazetteer lacks must share with the actor's names to be read
+# as another spelling of it ("Allied Democratic Forces-National Army for the Liberation of
+# Uganda (ADF-NALU)"), not as something else ("African Development Fund (ADF)").
+MIN_SHARED_WORDS = 2
+
+
+def _shares_words(long_form: str, actor: str | None, names: ActorNames) -> bool:
+    if actor is None:
+        return False
+    info = names.actors[actor]
+    theirs = {w for form in (info.name, *info.aliases) for w in actor_key(form).split()}
+    ours = set(actor_key(long_form).split()) - _SMALL_WORDS
+    return len(ours & theirs) >= MIN_SHARED_WORDS
 
 
 def _misread_acronym(

@@ -268,6 +268,9 @@ def test_acronyms_the_text_uses_for_the_actor_stay(nlp_blank: Any) -> None:
     )
     labels = [label for _words, label in found]
     assert hits(nlp_blank, "A PKK IED killed a soldier.") == [("PKK", "Kurdistan Workers Party")]
+    # A long form the gazetteer lacks, sharing the actor's words: another spelling of it.
+    text = "The Allied Democratic Forces-National Army for the Liberation of Uganda (ADF-NALU) hit."
+    assert ("ADF-NALU", "Allied Democratic Forces") in hits(nlp_blank, text)
     assert labels.count("Coalition of Patriots for Change") == 3
     assert "Union for Peace in the Central African Republic" in labels
     assert "Southern Transitional Council" in labels  # ACLED codes pro-X forces as X
