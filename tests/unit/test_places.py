@@ -111,6 +111,25 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
+def test_a_famous_name_the_text_marks_as_no_place_is_ambiguous_out_of_line() -> None:
+    # Standing on its own, a famous city counts even beside another country's places.
+    assert "AA" in resolve(at("Capital", "Province"), lookup).countries
+    # Opening a longer name ("workers of Paris Confectionery" in an Argentine note), it is
+    # kept as an ambiguous place when nothing in the article supports its country ...
+    weak = Mention("Capital", 0, 0, weak=True, in_name=True)
+    result = resolve([weak, Mention("Province", 9, 0)], lookup)
+    assert result.countries == ["BB"] and result.places[weak].ambiguous
+    # ... and still counts when the article is there.
+    assert resolve([weak, Mention("Realm", 9, 0)], lookup).countries == ["AA"]
+
+
+def test_fallback_countries_agree_with_the_articles_ambiguous_places() -> None:
+    # No place resolves: of the actors' countries, the one the lone village can be in.
+    assert resolve(at("Hamlet"), lookup, hints=["AA", "CC"]).countries == ["CC"]
+    assert resolve(at("Hamlet"), lookup, hints=["AA"]).countries == ["AA"]
+    assert resolve(at("Hamlet", "Realmish"), lookup, hints=["CC"]).countries == ["BB"]
+
+
 def test_a_repeated_demonym_gives_its_country_beside_places() -> None:
     assert resolve(at("Capital", "Realmish", "Realmish"), lookup).countries == ["AA"]
     thrice = resolve(at("Capital", "Realmish", "Realmish", "Realmish"), lookup)
