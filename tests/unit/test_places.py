@@ -187,6 +187,10 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Gunmen shot a man in the town of Mansura in the countryside of Ar-Raqqa.", "SY", {"EG"}),
         ("Gunmen opened fire in Enma market (Al Mansurah, Aden).", "YE", {"EG"}),
         ("The military and the AA clashed in Paletwa Township, Chin State.", "MM", {"CN"}),
+        # The last word of a longer name joined by a particle is no place of its own either,
+        # and a larger unit's name may hold particles.
+        ("Vendors protested at the Puerta de Lima market in Cochabamba.", "BO", {"PE"}),
+        ("Gunmen killed a farmer in Qaryat al Qabil (Bani al Harith, Al Bayda).", "YE", {"LY"}),
         # The first word of a longer name is no place of its own ("Wadi" is also Indian).
         ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
     ],
