@@ -315,9 +315,10 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     """(weak, common, in_name): whether the text around a name says it may be no place, and
     why. Weak: the first word of a sentence ("Man shot dead"), glued by a hyphen to a
     lowercase word ("UN-contracted") or the end of a longer name ("Xaaji-Cali", "Mansir
-    Hassan", "Tafi del Valle"). Common: a common noun or a thing ("the Gulf grew", "a Toyota"). In a name: the
-    first word of an organisation's or a product's name ("Texas Instruments", "the New York
-    Stock Exchange", "Toyota Landcruiser"), where large places still are places."""
+    Hassan", "Tafi del Valle"). Common: a common noun or a thing ("the Gulf grew", "a
+    Toyota"). In a name: the first word of an organisation's or a product's name ("Texas
+    Instruments", "the New York Stock Exchange", "Toyota Landcruiser"), where large places
+    still are places."""
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
         start += 1
