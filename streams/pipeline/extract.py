@@ -202,6 +202,14 @@ _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
 _UNIT_WORDS = {
     "district", "province", "state", "region", "county", "governorate", "municipality",
     "division", "subdivision", "parish", "department", "prefecture",
+    # "Hadhramawt and Al Jawf governorates": the last of several units.
+    "districts", "provinces", "states", "regions", "counties", "governorates",
+    "municipalities", "departments", "prefectures",
+}  # fmt: skip
+# A name before these names an organisation, not a place: "the Badr organization".
+_ORGANISATION_WORDS = {
+    "organization", "organisation", "company", "companies", "party", "movement", "brigade",
+    "brigades", "militia", "militias", "group", "corporation", "bank", "club", "union",
 }  # fmt: skip
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
@@ -317,8 +325,8 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     lowercase word ("UN-contracted") or the end of a longer name ("Xaaji-Cali", "Mansir
     Hassan", "Tafi del Valle"). Common: a common noun or a thing ("the Gulf grew", "a
     Toyota"). In a name: the first word of an organisation's or a product's name ("Texas
-    Instruments", "the New York Stock Exchange", "Toyota Landcruiser"), where large places
-    still are places."""
+    Instruments", "the New York Stock Exchange", "Toyota Landcruiser", "the Badr
+    organization"), where large places still are places."""
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
         start += 1
@@ -334,6 +342,9 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
         return True, False, False
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
+    if after is not None and after.is_lower and after.lower_ in _ORGANISATION_WORDS:
+        return True, False, True  # "the Badr organization": large places still count
+
     named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after

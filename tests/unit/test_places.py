@@ -191,6 +191,10 @@ def record(nlp: Any, text: str) -> EventRecord:
         # and a larger unit's name may hold particles.
         ("Vendors protested at the Puerta de Lima market in Cochabamba.", "BO", {"PE"}),
         ("Gunmen killed a farmer in Qaryat al Qabil (Bani al Harith, Al Bayda).", "YE", {"LY"}),
+        # A name before an organisation's word names the organisation; several units
+        # written with one plural unit's word are units.
+        ("Members of Tanta organization clashed with police in Basra.", "IQ", {"EG"}),
+        ("Floods hit the Nugaal and Bari regions overnight.", "SO", {"IT"}),
         # The first word of a longer name is no place of its own ("Wadi" is also Indian).
         ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
     ],
