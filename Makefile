@@ -50,8 +50,9 @@ prereqs-run:
 run: prereqs-run venv
 	deploy/run-local.sh
 
-test: prereqs venv lint
-	deploy/with-kafka.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+# The broker starts while the linters run (deploy/with-kafka.sh --while).
+test: prereqs venv
+	deploy/with-kafka.sh --while "$(MAKE) --no-print-directory lint" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: venv lint
 	$(BIN)/python -m pytest -m "not integration" -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -28,4 +28,5 @@ def run_worker() -> None:
     names = {"WARNING": "warn", "CRITICAL": "crit"}
     level = names.get(tocsin_app.settings.log_level, tocsin_app.settings.log_level.lower())
     sys.argv = ["tocsin", "worker", "--loglevel", level]
+    extract.preload_pool()  # before the group join (see preload_pool)
     tocsin_app.app.main()

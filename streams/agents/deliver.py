@@ -133,10 +133,14 @@ async def _post_digest(
 
 @tocsin_app.app.agent(tocsin_app.deliver_input, name="deliver")
 async def deliver_alerts(stream: Any) -> None:
-    await registry.ready.wait()  # an alert's subscription must be known to route it
     sender = make_sender()
     try:
+        # Iterated at once, the subscriptions awaited per event (not before the loop): faust
+        # hands a topic's records to an agent only once its stream is iterated, and the stats
+        # agent reads news.alerts.v1 too, so the alerts fetched while this agent still waited
+        # went to stats alone, were committed by it, and were never delivered.
         async for event in stream.events():
+            await registry.ready.wait()  # an alert's subscription must be known to route it
             async with stage_boundary(STAGE, event):
                 await _handle(sender, event)
     finally:

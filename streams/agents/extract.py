@@ -49,6 +49,19 @@ async def _get_pool() -> ExtractPool:
     return _pool
 
 
+def preload_pool() -> None:
+    """Load the model before the worker joins its consumer group.
+
+    The group gives a joining worker no heartbeat until its partition-assignment callback
+    returns, and that callback opens every table partition (RocksDB). Loading spaCy at the
+    same time slows it on a small machine past a short session timeout: the group then drops
+    the worker and rebalances a second time. Loaded first, the model costs the same seconds
+    once, before the join, and nothing can process an article without it anyway."""
+    global _pool
+    if _pool is None:
+        _pool = start_pool(tocsin_app.settings.nlp_model)
+
+
 def close_pool() -> None:
     """Stop the extraction processes (worker shutdown)."""
     global _pool

@@ -25,9 +25,11 @@ STEP = _runner.FLOW.step("match")
 
 @tocsin_app.app.agent(tocsin_app.stories, name="match")
 async def match_alerts(stream: Any) -> None:
-    # Matching before the compacted subscriptions topic is read would miss alerts.
-    await registry.ready.wait()
     async for event in stream.events():
+        # Matching before the compacted subscriptions topic is read would miss alerts. Awaited
+        # per event, not before the loop: faust subscribes an agent's topics only once its
+        # stream is iterated (see deliver_alerts).
+        await registry.ready.wait()
         async with stage_boundary(STAGE, event):
             data = codecs.loads(event.value)
             StoryUpdate.from_dict(data)  # a malformed update is dead-lettered, not shown

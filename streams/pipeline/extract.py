@@ -202,6 +202,14 @@ _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
 _UNIT_WORDS = {
     "district", "province", "state", "region", "county", "governorate", "municipality",
     "division", "subdivision", "parish", "department", "prefecture",
+    # "Hadhramawt and Al Jawf governorates": the last of several units.
+    "districts", "provinces", "states", "regions", "counties", "governorates",
+    "municipalities", "departments", "prefectures",
+}  # fmt: skip
+# A name before these names an organisation, not a place: "the Badr organization".
+_ORGANISATION_WORDS = {
+    "organization", "organisation", "company", "companies", "party", "movement", "brigade",
+    "brigades", "militia", "militias", "group", "corporation", "bank", "club", "union",
 }  # fmt: skip
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
@@ -216,7 +224,10 @@ _COMPASS = ("North ", "South ", "East ", "West ", "Northern ", "Southern ", "Eas
             "Western ", "Central ", "Upper ", "Lower ")  # fmt: skip
 # "Village (District, Province)" and "in Town, Region": the larger units of a place, which
 # NER does not always mark (and the blank pipeline never does).
-_NAME = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}"
+# A name of up to four capitalised words, with the particles of Arabic, Spanish and
+# Portuguese names between them ("Radman al Awadh", "Khabb wa ash Shaaf", "Tafi del Valle").
+_NAME_PARTICLES = r"(?:al|el|ad|ar|as|ash|az|an|ez|es|ed|de|del|da|do|dos|das|di|wa)"
+_NAME = rf"[A-Z][\w'’-]+(?: (?:{_NAME_PARTICLES} ){{0,2}}[A-Z][\w'’-]+){{0,3}}"
 _UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|subdivision))?"
 _BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
 # "(District, Province)" after a word that is no name ("Enma market (Al Mansurah, Aden)").
@@ -312,16 +323,28 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     """(weak, common, in_name): whether the text around a name says it may be no place, and
     why. Weak: the first word of a sentence ("Man shot dead"), glued by a hyphen to a
     lowercase word ("UN-contracted") or the end of a longer name ("Xaaji-Cali", "Mansir
-    Hassan"). Common: a common noun or a thing ("the Gulf grew", "a Toyota"). In a name: the
-    first word of an organisation's or a product's name ("Texas Instruments", "the New York
-    Stock Exchange", "Toyota Landcruiser"), where large places still are places."""
+    Hassan", "Tafi del Valle"). Common: a common noun or a thing ("the Gulf grew", "a
+    Toyota"). In a name: the first word of an organisation's or a product's name ("Texas
+    Instruments", "the New York Stock Exchange", "Toyota Landcruiser", "the Badr
+    organization"), where large places still are places."""
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
         start += 1
     after = doc[end] if end < len(doc) else None
+    before = doc[start - 1] if start > 0 else None
+    if (
+        before is not None
+        and before.lower_ in _PARTICLES
+        and before.is_lower
+        and start >= 2
+        and doc[start - 2].is_title
+    ):  # the end of a longer name: "Tafi del Valle", "the Garita de Lima square"
+        return True, False, False
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
-    before = doc[start - 1] if start > 0 else None
+    if after is not None and after.is_lower and after.lower_ in _ORGANISATION_WORDS:
+        return True, False, True  # "the Badr organization": large places still count
+
     named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after

@@ -17,9 +17,13 @@ data lacks). Then:
   nothing in the article supports) is kept as an ambiguous place but gives no country: one
   GeoNames namesake of a few hundred people is more often a village elsewhere that the data
   lacks than the place meant;
+* a place out of line (nothing supports its country while the article's other places agree
+  on another) is ambiguous; a famous name too when the text marks it as possibly no place
+  ("workers of Paris Confectionery" in an Argentine note);
 * demonyms are evidence, not places: they give a country only when no place resolves or
   when the article repeats them (``DEMONYM_REPEAT``), and the armed actors' home countries
-  only when neither does.
+  only when neither does; of these fallbacks, those the article's ambiguous places can be in
+  come first.
 """
 
 from __future__ import annotations
@@ -176,6 +180,7 @@ def resolve(
     weak = {
         m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
     }
+    weak_famous = {m for m in places if m.weak and m not in weak}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").
     mute = weak | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
@@ -246,7 +251,10 @@ def resolve(
         # on another one ("Colonia Centro" beside Mexican towns is no German place).
         stray = (
             not named
-            and not _famous(options, False)
+            # A famous name counts wherever it stands, but not where the text marks it as
+            # possibly no place and the article is elsewhere ("Paris Confectionery" in La
+            # Plata, "London" in a Manila bond story).
+            and not (_famous(options, False) and mention not in weak_famous)
             and not _landmark(mention, options)
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= STRAY_SUPPORT
@@ -259,7 +267,11 @@ def resolve(
     # when a place elsewhere resolves.
     countries += [c for c, n in demonyms.most_common() if n >= DEMONYM_REPEAT]
     if not countries:
-        countries = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
+        fallback = [c for c, _n in demonyms.most_common()] or list(dict.fromkeys(hints))
+        # Of the demonyms' or actors' countries, those the article's ambiguous places can be
+        # in ("Novoluhanske" settles which of the OSCE's and an acronym's countries it is).
+        readable = {p.country for m in out for p in places[m]}
+        countries = [c for c in fallback if c in readable] or fallback
     return Resolution(out, list(dict.fromkeys(countries)))
 
 

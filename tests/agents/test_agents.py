@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock
@@ -10,7 +12,7 @@ from unittest.mock import AsyncMock
 import orjson
 
 from streams import codecs, topics
-from streams.agents import dedupe, extract, match, stories, validate
+from streams.agents import dedupe, deliver, extract, match, stories, validate
 from streams.agents.subscriptions import registry
 from streams.models import EventRecord, SourceRef, Subscription
 from streams.pipeline.stories import story_key
@@ -343,3 +345,36 @@ def test_tables_open_rocksdb_within_their_memory_budget(tmp_path: Any) -> None:
     sizes = table_memory()  # the agent tests' memory store: every table, no RocksDB bytes
     assert {"dedupe-bands", "stories", "story-copies"} <= set(sizes)
     assert set(sizes.values()) == {0}
+
+
+async def test_deliver_and_match_iterate_their_streams_before_the_subscriptions_load() -> None:
+    """faust hands a topic's records to an agent only once the agent's stream is iterated.
+    The deliver agent used to await the subscriptions before its loop; the alerts fetched
+    meanwhile went to the stats agent alone (it reads news.alerts.v1 too), which committed
+    them: after a worker restart an alert was never POSTed (found in the worker-kill fault
+    test). Both agents that need the subscriptions must iterate at once and wait per event."""
+
+    class Probe:
+        def __init__(self) -> None:
+            self.iterated = asyncio.Event()
+
+        async def events(self) -> AsyncIterator[Any]:
+            self.iterated.set()
+            await asyncio.Event().wait()  # no record comes
+            yield None
+
+    was_ready = registry.ready.is_set()
+    registry.ready.clear()
+    try:
+        for agent in (deliver.deliver_alerts, match.match_alerts):
+            probe = Probe()
+            task = asyncio.ensure_future(agent.fun(probe))
+            try:
+                await asyncio.wait_for(probe.iterated.wait(), 5)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    finally:
+        if was_ready:
+            registry.ready.set()

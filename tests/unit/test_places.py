@@ -111,6 +111,25 @@ def test_countries_and_famous_cities_count_wherever_their_name_stands() -> None:
     assert resolve(at("New Province", weak=True, common=True), lookup).countries == ["AA"]
 
 
+def test_a_famous_name_the_text_marks_as_no_place_is_ambiguous_out_of_line() -> None:
+    # Standing on its own, a famous city counts even beside another country's places.
+    assert "AA" in resolve(at("Capital", "Province"), lookup).countries
+    # Opening a longer name ("workers of Paris Confectionery" in an Argentine note), it is
+    # kept as an ambiguous place when nothing in the article supports its country ...
+    weak = Mention("Capital", 0, 0, weak=True, in_name=True)
+    result = resolve([weak, Mention("Province", 9, 0)], lookup)
+    assert result.countries == ["BB"] and result.places[weak].ambiguous
+    # ... and still counts when the article is there.
+    assert resolve([weak, Mention("Realm", 9, 0)], lookup).countries == ["AA"]
+
+
+def test_fallback_countries_agree_with_the_articles_ambiguous_places() -> None:
+    # No place resolves: of the actors' countries, the one the lone village can be in.
+    assert resolve(at("Hamlet"), lookup, hints=["AA", "CC"]).countries == ["CC"]
+    assert resolve(at("Hamlet"), lookup, hints=["AA"]).countries == ["AA"]
+    assert resolve(at("Hamlet", "Realmish"), lookup, hints=["CC"]).countries == ["BB"]
+
+
 def test_a_repeated_demonym_gives_its_country_beside_places() -> None:
     assert resolve(at("Capital", "Realmish", "Realmish"), lookup).countries == ["AA"]
     thrice = resolve(at("Capital", "Realmish", "Realmish", "Realmish"), lookup)
@@ -168,6 +187,14 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Gunmen shot a man in the town of Mansura in the countryside of Ar-Raqqa.", "SY", {"EG"}),
         ("Gunmen opened fire in Enma market (Al Mansurah, Aden).", "YE", {"EG"}),
         ("The military and the AA clashed in Paletwa Township, Chin State.", "MM", {"CN"}),
+        # The last word of a longer name joined by a particle is no place of its own either,
+        # and a larger unit's name may hold particles.
+        ("Vendors protested at the Puerta de Lima market in Cochabamba.", "BO", {"PE"}),
+        ("Gunmen killed a farmer in Qaryat al Qabil (Bani al Harith, Al Bayda).", "YE", {"LY"}),
+        # A name before an organisation's word names the organisation; several units
+        # written with one plural unit's word are units.
+        ("Members of Tanta organization clashed with police in Basra.", "IQ", {"EG"}),
+        ("Floods hit the Nugaal and Bari regions overnight.", "SO", {"IT"}),
         # The first word of a longer name is no place of its own ("Wadi" is also Indian).
         ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
     ],
