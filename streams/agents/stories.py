@@ -21,7 +21,7 @@ from streams import app as tocsin_app
 from streams import topics
 from streams.agents import _runner
 from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import JsonState, sweep_due, table
+from streams.agents._state import JsonState, SplitState, sweep_due, table
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
@@ -39,14 +39,51 @@ STEP = _runner.FLOW.step("stories")
 COPIES_STEP = _runner.FLOW.step("story-copies")
 
 
+# The derived part of each partition's story state (term postings, memberships, high-water
+# mark: ``stage.derived``), in memory: 18 of the 19 keys an article sets, which as table rows
+# were 18 changelog records per article. Rebuilt from the partition's stories on first use in
+# this process and after the partition was revoked (another worker may have changed it).
+DERIVED: dict[int, dict[str, Any]] = {}
+
+
+def _derived(partition: int) -> dict[str, Any]:
+    """The derived state of ``partition``, rebuilt from its stories when not held here."""
+    memory = DERIVED.get(partition)
+    if memory is None:
+        view = JsonState(state, partition)
+        entries = view.entries()
+        for key, _value in entries:
+            if stage.derived(key):
+                del view[key]  # written by a worker that still kept them in the table
+        live = [value for key, value in entries if key.startswith("s:")]
+        memory = DERIVED[partition] = stage.rebuild(live, CONFIG)
+    return memory
+
+
+async def _forget_derived(app: Any, *args: Any, **kwargs: Any) -> None:
+    """Partitions revoked: their derived state is rebuilt if they come back."""
+    revoked = args[0] if args else kwargs.get("revoked", ())
+    for tp in revoked:
+        DERIVED.pop(tp.partition, None)
+
+
+tocsin_app.app.on_partitions_revoked.connect(_forget_derived)  # type: ignore[arg-type]
+
+
+def view_of(partition: int) -> SplitState:
+    """The stories state of ``partition`` as the stage sees it."""
+    return SplitState(JsonState(state), _derived(partition), stage.derived)
+
+
 @tocsin_app.app.agent(tocsin_app.stories_input, name="stories")
 async def group_stories(stream: Any) -> None:
     async for event in stream.events():
         async with stage_boundary(STAGE, event):
             now = time.time()
-            await _runner.run(STEP, event, {"stories": JsonState(state)}, now)
+            partition = event.message.partition
+            await _runner.run(STEP, event, {"stories": view_of(partition)}, now)
             if event.message.topic != COPY_TOPIC:
-                _maybe_sweep_stories(event.message.partition, now)
+                _maybe_sweep_stories(partition, now)
 
 
 @tocsin_app.app.agent(tocsin_app.copies_input, name="story-copies")
@@ -74,7 +111,9 @@ def _maybe_sweep_stories(partition: int, now: float) -> None:
     if sweep_due(state.name, partition, now):
         # The event in hand is done: a failed sweep is logged and tried again later.
         try:
-            view = JsonState(state, partition)
-            count(STAGE, "swept", stage.sweep(view.entries(), view, CONFIG))
+            persisted = JsonState(state, partition)
+            view = SplitState(persisted, _derived(partition), stage.derived)
+            items = persisted.entries() + list(_derived(partition).items())
+            count(STAGE, "swept", stage.sweep(items, view, CONFIG))
         except Exception:
             log.exception("sweeping %s partition %s failed", state.name, partition)
