@@ -48,7 +48,10 @@ def state_retention_ms(settings: Settings) -> int:
 
 
 ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
-ARTICLES_VALID = TopicSpec("news.articles.valid.v1", key="content hash", local_name="valid")
+# The exact-copy index is rebuilt from the valid topic (streams/agents/_index.py).
+ARTICLES_VALID = TopicSpec(
+    "news.articles.valid.v1", key="content hash", local_name="valid", holds_state=True
+)
 ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_name="unique")
 ARTICLES_DUPLICATES = TopicSpec(
     "news.articles.duplicates.v1", key="original article id", local_name="duplicates"
@@ -102,15 +105,13 @@ ALL: tuple[TopicSpec, ...] = (
 # (PartitionsMismatch: "the changelog topic has 0 partitions"), a dead letter for no fault of
 # the input. tests/unit/test_topics_changelogs.py keeps this list equal to the agents' tables.
 TABLES: tuple[str, ...] = (
-    "dedupe-exact",
     "dedupe-gather",
     "stories",
     "story-copies",
     "match",
     "deliver",
     "deliver-sent",
-    "stats-1m",
-    "stats-1h",
+    "stats",
 )
 
 

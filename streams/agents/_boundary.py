@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,7 +16,9 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, metrics
+from streams.agents import _hooks as hooks
 from streams.models import Rejected, SourceRef
+from streams.pipeline import stats
 from streams.pipeline.driver import dead_letter
 
 log = logging.getLogger(__name__)
@@ -53,8 +56,10 @@ async def send_dead_letter(
         source = SourceRef(replay[0], source.partition, source.offset)
         payload, key = replay[1], None
     record = dead_letter(stage, source, payload, rejected, key)
-    await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
+    letter = record.to_dict()
+    await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(letter))
     count(stage, "deadletter")
+    hooks.counted(stats.DEAD_LETTER, letter, time.time())
     metrics.DEAD_LETTERS.labels(stage, metrics.error_label(rejected.error_type)).inc()
 
 

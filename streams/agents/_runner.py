@@ -13,8 +13,10 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, topics, topology
+from streams.agents import _hooks as hooks
 from streams.agents._boundary import count, send_dead_letter
 from streams.agents.subscriptions import registry
+from streams.pipeline import stats
 
 FLOW = topology.build(tocsin_app.settings, lambda: registry.matcher)
 
@@ -33,6 +35,13 @@ _OUT: dict[str, Any] = {
     topics.DEDUPE_VERDICTS.name: tocsin_app.dedupe_verdicts,
 }
 _BY_FULL_NAME = {spec.full_name(tocsin_app.settings): spec for spec in topics.ALL}
+# What the statistics count: records a step reads, and records a step sends, by topic.
+_READ_KIND = {topics.ARTICLES_RAW.name: stats.ARTICLE_IN}
+_SENT_KIND = {
+    topics.ARTICLES_DUPLICATES.name: stats.DUPLICATE,
+    topics.EVENTS.name: stats.EVENT,
+    topics.ALERTS.name: stats.ALERT,
+}
 
 
 def message_of(step: topology.Step, event: Any) -> topology.Message:
@@ -54,8 +63,12 @@ async def send(step: topology.Step, event: Any, outs: list[topology.Out]) -> Non
             )
             if out.outcome is not None:
                 count(step.stage, out.outcome)
+            kind = _SENT_KIND.get(out.topic.name)
+            if kind is not None:
+                hooks.counted(kind, out.value, time.time())
         elif isinstance(out, topology.Reject):
             await send_dead_letter(step.stage, event, out.rejected)
+    hooks.handled(event.message.partition, time.time())
 
 
 async def run(
@@ -66,6 +79,11 @@ async def run(
 ) -> list[topology.Out]:
     """``event`` through ``step``: its outputs sent; returned for what the agent adds."""
     assert step.handle is not None, f"{step.name} is a batch step"
-    outs = step.handle(message_of(step, event), states, time.time() if now is None else now)
+    message = message_of(step, event)
+    kind = _READ_KIND.get(message.topic.name)
+    if kind is not None:
+        stamp = event.message.timestamp
+        hooks.counted(kind, None, stamp if isinstance(stamp, int | float) else time.time())
+    outs = step.handle(message, states, time.time() if now is None else now)
     await send(step, event, outs)
     return outs

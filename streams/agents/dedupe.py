@@ -28,6 +28,7 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, topics
+from streams.agents import _hooks as hooks
 from streams.agents import _runner
 from streams.agents._boundary import count, stage_boundary
 from streams.agents._index import LogIndex
@@ -41,6 +42,7 @@ from streams.agents._state import (
 from streams.kafka_client import client_options
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
+from streams.pipeline import stats
 from streams.pipeline.dedupe import STAGE
 from streams.topology import Emit
 
@@ -50,13 +52,13 @@ log = logging.getLogger(__name__)
 SCATTER = "dedupe-scatter"
 SWEEP = "dedupe-sweep"
 INDEX = "dedupe-index"  # probe messages applied again to rebuild the band index
+EXACT_INDEX = "dedupe-exact-index"  # valid messages applied again to rebuild the exact index
 CONFIG = _runner.FLOW.dedupe
 STEP = _runner.FLOW.step("dedupe")
 PROBE = _runner.FLOW.step("dedupe-probe")
 DECIDE = _runner.FLOW.step("dedupe-decide")
 
 
-seen = table("dedupe-exact")
 pending = table("dedupe-gather")
 
 
@@ -65,29 +67,44 @@ def _index_probe(value: bytes, state: MutableMapping[str, str]) -> None:
     stage.probe_group(stage.ProbeGroup.from_dict(codecs.loads(value)), state, time.time(), CONFIG)
 
 
+def _index_exact(value: bytes, state: MutableMapping[str, str], timestamp: float) -> None:
+    """Apply one message of the valid topic to the exact-copy index, as of when it came."""
+    stage.dedupe_exact(Article.from_dict(codecs.loads(value)), state, timestamp, CONFIG.window_s)
+
+
+def _index(name: str, topic: str, apply: Any, timed: bool = False) -> LogIndex:
+    """State rebuilt from ``topic`` (``_index.py``), in a local RocksDB without changelog."""
+    settings = tocsin_app.settings
+    index = LogIndex(
+        name,
+        topic,
+        apply,
+        timed=timed,
+        client=client_options(settings),
+        data_dir=(
+            None
+            if settings.store.startswith("memory")
+            # Per app id, like the changelogs: a new app id builds its own index.
+            else Path(tocsin_app.app.conf.tabledir) / f"{settings.app_id}-index-{topic}"
+        ),
+        options={
+            k: v for k, v in rocksdb_options(settings.table_memory_mb).items() if k != "driver"
+        },
+    )
+    track_memory(index)
+    return index
+
+
+# The exact-copy index (content hash -> first article): one entry per article, each from a
+# message of the valid topic in that partition's order, so it is rebuilt from that topic
+# rather than written to a changelog (one record per article).
+_VALID_TOPIC = topics.ARTICLES_VALID.full_name(tocsin_app.settings)
+seen = _index("dedupe-exact", _VALID_TOPIC, _index_exact, timed=True)
+
 # The band index: one entry per band per article, so it is rebuilt from the probe topic it is
 # derived from rather than written to a changelog 32 times per article (see _index.py).
 _BANDS_TOPIC = topics.DEDUPE_BANDS.full_name(tocsin_app.settings)
-bands = track_memory(
-    LogIndex(
-        "dedupe-bands",
-        _BANDS_TOPIC,
-        _index_probe,
-        client=client_options(tocsin_app.settings),
-        data_dir=(
-            None
-            if tocsin_app.settings.store.startswith("memory")
-            # Per app id, like the changelogs: a new app id builds its own index.
-            else Path(tocsin_app.app.conf.tabledir)
-            / f"{tocsin_app.settings.app_id}-index-{_BANDS_TOPIC}"
-        ),
-        options={
-            k: v
-            for k, v in rocksdb_options(tocsin_app.settings.table_memory_mb).items()
-            if k != "driver"
-        },
-    )
-)
+bands = _index("dedupe-bands", _BANDS_TOPIC, _index_probe)
 
 
 async def _maybe_sweep(
@@ -117,10 +134,12 @@ async def _maybe_sweep(
 async def _emit(verdict: Article | Duplicate) -> None:
     if isinstance(verdict, Duplicate):
         # Keyed by the original: the story-copies agent joins a copy to its original's story.
+        value = verdict.to_dict()
         await tocsin_app.articles_duplicates.send(
-            key=verdict.duplicate_of.encode(), value=codecs.dumps(verdict.to_dict())
+            key=verdict.duplicate_of.encode(), value=codecs.dumps(value)
         )
         count(STAGE, "duplicate")
+        hooks.counted(stats.DUPLICATE, value, time.time())
     else:
         await tocsin_app.articles_unique.send(
             key=verdict.id.encode(), value=codecs.dumps(verdict.to_dict())
@@ -131,13 +150,21 @@ async def _emit(verdict: Article | Duplicate) -> None:
 @tocsin_app.app.agent(tocsin_app.articles_valid, name="dedupe")
 async def dedupe_articles(stream: Any) -> None:
     async for event in stream.events():
+        partition, offset = event.message.partition, event.message.offset
+        state = None
         async with stage_boundary(STAGE, event):
+            # The index as of this message (see probe_bands).
+            before = seen.replayed
+            state = await seen.at(partition, offset)
+            if seen.replayed > before:
+                count(EXACT_INDEX, "replayed", seen.replayed - before)
             now = time.time()
-            outs = await _runner.run(STEP, event, {"dedupe-exact": seen}, now)
+            outs = await _runner.run(STEP, event, {"dedupe-exact": state}, now)
             if not any(isinstance(o, Emit) and o.topic == topics.ARTICLES_DUPLICATES for o in outs):
                 count(SCATTER, "scattered")
-            partition = event.message.partition
-            await _maybe_sweep(seen.name, partition_items(seen, partition), seen, partition, now)
+            await _maybe_sweep(seen.name, seen.items(partition), state, partition, now)
+        if state is not None:
+            seen.done(partition, offset)
 
 
 @tocsin_app.app.agent(tocsin_app.dedupe_bands, name="dedupe-probe")

@@ -19,6 +19,7 @@ from typing import Any
 
 from streams import app as tocsin_app
 from streams import codecs, metrics, topics
+from streams.agents import _hooks as hooks
 from streams.agents._boundary import count, send_dead_letter, stage_boundary
 from streams.agents._state import JsonState, sweep_due, table
 from streams.agents.subscriptions import registry
@@ -139,6 +140,8 @@ async def deliver_alerts(stream: Any) -> None:
         async for event in stream.events():
             async with stage_boundary(STAGE, event):
                 await _handle(sender, event)
+            # The ticks reach every partition: an idle worker's statistics are written here.
+            hooks.handled(event.message.partition, time.time())
     finally:
         await sender.close()
 
