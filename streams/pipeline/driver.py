@@ -35,8 +35,8 @@ class LocalRun:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def emit(self, topic: topics.TopicSpec, value: dict[str, Any]) -> None:
-        if topic.local_name:
-            self.outputs[topic.local_name].append(value)
+        if topic.local_name:  # a topic of a step not in the declaration's (a test's flow) too
+            self.outputs.setdefault(topic.local_name, []).append(value)
 
 
 def dead_letter(
