@@ -29,8 +29,9 @@ Flow (topic -> step -> topics)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -319,6 +320,13 @@ def dedupe_handlers(config: dedupe.DedupeConfig) -> dict[str, Handler]:
     }
 
 
+@functools.cache
+def declared() -> Topology:
+    """The pipeline with default settings: which steps, topics and states there are (their
+    names do not depend on settings; ``topics.ALL`` and ``topics.TABLES`` come from here)."""
+    return build(Settings(), lambda: match.Matcher())
+
+
 def build(
     settings: Settings,
     matcher: Callable[[], match.Matcher],
@@ -424,16 +432,24 @@ def build(
             _deliver(matcher),
         ),
     )
+    return extend(
+        Topology(
+            (),
+            dd,
+            story_config,
+            # Twice the story window: a story's alert can be updated until its last article is
+            # a window old.
+            2 * settings.story_window_hours * 3600,
+        ),
+        *steps,
+    )
+
+
+def extend(flow: Topology, *steps: Step) -> Topology:
+    """``flow`` with ``steps`` after its own (each topic's readers indexed)."""
+    every = (*flow.steps, *steps)
     by_topic: dict[str, list[Step]] = {}
-    for step in steps:
+    for step in every:
         for topic in step.inputs:
             by_topic.setdefault(topic.name, []).append(step)
-    return Topology(
-        steps,
-        dd,
-        story_config,
-        # Twice the story window: a story's alert can be updated until its last article is a
-        # window old.
-        2 * settings.story_window_hours * 3600,
-        {name: tuple(s) for name, s in by_topic.items()},
-    )
+    return replace(flow, steps=every, _by_topic={n: tuple(s) for n, s in by_topic.items()})

@@ -11,9 +11,9 @@ from typing import Any
 
 from rocksdict import DbClosedError
 
-from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._index import LogIndex
+from streams.app import Tocsin
 
 
 def rocksdb_options(memory_mb: int) -> dict[str, Any]:
@@ -35,16 +35,18 @@ def rocksdb_options(memory_mb: int) -> dict[str, Any]:
 _TABLES: list[Any] = []
 
 
-def table(name: str) -> Any:
-    """A str -> str table partitioned like the topic of the agent that owns it."""
-    created = tocsin_app.app.Table(
+def table(tocsin: Tocsin, name: str) -> Any:
+    """A str -> str table of ``tocsin``'s app, partitioned like the topic of the agent that
+    owns it."""
+    settings = tocsin.settings
+    created = tocsin.app.Table(
         name,
         default=None,
-        partitions=tocsin_app.settings.topic_partitions,
+        partitions=settings.topic_partitions,
         key_type=str,
         value_type=str,
-        options=rocksdb_options(tocsin_app.settings.table_memory_mb),
-        extra_topic_configs=tocsin_app.settings.topic_configs,
+        options=rocksdb_options(settings.table_memory_mb),
+        extra_topic_configs=settings.topic_configs,
     )
     return track_memory(created)
 
