@@ -174,11 +174,15 @@ def _cached(name: str, build: Callable[[], Any]) -> Any:
 # --- on the broker -------------------------------------------------------------------------
 
 
-async def _fill(broker: str, topic: str, payloads: list[bytes], partitions: int = 6) -> None:
+async def _fill(
+    broker: str, topic: str, payloads: list[bytes], partitions: int = 6, *also: str
+) -> None:
+    """Create ``topic`` (and the topics ``also`` names: a broker need not auto-create them)
+    and produce ``payloads`` to it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=broker)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in (topic, *also)])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=5)
@@ -195,7 +199,7 @@ async def bare_loop(broker: str, payloads: list[bytes]) -> float:
     tocsin's producer), commit; articles per second from the first record to the last commit."""
     tag = uuid.uuid4().hex[:8]
     source, sink = f"bare-{tag}.in", f"bare-{tag}.out"
-    await _fill(broker, source, payloads)
+    await _fill(broker, source, payloads, 6, sink)
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=broker,

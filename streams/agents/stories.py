@@ -21,7 +21,7 @@ from streams import topics
 from streams.agents import _runner
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
-from streams.agents._state import JsonState, sweep_due
+from streams.agents._state import JsonState, SplitState, sweep_due
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
@@ -42,6 +42,13 @@ class Stories:
         self.copy_topic = topics.STORY_COPIES.full_name(shell.settings)
         self.state = shell.table("stories")
         self.copies = shell.table("story-copies")
+        # The derived part of each partition's story state (term postings, memberships,
+        # high-water mark: ``stage.derived``), in memory: 18 of the 19 keys an article sets,
+        # which as table rows were 18 changelog records per article. Rebuilt from the
+        # partition's stories on first use in this process and after the partition was revoked
+        # (another worker may have changed it).
+        self.derived: dict[int, dict[str, Any]] = {}
+        shell.app.on_partitions_revoked.connect(self._forget_derived)
         self.step = shell.flow.step("stories")
         self.copies_step = shell.flow.step("story-copies")
         shell.agents["stories"] = shell.app.agent(shell.joint(*self.step.inputs), name="stories")(
@@ -51,14 +58,39 @@ class Stories:
             shell.joint(*self.copies_step.inputs), name="story-copies"
         )(self.join_copies)
 
+    def _derived(self, partition: int) -> dict[str, Any]:
+        """The derived state of ``partition``, rebuilt from its stories when not held here."""
+        memory = self.derived.get(partition)
+        if memory is None:
+            view = JsonState(self.state, partition)
+            entries = view.entries()
+            for key, _value in entries:
+                if stage.derived(key):
+                    del view[key]  # written by a worker that still kept them in the table
+            live = [value for key, value in entries if key.startswith("s:")]
+            memory = self.derived[partition] = stage.rebuild(live, self.config)
+        return memory
+
+    async def _forget_derived(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        """Partitions revoked: their derived state is rebuilt if they come back."""
+        revoked = args[0] if args else kwargs.get("revoked", ())
+        for tp in revoked:
+            self.derived.pop(tp.partition, None)
+
+    def view_of(self, partition: int) -> SplitState:
+        """The stories state of ``partition`` as the stage sees it."""
+        return SplitState(JsonState(self.state), self._derived(partition), stage.derived)
+
     async def group_stories(self, stream: Any) -> None:
         shell = self.shell
         async for event in stream.events():
             async with shell.boundary(STAGE, event):
                 now = time.time()
-                await _runner.run(shell, self.step, event, {"stories": JsonState(self.state)}, now)
+                partition = event.message.partition
+                states = {"stories": self.view_of(partition)}
+                await _runner.run(shell, self.step, event, states, now)
                 if event.message.topic != self.copy_topic:
-                    self._maybe_sweep_stories(event.message.partition, now)
+                    self._maybe_sweep_stories(partition, now)
 
     async def join_copies(self, stream: Any) -> None:
         shell = self.shell
@@ -87,7 +119,9 @@ class Stories:
         if sweep_due(state.name, partition, now):
             # The event in hand is done: a failed sweep is logged and tried again later.
             try:
-                view = JsonState(state, partition)
-                count(STAGE, "swept", stage.sweep(view.entries(), view, self.config))
+                persisted = JsonState(state, partition)
+                view = SplitState(persisted, self._derived(partition), stage.derived)
+                items = persisted.entries() + list(self._derived(partition).items())
+                count(STAGE, "swept", stage.sweep(items, view, self.config))
             except Exception:
                 log.exception("sweeping %s partition %s failed", state.name, partition)
