@@ -1,7 +1,7 @@
 """faust's floor: tocsin's faust app doing no work, hop by hop.
 
 The framework the owner chose costs something per record before any stage runs. This measures
-it with tocsin's own app object (``streams.app``: at-least-once, acks=all, the idempotent
+it with tocsin's own app (``streams.app.create_app``: at-least-once, acks=all, the idempotent
 producer and its draining buffer, linger from the settings, RocksDB tables, concurrency 1) and
 a chain of no-op agents: agent *i* reads ``floor-<tag>.<i>`` and sends every record unchanged
 to ``floor-<tag>.<i+1>``, optionally writing it to a table first (one changelog record, as a

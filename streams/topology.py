@@ -4,8 +4,9 @@ function it calls.
 ``build(settings, matcher)`` returns the steps in flow order. A step's ``handle`` takes one
 input message and the step's state (one ``MutableMapping`` per declared state name) and returns
 what the step sends on: :class:`Emit` (a record for an output topic, with its key), :class:`Reject`
-(a dead letter for the message in hand) and :class:`Post` (a webhook call for the delivery
-shell). The local driver (``pipeline/driver.py``) runs these handlers in-process with dict
+(a dead letter for the message in hand), :class:`Post` (a webhook call for the delivery
+shell) and :class:`Then` (a state change made once what comes before it was sent). The local
+driver (``pipeline/driver.py``) runs these handlers in-process with dict
 state; the faust agents (``streams/agents/*``) call the same stage functions around the
 broker. Nothing here imports faust or aiokafka.
 
@@ -82,12 +83,23 @@ class Reject:
 
 @dataclass(frozen=True)
 class Post:
-    """A webhook call the delivery shell makes (nothing locally)."""
+    """A webhook call the delivery shell makes (nothing locally); ``replay`` is what its dead
+    letter carries instead of the message in hand (a tick with the digest, to post it again)."""
 
     send: deliver.Send
+    replay: dict[str, Any] | None = None
 
 
-Out = Emit | Reject | Post
+@dataclass(frozen=True)
+class Then:
+    """A state change made only once everything before it in the step's outputs was sent (a
+    digest is marked delivered after its record and its webhook call: a worker killed before
+    then sends it again, same id)."""
+
+    apply: Callable[[], None]
+
+
+Out = Emit | Reject | Post | Then
 State = Mapping[str, MutableMapping[str, Any]]
 Handler = Callable[[Message, State, float], list[Out]]
 
@@ -295,6 +307,16 @@ def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
         data = message.load()
         subs = matcher().subscriptions
         if message.topic == t.DELIVER_TICKS:
+            replayed = messages.Tick.from_dict(data).digest
+            if replayed:  # a replayed dead letter: post that digest again
+                sub = subs.get(replayed["subscription_id"])
+                if sub is None or sub.webhook is None:
+                    return []
+                digest = deliver.Digest(
+                    **{k: v for k, v in replayed.items() if k not in ("omitted", "alerts")},
+                    alerts=tuple(replayed["alerts"]),
+                )
+                return [Post(deliver.digest_send(digest))]
             out: list[Out] = []
             for digest in deliver.due(view, now, scope):
                 out.append(
@@ -302,8 +324,9 @@ def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
                 )
                 sub = subs.get(digest.subscription_id)
                 if sub is not None and sub.webhook is not None:
-                    out.append(Post(deliver.digest_send(digest)))
-                deliver.delivered(view, digest, scope)
+                    tick = messages.Tick(now, digest.to_dict()).to_dict()
+                    out.append(Post(deliver.digest_send(digest), tick))
+                out.append(Then(functools.partial(deliver.delivered, view, digest, scope)))
             return out
         sub = subs.get(data["subscription_id"])
         return [Post(send) for send in deliver.route(data, sub, view, now, scope)]

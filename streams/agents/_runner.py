@@ -9,7 +9,7 @@ step that needs nothing else: every step without a shell of its own in ``streams
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from streams import codecs, topics, topology
@@ -36,9 +36,16 @@ def message_of(shell: Shell, step: topology.Step, event: Any) -> topology.Messag
     return topology.Message(spec, value, event.message.partition)
 
 
-async def send(shell: Shell, step: topology.Step, event: Any, outs: list[topology.Out]) -> None:
-    """Send a step's outputs for ``event``: records to their topics (counted under the step's
-    stage), rejections to the dead letters. Webhook posts are the deliver agent's."""
+async def send(
+    shell: Shell,
+    step: topology.Step,
+    event: Any,
+    outs: list[topology.Out],
+    post: Callable[[topology.Post], Awaitable[None]] | None = None,
+) -> None:
+    """Send a step's outputs for ``event``, in order: records to their topics (counted under
+    the step's stage), rejections to the dead letters, webhook calls to ``post`` (the deliver
+    shell's), state changes that wait for what came before (``Then``) applied."""
     for out in outs:
         if isinstance(out, topology.Emit):
             await shell.topic(out.topic).send(
@@ -51,6 +58,11 @@ async def send(shell: Shell, step: topology.Step, event: Any, outs: list[topolog
                 shell.counted(kind, out.value, time.time())
         elif isinstance(out, topology.Reject):
             await shell.dead_letter(step.stage, event, out.rejected)
+        elif isinstance(out, topology.Post):
+            assert post is not None, f"{step.name} makes webhook calls: it needs a poster"
+            await post(out)
+        elif isinstance(out, topology.Then):
+            out.apply()
     shell.handled(event.message.partition, time.time())
 
 
@@ -60,6 +72,7 @@ async def run(
     event: Any,
     states: Mapping[str, MutableMapping[str, Any]],
     now: float | None = None,
+    post: Callable[[topology.Post], Awaitable[None]] | None = None,
 ) -> list[topology.Out]:
     """``event`` through ``step``: its outputs sent; returned for what the agent adds."""
     assert step.handle is not None, f"{step.name} is a batch step"
@@ -69,7 +82,7 @@ async def run(
         stamp = event.message.timestamp
         shell.counted(kind, None, stamp if isinstance(stamp, int | float) else time.time())
     outs = step.handle(message, states, time.time() if now is None else now)
-    await send(shell, step, event, outs)
+    await send(shell, step, event, outs, post)
     return outs
 
 

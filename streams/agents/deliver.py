@@ -17,7 +17,8 @@ import logging
 import time
 from typing import Any
 
-from streams import codecs, metrics, topics
+from streams import codecs, metrics, topics, topology
+from streams.agents import _runner
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
 from streams.agents._state import JsonState, sweep_due
@@ -27,7 +28,7 @@ from streams.delivery.webhook import (
     TargetPolicy,
     WebhookSender,
 )
-from streams.models import Rejected, Subscription
+from streams.models import Rejected
 from streams.pipeline import deliver as stage
 from streams.pipeline.deliver import STAGE
 from streams.pipeline.messages import Tick
@@ -72,17 +73,13 @@ class Deliver:
         )
         shell.app.timer(interval=shell.settings.digest_tick)(self.send_ticks)
 
-    async def _post(
-        self,
-        sender: WebhookSender,
-        send: stage.Send,
-        sub: Subscription,
-        event: Any,
-        replay: tuple[str, bytes] | None = None,
-    ) -> None:
+    async def _post(self, sender: WebhookSender, post: topology.Post, event: Any) -> None:
         """POST one message unless it was delivered before; after the last attempt it becomes
-        a dead letter (replayable)."""
-        assert sub.webhook is not None
+        a dead letter (replayable: the message in hand, or the tick the post carries)."""
+        send = post.send
+        sub = self.shell.registry.current.get(send.subscription_id)
+        if sub is None or sub.webhook is None:  # deleted or changed since the step routed it
+            return
         marks = JsonState(self.sent, event.message.partition)
         if stage.already_sent(marks, send.delivery_id):
             # A redelivery (the worker died after the POST, before its offset was committed).
@@ -116,36 +113,12 @@ class Deliver:
             result.error,
         )
         error = f"{send.event} {send.delivery_id}: {result.error} (attempts: {result.attempts})"
+        # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
+        # tick topic posts it again.
+        replay = None if post.replay is None else (self.ticks, codecs.dumps(post.replay))
         await self.shell.dead_letter(
             STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]), replay
         )
-
-    async def _digests(
-        self,
-        sender: WebhookSender,
-        digests: list[stage.Digest],
-        event: Any,
-        view: JsonState,
-        scope: str,
-    ) -> None:
-        for digest in digests:
-            await self.shell.topic(topics.DIGESTS).send(
-                key=digest.subscription_id.encode(), value=codecs.dumps(digest.to_dict())
-            )
-            count(STAGE, "digest")
-            sub = self.shell.registry.current.get(digest.subscription_id)
-            if sub is not None and sub.webhook is not None:
-                await self._post_digest(sender, digest, sub, event)
-            # Only now: a worker killed before this point sends the digest again (same id).
-            stage.delivered(view, digest, scope)
-
-    async def _post_digest(
-        self, sender: WebhookSender, digest: stage.Digest, sub: Subscription, event: Any
-    ) -> None:
-        # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
-        # tick topic posts it again.
-        tick = codecs.dumps(Tick(time.time(), digest.to_dict()).to_dict())
-        await self._post(sender, stage.digest_send(digest), sub, event, replay=(self.ticks, tick))
 
     async def deliver_alerts(self, stream: Any) -> None:
         shell = self.shell
@@ -155,39 +128,24 @@ class Deliver:
             async for event in stream.events():
                 async with shell.boundary(STAGE, event):
                     await self._handle(sender, event)
-                # The ticks reach every partition: an idle worker's statistics go out here.
-                shell.handled(event.message.partition, time.time())
         finally:
             await sender.close()
 
     async def _handle(self, sender: WebhookSender, event: Any) -> None:
-        registry = self.shell.registry
+        """The declared step (``topology._deliver``) through the runner: digests sent, then
+        posted, then marked delivered, in that order; alerts posted or collected."""
         partition = event.message.partition
-        scope = str(partition)
         now = time.time()
-        data = codecs.loads(event.value)
-        view = JsonState(self.state, partition)
-        if event.message.topic == self.ticks:
-            replayed = Tick.from_dict(data).digest
-            if replayed:  # a replayed dead letter: post that digest again
-                sub = registry.current.get(replayed["subscription_id"])
-                if sub is not None and sub.webhook is not None:
-                    digest = stage.Digest(
-                        **{k: v for k, v in replayed.items() if k not in ("omitted", "alerts")},
-                        alerts=tuple(replayed["alerts"]),
-                    )
-                    await self._post(sender, stage.digest_send(digest), sub, event)
-                return
-            await self._digests(sender, stage.due(view, now, scope), event, view, scope)
-            if sweep_due(self.sent.name, partition, now):
-                swept = stage.forget_sent(JsonState(self.sent, partition), now)
-                count(STAGE, "marks_swept", swept)
-            return
-        sub = registry.current.get(data["subscription_id"])
-        for send in stage.route(data, sub, view, now, scope):
-            assert sub is not None
-            await self._post(sender, send, sub, event)
-        count(STAGE, "alert")
+        states = {"deliver": JsonState(self.state, partition)}
+
+        async def post(out: topology.Post) -> None:
+            await self._post(sender, out, event)
+
+        await _runner.run(self.shell, self.step, event, states, now, post)
+        if event.message.topic != self.ticks:
+            count(STAGE, "alert")
+        elif sweep_due(self.sent.name, partition, now):
+            count(STAGE, "marks_swept", stage.forget_sent(JsonState(self.sent, partition), now))
 
     async def send_ticks(self) -> None:
         """One tick to each partition: closes digest windows when no alert comes along."""

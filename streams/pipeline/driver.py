@@ -119,6 +119,8 @@ class Local:
                 payload = message.value if out.payload is None else out.payload
                 letter = dead_letter(step.stage, source, payload, out.rejected)
                 self.run.emit(topics.DEADLETTER, letter.to_dict())
+            elif isinstance(out, topology.Then):
+                out.apply()
             # A Post is a webhook call: the workers' job.
         return follow
 
