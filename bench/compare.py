@@ -421,7 +421,8 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
                         live_stories.pop(key, None)
                 else:
                     live[key] = len(key) + len(r.value)
-                    if table == "stories" and key.startswith(b"s:"):
+                    # Keys and values may come JSON-encoded (a str table's serializer).
+                    if table == "stories" and key.lstrip(b'"').startswith(b"s:"):
                         live_stories[key] = r.value
             out[table] = sum(live.values())
         out["dedupe-bands"] = await _band_index_bytes(consumer, settings)
@@ -435,7 +436,8 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
 def _derived_story_bytes(live_stories: dict[bytes, bytes]) -> int:
     """Bytes of the stories state a worker keeps in memory (postings, memberships), as it
     rebuilds them from the live stories (``pipeline/stories.py``, ``rebuild``)."""
-    derived = rebuild([codecs.loads(v) for v in live_stories.values()])
+    stories = [codecs.loads(v) for v in live_stories.values()]
+    derived = rebuild([codecs.loads(v) if isinstance(v, str) else v for v in stories])
     return sum(len(k.encode()) + len(codecs.dumps(v)) for k, v in derived.items())
 
 
