@@ -57,7 +57,10 @@ def state_retention_ms(settings: Settings) -> int:
 
 
 ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
-ARTICLES_VALID = TopicSpec("news.articles.valid.v1", key="content hash", local_name="valid")
+# The exact-copy index is rebuilt from the valid topic (streams/agents/_index.py).
+ARTICLES_VALID = TopicSpec(
+    "news.articles.valid.v1", key="content hash", local_name="valid", holds_state=True
+)
 ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_name="unique")
 ARTICLES_DUPLICATES = TopicSpec(
     "news.articles.duplicates.v1", key="original article id", local_name="duplicates", traced=False
@@ -91,8 +94,8 @@ DELIVER_TICKS = TopicSpec("news.deliver.ticks.v1", key="none (sent to each parti
 # worker follows (``agents/subscriptions.py``) and the API writes.
 SHELL_TOPICS: tuple[TopicSpec, ...] = (DEADLETTER, SUBSCRIPTIONS)
 # Tables the worker's shells own besides the states the steps declare: delivery marks
-# (``agents/deliver.py``) and the windowed statistics (``agents/stats.py``).
-SHELL_TABLES: tuple[str, ...] = ("deliver-sent", "stats-1m", "stats-1h")
+# (``agents/deliver.py``) and the statistics' aggregate rows (``agents/stats.py``).
+SHELL_TABLES: tuple[str, ...] = ("deliver-sent", "stats")
 
 
 def topics_of(flow: Topology) -> tuple[TopicSpec, ...]:

@@ -375,7 +375,7 @@ def build(
             dedupe.STAGE,
             (t.ARTICLES_VALID,),
             "content hash",
-            (StateSpec("dedupe-exact", "raw"),),
+            (StateSpec("dedupe-exact", "index"),),
             (
                 Output(t.ARTICLES_DUPLICATES, "original article id"),
                 Output(t.DEDUPE_BANDS, "article id (partition chosen: the bands')"),

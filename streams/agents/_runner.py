@@ -12,10 +12,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from streams import codecs, topology
+from streams import codecs, topics, topology
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
 from streams.agents._state import JsonState
+from streams.pipeline import stats
+
+# What the statistics count (``agents/stats.py``): records a step reads, and records a step
+# sends, by topic.
+_READ_KIND = {topics.ARTICLES_RAW.name: stats.ARTICLE_IN}
+_SENT_KIND = {
+    topics.ARTICLES_DUPLICATES.name: stats.DUPLICATE,
+    topics.EVENTS.name: stats.EVENT,
+    topics.ALERTS.name: stats.ALERT,
+}
 
 
 def message_of(shell: Shell, step: topology.Step, event: Any) -> topology.Message:
@@ -43,6 +53,9 @@ async def send(
             )
             if out.outcome is not None:
                 count(step.stage, out.outcome)
+            kind = _SENT_KIND.get(out.topic.name)
+            if kind is not None:
+                shell.counted(kind, out.value, time.time())
         elif isinstance(out, topology.Reject):
             await shell.dead_letter(step.stage, event, out.rejected)
         elif isinstance(out, topology.Post):
@@ -50,6 +63,7 @@ async def send(
             await post(out)
         elif isinstance(out, topology.Then):
             out.apply()
+    shell.handled(event.message.partition, time.time())
 
 
 async def run(
@@ -62,7 +76,12 @@ async def run(
 ) -> list[topology.Out]:
     """``event`` through ``step``: its outputs sent; returned for what the agent adds."""
     assert step.handle is not None, f"{step.name} is a batch step"
-    outs = step.handle(message_of(shell, step, event), states, time.time() if now is None else now)
+    message = message_of(shell, step, event)
+    kind = _READ_KIND.get(message.topic.name)
+    if kind is not None:
+        stamp = event.message.timestamp
+        shell.counted(kind, None, stamp if isinstance(stamp, int | float) else time.time())
+    outs = step.handle(message, states, time.time() if now is None else now)
     await send(shell, step, event, outs, post)
     return outs
 

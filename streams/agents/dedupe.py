@@ -10,11 +10,12 @@ news.dedupe.bands.v1 (partition by band key) -> dedupe-probe: a group holding al
 news.dedupe.verdicts.v1 (key article id) -> dedupe-decide: unique | duplicates
 
 Each table is partitioned like the topic its agent reads, so a key is always read and written
-on the partition that owns it, whatever the number of workers. The band index is not a faust
-table: it is rebuilt from news.dedupe.bands.v1 itself (``_index.py``), which saves its 32
-changelog records per article. Expired state is swept inside
-each agent, for the partition of the event in hand, so the changelog tombstone goes to the
-partition the key lives in (faust writes a table change to the current event's partition).
+on the partition that owns it, whatever the number of workers. The exact-copy index and the
+band index are not faust tables: they are rebuilt from news.articles.valid.v1 and
+news.dedupe.bands.v1 (``_index.py``), which saves their 1 and 32 changelog records per
+article. Expired state is swept inside each agent, for the partition of the event in hand, so
+the changelog tombstone goes to the partition the key lives in (faust writes a table change
+to the current event's partition).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from streams.agents._state import partition_items, rocksdb_options, sweep_due, t
 from streams.kafka_client import client_options
 from streams.models import Article, Duplicate
 from streams.pipeline import dedupe as stage
+from streams.pipeline import stats
 from streams.pipeline.dedupe import STAGE
 from streams.topology import Emit
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 SCATTER = "dedupe-scatter"
 SWEEP = "dedupe-sweep"
 INDEX = "dedupe-index"  # probe messages applied again to rebuild the band index
+EXACT_INDEX = "dedupe-exact-index"  # valid messages applied again to rebuild the exact index
 
 
 class Dedupe:
@@ -58,30 +61,16 @@ class Dedupe:
         self.step = shell.flow.step("dedupe")
         self.probe = shell.flow.step("dedupe-probe")
         self.decide = shell.flow.step("dedupe-decide")
-        self.seen = shell.table("dedupe-exact")
         self.pending = shell.table("dedupe-gather")
-        # The band index: one entry per band per article, so it is rebuilt from the probe topic
-        # it is derived from rather than written to a changelog 32 times per article (see
-        # _index.py).
-        bands_topic = topics.DEDUPE_BANDS.full_name(settings)
-        self.bands = track_memory(
-            LogIndex(
-                "dedupe-bands",
-                bands_topic,
-                self._index_probe,
-                client=client_options(settings),
-                data_dir=(
-                    None
-                    if settings.store.startswith("memory")
-                    # Per app id, like the changelogs: a new app id builds its own index.
-                    else Path(shell.app.conf.tabledir) / f"{settings.app_id}-index-{bands_topic}"
-                ),
-                options={
-                    k: v
-                    for k, v in rocksdb_options(settings.table_memory_mb).items()
-                    if k != "driver"
-                },
-            )
+        # The exact-copy index (content hash -> first article) and the band index: each entry
+        # comes from a message of the topic the step reads, in that partition's order, so they
+        # are rebuilt from those topics rather than written to a changelog (one and 32 records
+        # per article; see _index.py).
+        self.seen = self._index(
+            "dedupe-exact", topics.ARTICLES_VALID.full_name(settings), self._index_exact, True
+        )
+        self.bands = self._index(
+            "dedupe-bands", topics.DEDUPE_BANDS.full_name(settings), self._index_probe
         )
         agent = shell.app.agent
         shell.agents["dedupe"] = agent(shell.topic(topics.ARTICLES_VALID), name="dedupe")(
@@ -93,6 +82,33 @@ class Dedupe:
         shell.agents["dedupe-decide"] = agent(
             shell.topic(topics.DEDUPE_VERDICTS), name="dedupe-decide"
         )(self.decide_articles)
+
+    def _index(self, name: str, topic: str, apply: Any, timed: bool = False) -> LogIndex:
+        """State rebuilt from ``topic``, in a local RocksDB without changelog."""
+        settings = self.shell.settings
+        index = LogIndex(
+            name,
+            topic,
+            apply,
+            timed=timed,
+            client=client_options(settings),
+            data_dir=(
+                None
+                if settings.store.startswith("memory")
+                # Per app id, like the changelogs: a new app id builds its own index.
+                else Path(self.shell.app.conf.tabledir) / f"{settings.app_id}-index-{topic}"
+            ),
+            options={
+                k: v for k, v in rocksdb_options(settings.table_memory_mb).items() if k != "driver"
+            },
+        )
+        track_memory(index)
+        return index
+
+    def _index_exact(self, value: bytes, state: MutableMapping[str, str], timestamp: float) -> None:
+        """Apply one message of the valid topic to the exact-copy index, as of when it came."""
+        article = Article.from_dict(codecs.loads(value))
+        stage.dedupe_exact(article, state, timestamp, self.config.window_s)
 
     def _index_probe(self, value: bytes, state: MutableMapping[str, str]) -> None:
         """Apply one message of the probe topic to the band index (a rebuild, so no report)."""
@@ -127,10 +143,12 @@ class Dedupe:
     async def _emit(self, verdict: Article | Duplicate) -> None:
         if isinstance(verdict, Duplicate):
             # Keyed by the original: the story-copies agent joins a copy to its original's story.
+            value = verdict.to_dict()
             await self.shell.topic(topics.ARTICLES_DUPLICATES).send(
-                key=verdict.duplicate_of.encode(), value=codecs.dumps(verdict.to_dict())
+                key=verdict.duplicate_of.encode(), value=codecs.dumps(value)
             )
             count(STAGE, "duplicate")
+            self.shell.counted(stats.DUPLICATE, value, time.time())
         else:
             await self.shell.topic(topics.ARTICLES_UNIQUE).send(
                 key=verdict.id.encode(), value=codecs.dumps(verdict.to_dict())
@@ -140,17 +158,23 @@ class Dedupe:
     async def dedupe_articles(self, stream: Any) -> None:
         seen = self.seen
         async for event in stream.events():
+            partition, offset = event.message.partition, event.message.offset
+            state = None
             async with self.shell.boundary(STAGE, event):
+                # The index as of this message (see probe_bands).
+                before = seen.replayed
+                state = await seen.at(partition, offset)
+                if seen.replayed > before:
+                    count(EXACT_INDEX, "replayed", seen.replayed - before)
                 now = time.time()
-                outs = await _runner.run(self.shell, self.step, event, {"dedupe-exact": seen}, now)
+                outs = await _runner.run(self.shell, self.step, event, {"dedupe-exact": state}, now)
                 if not any(
                     isinstance(o, Emit) and o.topic == topics.ARTICLES_DUPLICATES for o in outs
                 ):
                     count(SCATTER, "scattered")
-                partition = event.message.partition
-                await self._maybe_sweep(
-                    seen.name, partition_items(seen, partition), seen, partition, now
-                )
+                await self._maybe_sweep(seen.name, seen.items(partition), state, partition, now)
+            if state is not None:
+                seen.done(partition, offset)
 
     async def probe_bands(self, stream: Any) -> None:
         bands = self.bands

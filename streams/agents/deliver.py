@@ -128,6 +128,8 @@ class Deliver:
             async for event in stream.events():
                 async with shell.boundary(STAGE, event):
                     await self._handle(sender, event)
+                # The ticks reach every partition: an idle worker's statistics go out here.
+                shell.handled(event.message.partition, time.time())
         finally:
             await sender.close()
 

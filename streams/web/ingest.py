@@ -114,7 +114,7 @@ class ArticlesView(View):  # type: ignore[misc]
             source = SourceRef(SOURCE_TOPIC, 0, index)
             record = dead_letter(STAGE, source, payload, outcome)
             acks.append(
-                await self.shell.topic(topics.DEADLETTER).send(
+                await self.shell.letters.send(
                     key=STAGE.encode(), value=codecs.dumps(record.to_dict())
                 )
             )
