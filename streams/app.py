@@ -1,8 +1,11 @@
-"""The faust application, configured once from :class:`Settings`, and its topics."""
+"""The faust application, built by :func:`create_app` from :class:`Settings` (nothing is read
+from the environment or built on import), and its topics."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -12,8 +15,6 @@ from faust.transport.producer import ProducerBuffer
 from streams import topics
 from streams.kafka_client import faust_credentials
 from streams.settings import Settings
-
-settings = Settings.from_env()
 
 
 class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]
@@ -63,8 +64,11 @@ class IdempotentProducer(faust_aiokafka.Producer):  # type: ignore[misc]
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
-# The one faust app in the process: its transport builds its producers from this class.
-faust_aiokafka.Transport.Producer = IdempotentProducer
+class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+    """faust's Kafka transport building :class:`IdempotentProducer` producers; :class:`TocsinApp`
+    uses it in place of the one its broker URL names (nothing is patched process-wide)."""
+
+    Producer = IdempotentProducer
 
 
 class QuietWorker(faust.Worker):  # type: ignore[misc]
@@ -80,92 +84,115 @@ class QuietWorker(faust.Worker):  # type: ignore[misc]
         super().on_setup_root_logger(logger, level)
 
 
-app = faust.App(
-    settings.app_id,
-    broker=[f"kafka://{b}" for b in settings.brokers],
-    # TLS and SASL as configured (TOCSIN_BROKER_SECURITY_PROTOCOL ...), as every other client.
-    broker_credentials=faust_credentials(settings),
-    store=settings.store,
-    datadir=str(settings.data_dir),
-    autodiscover=False,
-    # At-least-once plus deterministic ids downstream; faust's exactly_once is fragile
-    # (faust-streaming #323, #517, #47).
-    processing_guarantee="at_least_once",
-    producer_acks=-1,
-    # Raw articles may be up to ~1 MB (the validate stage's limit); faust's default request
-    # limit (1,000,000 bytes) is below that, the broker's (1 MiB + 12) is not.
-    producer_max_request_size=1_048_576,
-    producer_linger=settings.producer_linger_ms / 1000,
-    broker_session_timeout=settings.broker_session_timeout,
-    broker_heartbeat_interval=settings.broker_heartbeat_interval,
-    Worker=QuietWorker,
-    topic_partitions=settings.topic_partitions,
-    topic_replication_factor=settings.replication_factor,
-    # No on_leader tasks here, and leader-topic creation has failed on Kafka 4 (#667).
-    topic_disable_leader=True,
-    table_standby_replicas=0,
-    key_serializer="raw",
-    value_serializer="raw",
-    consumer_auto_offset_reset="earliest",
-    web_enabled=True,
-    web_bind=settings.web_host,
-    web_host=settings.web_host,
-    web_port=settings.web_port,
-    # faust's /table/ view would serve table contents to anyone who can reach the port.
-    web_tables_enabled=settings.verbose_web,
-    web_graph_enabled=settings.verbose_web,
-    web_router_enabled=settings.verbose_web,
-    web_stats_enabled=settings.verbose_web,
-)
+class TocsinApp(faust.App):  # type: ignore[misc]
+    """faust's App with tocsin's transport and explicit web-server hooks.
+
+    faust builds its transports from the broker URL's scheme; this app builds
+    :class:`Transport` instead (same URL, same settings), so only its own producers are
+    idempotent. ``on_webserver_init`` is faust's documented hook for the aiohttp application;
+    it runs every function given to :meth:`on_web_init`, in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.web_init_hooks: list[Callable[[Any], None]] = []
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> Any:
+        return Transport(self.conf.broker_producer, self)
+
+    def on_web_init(self, hook: Callable[[Any], None]) -> None:
+        """Call ``hook(web)`` when the web server is set up, before it starts."""
+        self.web_init_hooks.append(hook)
+
+    def on_webserver_init(self, web: Any) -> None:
+        for hook in self.web_init_hooks:
+            hook(web)
 
 
-def topic(spec: topics.TopicSpec, **kwargs: Any) -> Any:
-    """The faust topic for ``spec``: raw bytes both ways (agents decode inside their
-    per-event boundary), partitions and compaction from the single declaration."""
-    return app.topic(
-        spec.full_name(settings),
+@dataclass
+class Tocsin:
+    """One worker's faust app, the settings it was built from and a faust topic per declared
+    topic."""
+
+    settings: Settings
+    app: TocsinApp
+    channels: dict[str, Any] = field(default_factory=dict)  # spec name -> faust topic
+
+    def topic(self, spec: topics.TopicSpec) -> Any:
+        """The faust topic of ``spec``: raw bytes both ways (agents decode inside their
+        per-event boundary), partitions and compaction from the declaration."""
+        found = self.channels.get(spec.name)
+        if found is None:
+            found = self.channels[spec.name] = self.app.topic(
+                spec.full_name(self.settings),
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=self.settings.topic_partitions,
+                compacting=spec.compacted or None,
+                config={
+                    k: v for k, v in spec.configs(self.settings).items() if k != "cleanup.policy"
+                }
+                or None,
+            )
+        return found
+
+    def joint(self, *specs: topics.TopicSpec) -> Any:
+        """Several co-partitioned topics read as one stream: faust assigns their partitions
+        together, so the records of one key meet on one partition (and its table)."""
+        if len(specs) == 1:
+            return self.topic(specs[0])
+        return self.app.topic(
+            *(s.full_name(self.settings) for s in specs),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.settings.topic_partitions,
+            config=self.settings.topic_configs or None,
+        )
+
+
+def create_app(settings: Settings, specs: Iterable[topics.TopicSpec] | None = None) -> Tocsin:
+    """The faust app for ``settings``, with a topic object for each of ``specs`` (default:
+    every declared topic, ``topics.ALL``)."""
+    app = TocsinApp(
+        settings.app_id,
+        broker=[f"kafka://{b}" for b in settings.brokers],
+        # TLS and SASL as configured (TOCSIN_BROKER_SECURITY_PROTOCOL ...), as every other client.
+        broker_credentials=faust_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        autodiscover=False,
+        # At-least-once plus deterministic ids downstream; faust's exactly_once is fragile
+        # (faust-streaming #323, #517, #47).
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        # Raw articles may be up to ~1 MB (the validate stage's limit); faust's default request
+        # limit (1,000,000 bytes) is below that, the broker's (1 MiB + 12) is not.
+        producer_max_request_size=1_048_576,
+        producer_linger=settings.producer_linger_ms / 1000,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        Worker=QuietWorker,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        # No on_leader tasks here, and leader-topic creation has failed on Kafka 4 (#667).
+        topic_disable_leader=True,
+        table_standby_replicas=0,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=settings.topic_partitions,
-        compacting=spec.compacted or None,
-        config={k: v for k, v in spec.configs(settings).items() if k != "cleanup.policy"} or None,
-        **kwargs,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        # faust's /table/ view would serve table contents to anyone who can reach the port.
+        web_tables_enabled=settings.verbose_web,
+        web_graph_enabled=settings.verbose_web,
+        web_router_enabled=settings.verbose_web,
+        web_stats_enabled=settings.verbose_web,
     )
-
-
-articles_raw = topic(topics.ARTICLES_RAW)
-articles_valid = topic(topics.ARTICLES_VALID)
-articles_unique = topic(topics.ARTICLES_UNIQUE)
-articles_duplicates = topic(topics.ARTICLES_DUPLICATES)
-events = topic(topics.EVENTS)
-stories = topic(topics.STORIES)
-story_members = topic(topics.STORY_MEMBERS)
-story_copies = topic(topics.STORY_COPIES)
-alerts = topic(topics.ALERTS)
-digests = topic(topics.DIGESTS)
-deadletter = topic(topics.DEADLETTER)
-subscriptions = topic(topics.SUBSCRIPTIONS)
-dedupe_bands = topic(topics.DEDUPE_BANDS)
-dedupe_verdicts = topic(topics.DEDUPE_VERDICTS)
-deliver_ticks = topic(topics.DELIVER_TICKS)
-
-
-def joint(*specs: topics.TopicSpec) -> Any:
-    """Several co-partitioned topics read as one stream: faust assigns their partitions
-    together, so the records of one key meet on one partition (and its table)."""
-    return app.topic(
-        *(s.full_name(settings) for s in specs),
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.topic_partitions,
-        config=settings.topic_configs or None,
-    )
-
-
-# Stories read extracted articles and the copies joined to their stories (key: story key);
-# the story-copies step reads memberships and duplicates (key: original article id).
-stories_input = joint(topics.EVENTS, topics.STORY_COPIES)
-copies_input = joint(topics.STORY_MEMBERS, topics.ARTICLES_DUPLICATES)
-# The deliver agent reads alerts and ticks as one co-partitioned stream: a tick on partition p
-# closes the digests that alerts of partition p opened (its table writes go to partition p).
-deliver_input = joint(topics.ALERTS, topics.DELIVER_TICKS)
+    tocsin = Tocsin(settings, app)
+    for spec in topics.ALL if specs is None else specs:
+        tocsin.topic(spec)
+    return tocsin

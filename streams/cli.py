@@ -83,7 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise TopicsNotReady(topics.refusal(problems, where, worker=True))
     from streams.worker import run_worker
 
-    run_worker()
+    run_worker(settings)
     return 0
 
 

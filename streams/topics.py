@@ -1,4 +1,5 @@
-"""Every topic tocsin uses, declared once: name, key, compaction.
+"""Every topic tocsin uses: name, key, compaction. ``ALL`` (and ``TABLES``) are derived from the
+declared pipeline (``streams/topology.py``): a step's new topic may be declared next to it.
 
 Names follow ``<domain>.<entity>.<stage>.v<N>``; a JSON Schema named after each topic lives in
 ``schemas/``. This module has no faust import so the CLI, the schema tests and the local driver
@@ -7,10 +8,15 @@ can use it; ``streams.app`` turns the specs into faust topics.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,9 @@ class TopicSpec:
     # State is rebuilt from this topic (streams/agents/_index.py): it must keep the messages of
     # the dedupe window, whatever the broker's default retention (7 days).
     holds_state: bool = False
+    # Its key links a record to the article it carries on the way to an alert (monitoring
+    # follows end-to-end latency through such topics); False for side branches (copies).
+    traced: bool = True
 
     def full_name(self, settings: Settings) -> str:
         return settings.topic_prefix + self.name
@@ -48,10 +57,13 @@ def state_retention_ms(settings: Settings) -> int:
 
 
 ARTICLES_RAW = TopicSpec("news.articles.raw.v1", key="none (producer's choice)")
-ARTICLES_VALID = TopicSpec("news.articles.valid.v1", key="content hash", local_name="valid")
+# The exact-copy index is rebuilt from the valid topic (streams/agents/_index.py).
+ARTICLES_VALID = TopicSpec(
+    "news.articles.valid.v1", key="content hash", local_name="valid", holds_state=True
+)
 ARTICLES_UNIQUE = TopicSpec("news.articles.unique.v1", key="article id", local_name="unique")
 ARTICLES_DUPLICATES = TopicSpec(
-    "news.articles.duplicates.v1", key="original article id", local_name="duplicates"
+    "news.articles.duplicates.v1", key="original article id", local_name="duplicates", traced=False
 )
 # Events are keyed by story key (the language space, pipeline/stories.py) so every candidate
 # story of an article is on one partition of the stories agent; story updates by story key
@@ -60,10 +72,10 @@ EVENTS = TopicSpec("news.events.v1", key="story key (language space)", local_nam
 STORIES = TopicSpec("news.stories.v1", key="story key (language space)", local_name="stories")
 # Copies join their original's story (pipeline/stories.py, "copies"): memberships and
 # duplicates meet by original article id, copies go on to the stories agent by story key.
-STORY_MEMBERS = TopicSpec("news.stories.members.v1", key="article id")
-STORY_COPIES = TopicSpec("news.stories.copies.v1", key="story key (language space)")
+STORY_MEMBERS = TopicSpec("news.stories.members.v1", key="article id", traced=False)
+STORY_COPIES = TopicSpec("news.stories.copies.v1", key="story key (language space)", traced=False)
 ALERTS = TopicSpec("news.alerts.v1", key="subscription id", local_name="alerts")
-DIGESTS = TopicSpec("news.digests.v1", key="subscription id", local_name="digests")
+DIGESTS = TopicSpec("news.digests.v1", key="subscription id", local_name="digests", traced=False)
 SUBSCRIPTIONS = TopicSpec("news.subscriptions.v1", key="subscription id", compacted=True)
 DEADLETTER = TopicSpec("news.deadletter.v1", key="stage", local_name="deadletter")
 # Near-duplicate scatter/gather inside dedupe (issue #4): band probes routed by band key, then
@@ -78,48 +90,60 @@ DEDUPE_VERDICTS = TopicSpec("news.dedupe.verdicts.v1", key="article id")
 # partition, co-partitioned with news.alerts.v1); internal, no consumer outside tocsin.
 DELIVER_TICKS = TopicSpec("news.deliver.ticks.v1", key="none (sent to each partition)")
 
-ALL: tuple[TopicSpec, ...] = (
-    ARTICLES_RAW,
-    ARTICLES_VALID,
-    ARTICLES_UNIQUE,
-    ARTICLES_DUPLICATES,
-    EVENTS,
-    STORIES,
-    STORY_MEMBERS,
-    STORY_COPIES,
-    ALERTS,
-    DIGESTS,
-    SUBSCRIPTIONS,
-    DEADLETTER,
-    DEDUPE_BANDS,
-    DEDUPE_VERDICTS,
-    DELIVER_TICKS,
-)
+# Topics no step reads or writes: the dead letters every shell writes and the subscriptions the
+# worker follows (``agents/subscriptions.py``) and the API writes.
+SHELL_TOPICS: tuple[TopicSpec, ...] = (DEADLETTER, SUBSCRIPTIONS)
+# Tables the worker's shells own besides the states the steps declare: delivery marks
+# (``agents/deliver.py``) and the statistics' aggregate rows (``agents/stats.py``).
+SHELL_TABLES: tuple[str, ...] = ("deliver-sent", "stats")
 
-# The worker's tables (faust names each changelog "<app id>-<table>-changelog"). Created with
-# the topics, before any worker starts: a changelog that faust creates itself is missing from
-# its consumer's metadata for a while, and a table write in that window fails
-# (PartitionsMismatch: "the changelog topic has 0 partitions"), a dead letter for no fault of
-# the input. tests/unit/test_topics_changelogs.py keeps this list equal to the agents' tables.
-TABLES: tuple[str, ...] = (
-    "dedupe-exact",
-    "dedupe-gather",
-    "stories",
-    "story-copies",
-    "match",
-    "deliver",
-    "deliver-sent",
-    "stats-1m",
-    "stats-1h",
-)
+
+def topics_of(flow: Topology) -> tuple[TopicSpec, ...]:
+    """Every topic of ``flow`` in flow order (each step's inputs, then its outputs), then
+    :data:`SHELL_TOPICS`."""
+    found = [t for step in flow.steps for t in (*step.inputs, *(o.topic for o in step.outputs))]
+    return tuple(dict.fromkeys([*found, *SHELL_TOPICS]))
+
+
+def tables_of(flow: Topology) -> tuple[str, ...]:
+    """The worker's tables (faust names each changelog "<app id>-<table>-changelog"): every
+    state ``flow`` declares, bar those rebuilt from their topic (``index``), and
+    :data:`SHELL_TABLES`."""
+    declared = [s.name for step in flow.steps for s in step.state if s.kind != "index"]
+    return tuple(dict.fromkeys([*declared, *SHELL_TABLES]))
+
+
+@functools.cache
+def _derived() -> dict[str, tuple[Any, ...]]:
+    from streams import topology  # it imports this module
+
+    flow = topology.declared()
+    every = topics_of(flow)
+    return {
+        "ALL": every,
+        "TABLES": tables_of(flow),
+        "LOCAL_OUTPUTS": tuple(t for t in every if t.local_name),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """``ALL``, ``TABLES`` and ``LOCAL_OUTPUTS``, derived from the declaration
+    (``streams/topology.py``) when first asked for.
+
+    ``TABLES`` are created with the topics, before any worker starts: a changelog that faust
+    creates itself is missing from its consumer's metadata for a while, and a table write in
+    that window fails (PartitionsMismatch: "the changelog topic has 0 partitions"), a dead
+    letter for no fault of the input. tests/unit/test_topics_changelogs.py keeps them equal
+    to the worker's tables. ``LOCAL_OUTPUTS`` are the outputs of `tocsin run --local`, in
+    flow order."""
+    derived = _derived()
+    if name not in derived:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return derived[name]
 
 
 def changelog_name(settings: Settings, table: str) -> str:
     return f"{settings.app_id}-{table}-changelog"
-
-
-# Outputs of `tocsin run --local`, in pipeline order.
-LOCAL_OUTPUTS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.local_name)
 
 
 # -- what the brokers must have: every topic and changelog, and how they drift -------------
@@ -129,9 +153,10 @@ def wanted(settings: Settings) -> dict[str, dict[str, str]]:
     """Every topic a worker reads or writes and every table changelog, with the topic-level
     configs tocsin creates it with (all with ``TOCSIN_TOPIC_PARTITIONS`` partitions and
     ``TOCSIN_REPLICATION_FACTOR`` replicas)."""
-    out = {spec.full_name(settings): spec.configs(settings) for spec in ALL}
+    derived = _derived()
+    out = {spec.full_name(settings): spec.configs(settings) for spec in derived["ALL"]}
     changelog = {**settings.topic_configs, "cleanup.policy": "compact"}
-    out |= {changelog_name(settings, table): dict(changelog) for table in TABLES}
+    out |= {changelog_name(settings, table): dict(changelog) for table in derived["TABLES"]}
     return out
 
 

@@ -4,8 +4,9 @@ function it calls.
 ``build(settings, matcher)`` returns the steps in flow order. A step's ``handle`` takes one
 input message and the step's state (one ``MutableMapping`` per declared state name) and returns
 what the step sends on: :class:`Emit` (a record for an output topic, with its key), :class:`Reject`
-(a dead letter for the message in hand) and :class:`Post` (a webhook call for the delivery
-shell). The local driver (``pipeline/driver.py``) runs these handlers in-process with dict
+(a dead letter for the message in hand), :class:`Post` (a webhook call for the delivery
+shell) and :class:`Then` (a state change made once what comes before it was sent). The local
+driver (``pipeline/driver.py``) runs these handlers in-process with dict
 state; the faust agents (``streams/agents/*``) call the same stage functions around the
 broker. Nothing here imports faust or aiokafka.
 
@@ -29,8 +30,9 @@ Flow (topic -> step -> topics)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,12 +83,23 @@ class Reject:
 
 @dataclass(frozen=True)
 class Post:
-    """A webhook call the delivery shell makes (nothing locally)."""
+    """A webhook call the delivery shell makes (nothing locally); ``replay`` is what its dead
+    letter carries instead of the message in hand (a tick with the digest, to post it again)."""
 
     send: deliver.Send
+    replay: dict[str, Any] | None = None
 
 
-Out = Emit | Reject | Post
+@dataclass(frozen=True)
+class Then:
+    """A state change made only once everything before it in the step's outputs was sent (a
+    digest is marked delivered after its record and its webhook call: a worker killed before
+    then sends it again, same id)."""
+
+    apply: Callable[[], None]
+
+
+Out = Emit | Reject | Post | Then
 State = Mapping[str, MutableMapping[str, Any]]
 Handler = Callable[[Message, State, float], list[Out]]
 
@@ -294,6 +307,16 @@ def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
         data = message.load()
         subs = matcher().subscriptions
         if message.topic == t.DELIVER_TICKS:
+            replayed = messages.Tick.from_dict(data).digest
+            if replayed:  # a replayed dead letter: post that digest again
+                sub = subs.get(replayed["subscription_id"])
+                if sub is None or sub.webhook is None:
+                    return []
+                digest = deliver.Digest(
+                    **{k: v for k, v in replayed.items() if k not in ("omitted", "alerts")},
+                    alerts=tuple(replayed["alerts"]),
+                )
+                return [Post(deliver.digest_send(digest))]
             out: list[Out] = []
             for digest in deliver.due(view, now, scope):
                 out.append(
@@ -301,8 +324,9 @@ def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
                 )
                 sub = subs.get(digest.subscription_id)
                 if sub is not None and sub.webhook is not None:
-                    out.append(Post(deliver.digest_send(digest)))
-                deliver.delivered(view, digest, scope)
+                    tick = messages.Tick(now, digest.to_dict()).to_dict()
+                    out.append(Post(deliver.digest_send(digest), tick))
+                out.append(Then(functools.partial(deliver.delivered, view, digest, scope)))
             return out
         sub = subs.get(data["subscription_id"])
         return [Post(send) for send in deliver.route(data, sub, view, now, scope)]
@@ -317,6 +341,13 @@ def dedupe_handlers(config: dedupe.DedupeConfig) -> dict[str, Handler]:
         "dedupe-probe": _dedupe_probe(config),
         "dedupe-decide": _dedupe_decide(config),
     }
+
+
+@functools.cache
+def declared() -> Topology:
+    """The pipeline with default settings: which steps, topics and states there are (their
+    names do not depend on settings; ``topics.ALL`` and ``topics.TABLES`` come from here)."""
+    return build(Settings(), lambda: match.Matcher())
 
 
 def build(
@@ -344,7 +375,7 @@ def build(
             dedupe.STAGE,
             (t.ARTICLES_VALID,),
             "content hash",
-            (StateSpec("dedupe-exact", "raw"),),
+            (StateSpec("dedupe-exact", "index"),),
             (
                 Output(t.ARTICLES_DUPLICATES, "original article id"),
                 Output(t.DEDUPE_BANDS, "article id (partition chosen: the bands')"),
@@ -424,16 +455,24 @@ def build(
             _deliver(matcher),
         ),
     )
+    return extend(
+        Topology(
+            (),
+            dd,
+            story_config,
+            # Twice the story window: a story's alert can be updated until its last article is
+            # a window old.
+            2 * settings.story_window_hours * 3600,
+        ),
+        *steps,
+    )
+
+
+def extend(flow: Topology, *steps: Step) -> Topology:
+    """``flow`` with ``steps`` after its own (each topic's readers indexed)."""
+    every = (*flow.steps, *steps)
     by_topic: dict[str, list[Step]] = {}
-    for step in steps:
+    for step in every:
         for topic in step.inputs:
             by_topic.setdefault(topic.name, []).append(step)
-    return Topology(
-        steps,
-        dd,
-        story_config,
-        # Twice the story window: a story's alert can be updated until its last article is a
-        # window old.
-        2 * settings.story_window_hours * 3600,
-        {name: tuple(s) for name, s in by_topic.items()},
-    )
+    return replace(flow, steps=every, _by_topic={n: tuple(s) for n, s in by_topic.items()})

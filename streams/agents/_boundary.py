@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from streams import app as tocsin_app
 from streams import codecs, metrics
 from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
@@ -35,12 +34,13 @@ def source_of(event: Any) -> SourceRef:
 
 
 async def send_dead_letter(
+    sink: Any,
     stage: str,
     event: Any,
     rejected: Rejected,
     replay: tuple[str, bytes] | None = None,
 ) -> None:
-    """Route ``event``'s original bytes, with the reason, to the dead-letter topic.
+    """Route ``event``'s original bytes, with the reason, to the dead-letter topic ``sink``.
 
     ``replay`` (topic, payload) replaces them when replaying the event itself would not redo
     the failed work (a digest is re-posted from a tick that carries it).
@@ -53,13 +53,13 @@ async def send_dead_letter(
         source = SourceRef(replay[0], source.partition, source.offset)
         payload, key = replay[1], None
     record = dead_letter(stage, source, payload, rejected, key)
-    await tocsin_app.deadletter.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
+    await sink.send(key=stage.encode(), value=codecs.dumps(record.to_dict()))
     count(stage, "deadletter")
     metrics.DEAD_LETTERS.labels(stage, metrics.error_label(rejected.error_type)).inc()
 
 
 @asynccontextmanager
-async def stage_boundary(stage: str, event: Any) -> AsyncIterator[None]:
+async def stage_boundary(sink: Any, stage: str, event: Any) -> AsyncIterator[None]:
     """Run one event's work; on an unexpected exception dead-letter the event and go on."""
     try:
         yield
@@ -67,11 +67,11 @@ async def stage_boundary(stage: str, event: Any) -> AsyncIterator[None]:
         raise
     except Exception as exc:
         log.exception("%s: unexpected error on %s", stage, source_of(event))
-        await send_dead_letter(stage, event, Rejected(type(exc).__name__, str(exc)[:2000]))
+        await send_dead_letter(sink, stage, event, Rejected(type(exc).__name__, str(exc)[:2000]))
 
 
 @asynccontextmanager
-async def batch_boundary(stage: str, events: Sequence[Any]) -> AsyncIterator[None]:
+async def batch_boundary(sink: Any, stage: str, events: Sequence[Any]) -> AsyncIterator[None]:
     """Run work done for several events at once (an extract batch); on an unexpected exception
     dead-letter every one of them and go on."""
     try:
@@ -82,4 +82,4 @@ async def batch_boundary(stage: str, events: Sequence[Any]) -> AsyncIterator[Non
         log.exception("%s: unexpected error on a batch of %d", stage, len(events))
         rejected = Rejected(type(exc).__name__, str(exc)[:2000])
         for event in events:
-            await send_dead_letter(stage, event, rejected)
+            await send_dead_letter(sink, stage, event, rejected)

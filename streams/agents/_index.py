@@ -119,15 +119,18 @@ class PartitionStore(MutableMapping[str, str]):
 class LogIndex:
     """Per-partition state of one topic, rebuilt by replaying that topic.
 
-    ``apply(value, state)`` applies one message of the topic to a partition's state; the agent
-    calls :meth:`at` before handling a message and :meth:`done` after."""
+    ``apply(value, state)`` applies one message of the topic to a partition's state (with
+    ``timed``, ``apply(value, state, timestamp)``: the message's Kafka timestamp in seconds,
+    for state that keeps when each entry came); the agent calls :meth:`at` before handling a
+    message and :meth:`done` after."""
 
     def __init__(
         self,
         name: str,
         topic: str,
-        apply: Callable[[bytes, MutableMapping[str, str]], None],
+        apply: Callable[..., None],
         *,
+        timed: bool = False,
         client: Mapping[str, Any],
         data_dir: Path | None,
         options: dict[str, Any],
@@ -135,6 +138,7 @@ class LogIndex:
         self.name = name
         self.topic = topic
         self._apply = apply
+        self._timed = timed
         self._client = dict(client)  # connection arguments (kafka_client.client_options)
         self._dir = data_dir / name if data_dir is not None else None
         self._options = options
@@ -211,7 +215,7 @@ class LogIndex:
                         store.next_offset = until
                         break
                     if record.value is not None:
-                        self._apply_one(record.value, store, partition, record.offset)
+                        self._apply_one(record, store, partition)
                     self.replayed += 1
                     store.next_offset = record.offset + 1
                 if not batches and await consumer.position(tp) >= until:
@@ -221,11 +225,16 @@ class LogIndex:
         finally:
             await consumer.stop()
 
-    def _apply_one(self, value: bytes, store: PartitionStore, partition: int, offset: int) -> None:
+    def _apply_one(self, record: Any, store: PartitionStore, partition: int) -> None:
         try:
-            self._apply(value, store)
+            if self._timed:
+                self._apply(record.value, store, record.timestamp / 1000)
+            else:
+                self._apply(record.value, store)
         except Exception:  # dead-lettered when it was live: skipped again
-            log.exception("%s: %s[%d]@%d does not apply", self.name, self.topic, partition, offset)
+            log.exception(
+                "%s: %s[%d]@%d does not apply", self.name, self.topic, partition, record.offset
+            )
 
     def items(self, partition: int) -> Iterator[tuple[str, str]]:
         """(key, value) of one partition, read lazily (a sweep reads them only when due)."""

@@ -6,14 +6,14 @@ readable and the RocksDB store needs no pickling.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from rocksdict import DbClosedError
 
-from streams import app as tocsin_app
 from streams import codecs
 from streams.agents._index import LogIndex
+from streams.app import Tocsin
 
 
 def rocksdb_options(memory_mb: int) -> dict[str, Any]:
@@ -35,16 +35,18 @@ def rocksdb_options(memory_mb: int) -> dict[str, Any]:
 _TABLES: list[Any] = []
 
 
-def table(name: str) -> Any:
-    """A str -> str table partitioned like the topic of the agent that owns it."""
-    created = tocsin_app.app.Table(
+def table(tocsin: Tocsin, name: str) -> Any:
+    """A str -> str table of ``tocsin``'s app, partitioned like the topic of the agent that
+    owns it."""
+    settings = tocsin.settings
+    created = tocsin.app.Table(
         name,
         default=None,
-        partitions=tocsin_app.settings.topic_partitions,
+        partitions=settings.topic_partitions,
         key_type=str,
         value_type=str,
-        options=rocksdb_options(tocsin_app.settings.table_memory_mb),
-        extra_topic_configs=tocsin_app.settings.topic_configs,
+        options=rocksdb_options(settings.table_memory_mb),
+        extra_topic_configs=settings.topic_configs,
     )
     return track_memory(created)
 
@@ -161,3 +163,40 @@ class JsonState(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         raw = self._table.get(key)
         return default if raw is None else codecs.loads(raw)
+
+
+class SplitState(MutableMapping[str, Any]):
+    """A stage's state with the keys ``local(key)`` selects kept in ``memory`` (no changelog)
+    and the rest in ``persisted`` (a table view): for state derived from the persisted part,
+    rebuilt from it after a restart instead of written to the changelog on every change."""
+
+    def __init__(
+        self,
+        persisted: MutableMapping[str, Any],
+        memory: MutableMapping[str, Any],
+        local: Callable[[str], bool],
+    ) -> None:
+        self._persisted = persisted
+        self._memory = memory
+        self._local = local
+
+    def _of(self, key: str) -> MutableMapping[str, Any]:
+        return self._memory if self._local(key) else self._persisted
+
+    def __getitem__(self, key: str) -> Any:
+        return self._of(key)[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._of(key).get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._of(key)[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._of(key)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k in self._persisted if not self._local(k)] + list(self._memory))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

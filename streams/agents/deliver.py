@@ -17,42 +17,36 @@ import logging
 import time
 from typing import Any
 
-from streams import app as tocsin_app
-from streams import codecs, metrics, topics
-from streams.agents._boundary import count, send_dead_letter, stage_boundary
-from streams.agents._state import JsonState, sweep_due, table
-from streams.agents.subscriptions import registry
+from streams import codecs, metrics, topics, topology
+from streams.agents import _runner
+from streams.agents._boundary import count
+from streams.agents._shell import Shell
+from streams.agents._state import JsonState, sweep_due
 from streams.delivery.webhook import (
     BreakerBoard,
     RetryPolicy,
     TargetPolicy,
     WebhookSender,
 )
-from streams.models import Rejected, Subscription
+from streams.models import Rejected
 from streams.pipeline import deliver as stage
 from streams.pipeline.deliver import STAGE
 from streams.pipeline.messages import Tick
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-state = table("deliver")
-# Delivery marks in a table of their own: a day of them would otherwise be scanned by every
-# digest tick.
-sent = table("deliver-sent")
-TICKS = topics.DELIVER_TICKS.full_name(tocsin_app.settings)
 
 
-def target_policy() -> TargetPolicy:
+def target_policy(settings: Settings) -> TargetPolicy:
     """Which addresses webhooks may reach (the operator's settings)."""
-    settings = tocsin_app.settings
     return TargetPolicy(
         allow_private=settings.webhook_allow_private,
         allow_networks=tuple(ipaddress.ip_network(n) for n in settings.webhook_allow_networks),
     )
 
 
-def make_sender() -> WebhookSender:
-    settings = tocsin_app.settings
-    policy = target_policy()
+def make_sender(settings: Settings) -> WebhookSender:
+    policy = target_policy(settings)
     retry = RetryPolicy(
         attempts=settings.webhook_attempts,
         cap_s=settings.webhook_backoff_cap,
@@ -61,123 +55,105 @@ def make_sender() -> WebhookSender:
     return WebhookSender(policy, retry, BreakerBoard())
 
 
-async def _post(
-    sender: WebhookSender,
-    send: stage.Send,
-    sub: Subscription,
-    event: Any,
-    replay: tuple[str, bytes] | None = None,
-) -> None:
-    """POST one message unless it was delivered before; after the last attempt it becomes a
-    dead letter (replayable)."""
-    assert sub.webhook is not None
-    marks = JsonState(sent, event.message.partition)
-    if stage.already_sent(marks, send.delivery_id):
-        # A redelivery (the worker died after the POST, before its offset was committed).
-        count(STAGE, "repeat_skipped")
-        return
-    result = await sender.deliver(
-        sub.webhook.url,
-        sub.webhook.secret,
-        send.body,
-        event=send.event,
-        delivery_id=send.delivery_id,
-    )
-    if result.ok:
-        stage.mark_sent(marks, send.delivery_id, time.time())
-        # The mark goes to the changelog now, not at the next commit: a worker killed after
-        # this POST then finds it on restart and does not POST again. What remains is the
-        # moment between the receiver's answer and this flush (receivers dedupe by the
-        # Tocsin-Delivery header for that).
-        await tocsin_app.app.producer.flush()
-        count(STAGE, "delivered")
-        metrics.ALERTS_DELIVERED.labels("webhook").inc()
-        return
-    outcome = "refused" if result.permanent else "failed"
-    metrics.ALERTS_FAILED.labels("webhook").inc()
-    log.warning(
-        "deliver: %s %s to subscription %s failed after %d attempt(s): %s",
-        send.event,
-        send.delivery_id,
-        sub.id,
-        result.attempts,
-        result.error,
-    )
-    error = f"{send.event} {send.delivery_id}: {result.error} (attempts: {result.attempts})"
-    await send_dead_letter(STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]), replay)
+class Deliver:
+    """The shell of the deliver step: its tables, its agent and the tick timer."""
 
+    steps = ("deliver",)
 
-async def _digests(
-    sender: WebhookSender, digests: list[stage.Digest], event: Any, view: JsonState, scope: str
-) -> None:
-    for digest in digests:
-        await tocsin_app.digests.send(
-            key=digest.subscription_id.encode(), value=codecs.dumps(digest.to_dict())
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.step = shell.flow.step("deliver")
+        self.state = shell.table("deliver")
+        # Delivery marks in a table of their own: a day of them would otherwise be scanned by
+        # every digest tick.
+        self.sent = shell.table("deliver-sent")
+        self.ticks = topics.DELIVER_TICKS.full_name(shell.settings)
+        shell.agents["deliver"] = shell.app.agent(shell.joint(*self.step.inputs), name="deliver")(
+            self.deliver_alerts
         )
-        count(STAGE, "digest")
-        sub = registry.current.get(digest.subscription_id)
-        if sub is not None and sub.webhook is not None:
-            await _post_digest(sender, digest, sub, event)
-        # Only now: a worker killed before this point sends the digest again (same id).
-        stage.delivered(view, digest, scope)
+        shell.app.timer(interval=shell.settings.digest_tick)(self.send_ticks)
 
-
-async def _post_digest(
-    sender: WebhookSender, digest: stage.Digest, sub: Subscription, event: Any
-) -> None:
-    # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
-    # tick topic posts it again.
-    tick = codecs.dumps(Tick(time.time(), digest.to_dict()).to_dict())
-    await _post(sender, stage.digest_send(digest), sub, event, replay=(TICKS, tick))
-
-
-@tocsin_app.app.agent(tocsin_app.deliver_input, name="deliver")
-async def deliver_alerts(stream: Any) -> None:
-    sender = make_sender()
-    try:
-        # Iterated at once, the subscriptions awaited per event (not before the loop): faust
-        # hands a topic's records to an agent only once its stream is iterated, and the stats
-        # agent reads news.alerts.v1 too, so the alerts fetched while this agent still waited
-        # went to stats alone, were committed by it, and were never delivered.
-        async for event in stream.events():
-            await registry.ready.wait()  # an alert's subscription must be known to route it
-            async with stage_boundary(STAGE, event):
-                await _handle(sender, event)
-    finally:
-        await sender.close()
-
-
-async def _handle(sender: WebhookSender, event: Any) -> None:
-    partition = event.message.partition
-    scope = str(partition)
-    now = time.time()
-    data = codecs.loads(event.value)
-    view = JsonState(state, partition)
-    if event.message.topic == TICKS:
-        replayed = Tick.from_dict(data).digest
-        if replayed:  # a replayed dead letter: post that digest again
-            sub = registry.current.get(replayed["subscription_id"])
-            if sub is not None and sub.webhook is not None:
-                digest = stage.Digest(
-                    **{k: v for k, v in replayed.items() if k not in ("omitted", "alerts")},
-                    alerts=tuple(replayed["alerts"]),
-                )
-                await _post(sender, stage.digest_send(digest), sub, event)
+    async def _post(self, sender: WebhookSender, post: topology.Post, event: Any) -> None:
+        """POST one message unless it was delivered before; after the last attempt it becomes
+        a dead letter (replayable: the message in hand, or the tick the post carries)."""
+        send = post.send
+        sub = self.shell.registry.current.get(send.subscription_id)
+        if sub is None or sub.webhook is None:  # deleted or changed since the step routed it
             return
-        await _digests(sender, stage.due(view, now, scope), event, view, scope)
-        if sweep_due(sent.name, partition, now):
-            count(STAGE, "marks_swept", stage.forget_sent(JsonState(sent, partition), now))
-        return
-    sub = registry.current.get(data["subscription_id"])
-    for send in stage.route(data, sub, view, now, scope):
-        assert sub is not None
-        await _post(sender, send, sub, event)
-    count(STAGE, "alert")
+        marks = JsonState(self.sent, event.message.partition)
+        if stage.already_sent(marks, send.delivery_id):
+            # A redelivery (the worker died after the POST, before its offset was committed).
+            count(STAGE, "repeat_skipped")
+            return
+        result = await sender.deliver(
+            sub.webhook.url,
+            sub.webhook.secret,
+            send.body,
+            event=send.event,
+            delivery_id=send.delivery_id,
+        )
+        if result.ok:
+            stage.mark_sent(marks, send.delivery_id, time.time())
+            # The mark goes to the changelog now, not at the next commit: a worker killed after
+            # this POST then finds it on restart and does not POST again. What remains is the
+            # moment between the receiver's answer and this flush (receivers dedupe by the
+            # Tocsin-Delivery header for that).
+            await self.shell.app.producer.flush()
+            count(STAGE, "delivered")
+            metrics.ALERTS_DELIVERED.labels("webhook").inc()
+            return
+        outcome = "refused" if result.permanent else "failed"
+        metrics.ALERTS_FAILED.labels("webhook").inc()
+        log.warning(
+            "deliver: %s %s to subscription %s failed after %d attempt(s): %s",
+            send.event,
+            send.delivery_id,
+            sub.id,
+            result.attempts,
+            result.error,
+        )
+        error = f"{send.event} {send.delivery_id}: {result.error} (attempts: {result.attempts})"
+        # A failed digest is dead-lettered as a tick carrying it: replaying the letter to the
+        # tick topic posts it again.
+        replay = None if post.replay is None else (self.ticks, codecs.dumps(post.replay))
+        await self.shell.dead_letter(
+            STAGE, event, Rejected(f"webhook_{outcome}", error[:2000]), replay
+        )
 
+    async def deliver_alerts(self, stream: Any) -> None:
+        shell = self.shell
+        sender = make_sender(shell.settings)
+        try:
+            # Iterated at once, the subscriptions awaited per event (not before the loop): faust
+            # hands a topic's records to an agent only once its stream is iterated, so records
+            # fetched while this agent still waited would go only to the other readers of the
+            # topic, be committed by them, and never be delivered.
+            async for event in stream.events():
+                await shell.registry.ready.wait()  # an alert's subscription must be known
+                async with shell.boundary(STAGE, event):
+                    await self._handle(sender, event)
+        finally:
+            await sender.close()
 
-@tocsin_app.app.timer(interval=tocsin_app.settings.digest_tick)
-async def send_ticks() -> None:
-    """One tick to each partition: closes digest windows when no alert comes along."""
-    value = codecs.dumps(Tick(time.time()).to_dict())
-    for partition in range(tocsin_app.settings.topic_partitions):
-        await tocsin_app.deliver_ticks.send(value=value, partition=partition)
+    async def _handle(self, sender: WebhookSender, event: Any) -> None:
+        """The declared step (``topology._deliver``) through the runner: digests sent, then
+        posted, then marked delivered, in that order; alerts posted or collected."""
+        partition = event.message.partition
+        now = time.time()
+        states = {"deliver": JsonState(self.state, partition)}
+
+        async def post(out: topology.Post) -> None:
+            await self._post(sender, out, event)
+
+        await _runner.run(self.shell, self.step, event, states, now, post)
+        if event.message.topic != self.ticks:
+            count(STAGE, "alert")
+        elif sweep_due(self.sent.name, partition, now):
+            count(STAGE, "marks_swept", stage.forget_sent(JsonState(self.sent, partition), now))
+
+    async def send_ticks(self) -> None:
+        """One tick to each partition: closes digest windows when no alert comes along."""
+        value = codecs.dumps(Tick(time.time()).to_dict())
+        ticks = self.shell.topic(topics.DELIVER_TICKS)
+        for partition in range(self.shell.settings.topic_partitions):
+            await ticks.send(value=value, partition=partition)

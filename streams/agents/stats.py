@@ -1,12 +1,27 @@
-"""Agent ``stats``: counts what flows, in tumbling windows of 1 minute and 1 hour.
+"""Stream statistics, counted inside the steps and written as aggregates.
 
-Reads the raw, duplicates, dead-letter, events and alerts topics; :func:`counter_keys` says
-which counters a record moves; they are summed per partition (:class:`stats.Tally`) and the
-sums added to two faust windowed tables (RocksDB, changelog compacted) every 2 s, or at once
-when the partition has nothing more queued. A counter is kept per source partition (faust
-stores a table row in the partition of the event that wrote it), so :func:`entries` reads every
-assigned partition's rows, plus the sums not written yet, and the pure
-:func:`streams.pipeline.stats.totals` adds them up.
+The steps report what they read and send through the shell (``Shell.counted``): every raw
+article a step reads, every duplicate, event and alert a step sends, every dead letter.
+:func:`streams.pipeline.stats.counter_keys` says which counters a record moves; the sums wait
+in memory (one :class:`stats.Tally` for the worker) and are written every :data:`EVERY`
+seconds by the next event any step handles (``Shell.handled``), as one row per window, window
+start, partition and dimension holding every counter of that dimension (a JSON object), added
+to the row already there. Under load that is a few rows per interval instead of a row per
+counter per record (~8 of an article's Kafka records when a stats agent read the counted
+topics and wrote a windowed-table row per counter).
+
+What is lost: on a crash, the sums of the last interval (an idle worker's go out with the next
+deliver tick, ``TOCSIN_DIGEST_TICK``). On a clean stop nothing: once the agents have stopped,
+the sums still pending are sent to the changelog as rows of their own
+(``on_before_shutdown``), before faust's last producer flush.
+
+Why no timer writes the rows: faust writes a table row, and its changelog record, to the
+partition of the event in hand and refuses a write outside one. The earlier attempt to write
+sums periodically counted a ``take_events`` batch of the stats agent and wrote them with its
+last event made current; in CI an offset commit then hung 90 s ("Timer commit is
+overlapping") until new records reached that stream. Its cause was not isolated; here no step
+holds events back and every row is written from the event a step is handling, in its normal
+flow.
 
 Counting never dead-letters: the records counted are already in an output topic, and a
 dead letter counted here must not produce another one.
@@ -16,118 +31,136 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from streams import app as tocsin_app
-from streams import codecs, topics
+from streams import codecs
 from streams.agents._boundary import count
-from streams.agents._state import rocksdb_options, track_memory
-from streams.agents.monitor import feed
+from streams.agents._shell import Shell
+from streams.agents._state import JsonState, partition_items, sweep_due
 from streams.pipeline import stats
 
 log = logging.getLogger(__name__)
 
-settings = tocsin_app.settings
-KIND_OF_TOPIC = {
-    topics.ARTICLES_RAW.full_name(settings): stats.ARTICLE_IN,
-    topics.ARTICLES_DUPLICATES.full_name(settings): stats.DUPLICATE,
-    topics.DEADLETTER.full_name(settings): stats.DEAD_LETTER,
-    topics.EVENTS.full_name(settings): stats.EVENT,
-    topics.ALERTS.full_name(settings): stats.ALERT,
-}
-
-counted = tocsin_app.app.topic(
-    *KIND_OF_TOPIC,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.topic_partitions,
-)
+EVERY = 5.0  # seconds between writes of the pending sums
+_WORKER = 0  # the one slot of the worker's Tally
 
 
-def _table(window: stats.Window) -> Any:
-    table = tocsin_app.app.Table(
-        f"stats-{window.name}",
-        default=int,
-        partitions=settings.topic_partitions,
-        options=rocksdb_options(settings.table_memory_mb),
-        extra_topic_configs=settings.topic_configs,
-    )
-    track_memory(table)
-    # Rows are written relative to the window of the counted records' Kafka timestamps (when
-    # they were produced), so a backlog processed late still lands in the minute it happened.
-    # faust expires old windows itself (tombstones on a compacted changelog; retention.ms does
-    # not apply to a compact-only topic, which avoids the empty-changelog recovery bug #597).
-    return table.tumbling(window.size, expires=window.expires).relative_to_stream()
+def row_key(window: str, start: float, partition: int, dimension: str, tag: str = "") -> str:
+    """The key of one row: window name, window start, partition, dimension (and a tag for
+    rows written on a stop)."""
+    parts = [window, repr(float(start)), str(partition), dimension]
+    return stats.SEP.join([*parts, tag] if tag else parts)
 
 
-TABLES: dict[str, Any] = {name: _table(w) for name, w in stats.WINDOWS.items()}
+def parse_row_key(key: str) -> tuple[str, float] | None:
+    """(window name, window start) of a row key; None for anything else."""
+    parts = key.split(stats.SEP)
+    if len(parts) < 4 or parts[0] not in stats.WINDOWS:
+        return None
+    try:
+        return parts[0], float(parts[1])
+    except ValueError:
+        return None
 
 
-# Sums per partition, written every 2 s or when the partition has caught up (see stats.Tally):
-# under load one changelog row per counter and window instead of one per record.
-TALLY = stats.Tally(every=2.0)
+def rows_of(sums: stats.Pending, partition: int, tag: str = "") -> dict[str, dict[str, int]]:
+    """Pending sums as rows: row key -> {counter key: count}."""
+    out: dict[str, dict[str, int]] = {}
+    for (name, start, k), n in sums.items():
+        dimension = stats.split_key(k)[0] if stats.SEP in k else "total"
+        row = out.setdefault(row_key(name, start, partition, dimension, tag), {})
+        row[k] = row.get(k, 0) + n
+    return out
 
 
-@tocsin_app.app.agent(counted, name="stats")
-async def count_stream(stream: Any) -> None:
-    async for event in stream.events():
-        kind = KIND_OF_TOPIC.get(event.message.topic)
-        if kind is None:
-            continue
+class Stats:
+    """The statistics' table of aggregate rows and the worker's unwritten sums."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.rows = shell.table("stats")
+        self.tally = stats.Tally(every=EVERY)
+        self._last_partition: int | None = None
+        shell.on_counted.append(self.counted)
+        shell.on_handled.append(self.handled)
+        shell.app.on_before_shutdown.connect(self._write_on_stop)
+
+    def counted(self, kind: str, record: Mapping[str, Any] | None, timestamp: float) -> None:
+        """One record of ``kind`` read or sent by a step, produced at ``timestamp`` (windows
+        are counted by when a record was produced)."""
         try:
-            try:
-                record = codecs.loads(event.value) if isinstance(event.value, bytes) else None
-            except Exception:  # noqa: BLE001 - undecodable input is counted, not rejected
-                record = None
-            keys = stats.counter_keys(kind, record if isinstance(record, dict) else None)
-            if kind == stats.EVENT and isinstance(record, dict):
-                feed.add_event(record)  # for the alert page's event details
-            now = time.time()
-            partition = event.message.partition
-            # Windows are counted by the record's Kafka timestamp (when it was produced).
-            TALLY.add(partition, event.message.timestamp, keys, now)
-            if TALLY.due(partition, now) or _caught_up(event):
-                _write(TALLY.take(partition))
+            keys = stats.counter_keys(kind, record)
+            if kind == stats.EVENT and record is not None:
+                self.shell.feed.add_event(dict(record))  # for the alert page's event details
+            self.tally.add(_WORKER, timestamp, keys, time.time())
             # keys[0] is the record's own figure: an alert update counts as alert_updates
             # here as in /api/stats, so /api/status and /api/stats agree on "alerts".
             count(stats.STAGE, keys[0])
         except Exception:
-            log.exception("stats: could not count %s", event.message.tp)
+            log.exception("stats: could not count a record of %s", kind)
             count(stats.STAGE, "error")
 
-
-def _caught_up(event: Any) -> bool:
-    """No later record of the event's partition is known: its sums are written now, so an
-    idle stream holds nothing in memory (a worker stopped after its input settled loses no
-    count; only one stopped or killed with records still queued loses up to 2 s of them)."""
-    message = event.message
-    try:
-        high = tocsin_app.app.consumer.highwater(message.tp)
-    except Exception:  # noqa: BLE001 - no consumer (agent tests) or no fetch yet: write now
-        return True
-    return high is None or bool(message.offset + 1 >= high)
-
-
-def _write(sums: stats.Pending) -> None:
-    """Add one partition's sums to the window tables, from an event of that partition."""
-    by_window: dict[tuple[str, float], list[tuple[str, int]]] = {}
-    for (name, start, k), n in sums.items():
-        by_window.setdefault((name, start), []).append((k, n))
-    for (name, start), counts in by_window.items():
-        table = TABLES[name].relative_to(start)  # the window the counted records fell in
-        for k, n in counts:
-            table[k] += n
-
-
-def entries(window: str) -> Iterator[stats.Entry]:
-    """Every (counter key, window start) -> count row of this worker's assigned partitions,
-    and the sums not written yet."""
-    table = TABLES[window].table
-    for raw_key, value in table.data.items():
+    def handled(self, partition: int, now: float) -> None:
+        """A step handled an event of ``partition``, whose context is current: write the
+        pending sums to that partition's rows when due; expire old rows now and then."""
+        self._last_partition = partition
         try:
-            k, (start, _end) = raw_key
-            yield (str(k), float(start)), int(value)
-        except (TypeError, ValueError):
-            continue
-    yield from TALLY.entries(window, time.time())
+            if self.tally.due(_WORKER, now):
+                view = JsonState(self.rows)
+                for key, counts in rows_of(self.tally.take(_WORKER), partition).items():
+                    row = dict(view.get(key) or {})
+                    for k, n in counts.items():
+                        row[k] = int(row.get(k, 0)) + n
+                    view[key] = row
+            if sweep_due(self.rows.name, partition, now):
+                mine = JsonState(self.rows, partition)
+                for key, _value in mine.entries():
+                    parsed = parse_row_key(key)
+                    if parsed and now - parsed[1] > stats.WINDOWS[parsed[0]].expires:
+                        del mine[key]
+        except Exception:
+            log.exception("stats: could not write partition %s's rows", partition)
+            count(stats.STAGE, "error")
+
+    async def _write_on_stop(self, app: Any, **kwargs: Any) -> None:
+        """The agents have stopped: send what is still pending as rows of their own, straight
+        to the changelog (the tables are closed; a restart restores the rows from it)."""
+        sums = self.tally.take(_WORKER)
+        partition = self._last_partition
+        if not sums or partition is None:
+            return
+        tag = f"stop-{time.time():.3f}"
+        changelog = self.rows.changelog_topic
+        try:
+            for key, counts in rows_of(sums, partition, tag).items():
+                await changelog.send(
+                    key=key,
+                    value=codecs.dumps(counts).decode(),
+                    partition=partition,
+                    key_serializer=self.rows.key_serializer,
+                    value_serializer=self.rows.value_serializer,
+                )
+        except Exception:
+            log.exception("stats: could not write the pending sums on stop")
+
+    def entries(self, window: str) -> Iterator[stats.Entry]:
+        """Every (counter key, window start) -> count of ``window`` in the rows of this
+        worker's assigned partitions, and the sums not written yet."""
+        store = self.rows.data
+        dbs = getattr(store, "_dbs", None)
+        items = (
+            list(store.items())
+            if dbs is None
+            else [kv for p in list(dbs) for kv in partition_items(self.rows, p)]
+        )
+        for key, raw in items:
+            parsed = parse_row_key(key)
+            if parsed is None or parsed[0] != window or raw is None:
+                continue
+            try:
+                for k, n in codecs.loads(raw).items():
+                    yield (str(k), parsed[1]), int(n)
+            except (TypeError, ValueError, AttributeError):
+                continue
+        yield from self.tally.entries(window, time.time())

@@ -17,64 +17,111 @@ import logging
 import time
 from typing import Any
 
-from streams import app as tocsin_app
 from streams import topics
 from streams.agents import _runner
-from streams.agents._boundary import count, stage_boundary
-from streams.agents._state import JsonState, sweep_due, table
+from streams.agents._boundary import count
+from streams.agents._shell import Shell
+from streams.agents._state import JsonState, SplitState, sweep_due
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
 # The stage name in dead letters and counters (the schema allows [a-z_]); the agent and its
 # table keep the name "story-copies".
 COPIES = "story_copies"
-CONFIG = _runner.FLOW.stories
-COPY_TOPIC = topics.STORY_COPIES.full_name(tocsin_app.settings)
 log = logging.getLogger(__name__)
-state = table("stories")
-copies = table("story-copies")
 
 
-STEP = _runner.FLOW.step("stories")
-COPIES_STEP = _runner.FLOW.step("story-copies")
+class Stories:
+    """The shell of the stories and story-copies steps: their tables, agents and sweeps."""
 
+    steps = ("stories", "story-copies")
 
-@tocsin_app.app.agent(tocsin_app.stories_input, name="stories")
-async def group_stories(stream: Any) -> None:
-    async for event in stream.events():
-        async with stage_boundary(STAGE, event):
-            now = time.time()
-            await _runner.run(STEP, event, {"stories": JsonState(state)}, now)
-            if event.message.topic != COPY_TOPIC:
-                _maybe_sweep_stories(event.message.partition, now)
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.config = shell.flow.stories
+        self.copy_topic = topics.STORY_COPIES.full_name(shell.settings)
+        self.state = shell.table("stories")
+        self.copies = shell.table("story-copies")
+        # The derived part of each partition's story state (term postings, memberships,
+        # high-water mark: ``stage.derived``), in memory: 18 of the 19 keys an article sets,
+        # which as table rows were 18 changelog records per article. Rebuilt from the
+        # partition's stories on first use in this process and after the partition was revoked
+        # (another worker may have changed it).
+        self.derived: dict[int, dict[str, Any]] = {}
+        shell.app.on_partitions_revoked.connect(self._forget_derived)
+        self.step = shell.flow.step("stories")
+        self.copies_step = shell.flow.step("story-copies")
+        shell.agents["stories"] = shell.app.agent(shell.joint(*self.step.inputs), name="stories")(
+            self.group_stories
+        )
+        shell.agents["story-copies"] = shell.app.agent(
+            shell.joint(*self.copies_step.inputs), name="story-copies"
+        )(self.join_copies)
 
+    def _derived(self, partition: int) -> dict[str, Any]:
+        """The derived state of ``partition``, rebuilt from its stories when not held here."""
+        memory = self.derived.get(partition)
+        if memory is None:
+            view = JsonState(self.state, partition)
+            entries = view.entries()
+            for key, _value in entries:
+                if stage.derived(key):
+                    del view[key]  # written by a worker that still kept them in the table
+            live = [value for key, value in entries if key.startswith("s:")]
+            memory = self.derived[partition] = stage.rebuild(live, self.config)
+        return memory
 
-@tocsin_app.app.agent(tocsin_app.copies_input, name="story-copies")
-async def join_copies(stream: Any) -> None:
-    async for event in stream.events():
-        async with stage_boundary(COPIES, event):
-            now = time.time()
-            await _runner.run(COPIES_STEP, event, {"story-copies": JsonState(copies)}, now)
-            _maybe_sweep(event.message.partition, now)
+    async def _forget_derived(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        """Partitions revoked: their derived state is rebuilt if they come back."""
+        revoked = args[0] if args else kwargs.get("revoked", ())
+        for tp in revoked:
+            self.derived.pop(tp.partition, None)
 
+    def view_of(self, partition: int) -> SplitState:
+        """The stories state of ``partition`` as the stage sees it."""
+        return SplitState(JsonState(self.state), self._derived(partition), stage.derived)
 
-def _maybe_sweep(partition: int, now: float) -> None:
-    """Expire one partition's memberships and waiting copies now and then."""
-    if sweep_due(copies.name, partition, now):
-        # The event in hand is done: a failed sweep is logged and tried again later.
-        try:
-            view = JsonState(copies, partition)
-            count(COPIES, "swept", stage.sweep_copies(view.entries(), view, now, CONFIG.window_s))
-        except Exception:
-            log.exception("sweeping %s partition %s failed", copies.name, partition)
+    async def group_stories(self, stream: Any) -> None:
+        shell = self.shell
+        async for event in stream.events():
+            async with shell.boundary(STAGE, event):
+                now = time.time()
+                partition = event.message.partition
+                states = {"stories": self.view_of(partition)}
+                await _runner.run(shell, self.step, event, states, now)
+                if event.message.topic != self.copy_topic:
+                    self._maybe_sweep_stories(partition, now)
 
+    async def join_copies(self, stream: Any) -> None:
+        shell = self.shell
+        async for event in stream.events():
+            async with shell.boundary(COPIES, event):
+                now = time.time()
+                states = {"story-copies": JsonState(self.copies)}
+                await _runner.run(shell, self.copies_step, event, states, now)
+                self._maybe_sweep(event.message.partition, now)
 
-def _maybe_sweep_stories(partition: int, now: float) -> None:
-    """Delete, now and then, what fell out of the story window (never a candidate again)."""
-    if sweep_due(state.name, partition, now):
-        # The event in hand is done: a failed sweep is logged and tried again later.
-        try:
-            view = JsonState(state, partition)
-            count(STAGE, "swept", stage.sweep(view.entries(), view, CONFIG))
-        except Exception:
-            log.exception("sweeping %s partition %s failed", state.name, partition)
+    def _maybe_sweep(self, partition: int, now: float) -> None:
+        """Expire one partition's memberships and waiting copies now and then."""
+        copies = self.copies
+        if sweep_due(copies.name, partition, now):
+            # The event in hand is done: a failed sweep is logged and tried again later.
+            try:
+                view = JsonState(copies, partition)
+                swept = stage.sweep_copies(view.entries(), view, now, self.config.window_s)
+                count(COPIES, "swept", swept)
+            except Exception:
+                log.exception("sweeping %s partition %s failed", copies.name, partition)
+
+    def _maybe_sweep_stories(self, partition: int, now: float) -> None:
+        """Delete, now and then, what fell out of the story window (never a candidate again)."""
+        state = self.state
+        if sweep_due(state.name, partition, now):
+            # The event in hand is done: a failed sweep is logged and tried again later.
+            try:
+                persisted = JsonState(state, partition)
+                view = SplitState(persisted, self._derived(partition), stage.derived)
+                items = persisted.entries() + list(self._derived(partition).items())
+                count(STAGE, "swept", stage.sweep(items, view, self.config))
+            except Exception:
+                log.exception("sweeping %s partition %s failed", state.name, partition)

@@ -15,7 +15,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from streams import app as tocsin_app
 from streams import codecs, schemas, topics
 from streams.agents._boundary import count
 from streams.errors import DecodeError
@@ -24,22 +23,23 @@ from streams.models import DeadLetter, Rejected, SourceRef, Subscription
 from streams.pipeline.driver import dead_letter
 from streams.pipeline.match import Matcher, parse_subscription, redact_rejected
 from streams.pipeline.names import Names, load_names
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 STAGE = "subscriptions"
 
 
-def names() -> Names:
+def names(settings: Settings) -> Names:
     """Typed values resolved with the theme and actor files the extract stage uses."""
-    settings = tocsin_app.settings
     return load_names(settings.themes_file, settings.actors_file)
 
 
 class SubscriptionRegistry:
     """The latest subscription per id, as seen by this worker, compiled for matching."""
 
-    def __init__(self) -> None:
-        self.matcher = Matcher(names=names())
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.matcher = Matcher(names=names)
         self.ready = asyncio.Event()
         # Highest offset applied per partition, so an API call can wait for its own write.
         self.applied: dict[int, int] = {}
@@ -47,7 +47,7 @@ class SubscriptionRegistry:
 
     def clear(self) -> None:
         """Forget every subscription (tests)."""
-        self.matcher = Matcher(names=names())
+        self.matcher = Matcher(names=self.names)
 
     @property
     def current(self) -> dict[str, Subscription]:
@@ -97,10 +97,7 @@ class SubscriptionRegistry:
         return True
 
 
-registry = SubscriptionRegistry()
-
-
-async def _apply(record: Any) -> None:
+async def _apply(registry: SubscriptionRegistry, deadletter: Any, record: Any) -> None:
     source = SourceRef(record.topic, record.partition, record.offset)
     try:
         rejected = registry.apply(record.key, record.value, source)
@@ -109,14 +106,15 @@ async def _apply(record: Any) -> None:
     if rejected is None:
         count(STAGE, "applied")
         return
-    await tocsin_app.deadletter.send(key=STAGE.encode(), value=codecs.dumps(rejected.to_dict()))
+    await deadletter.send(key=STAGE.encode(), value=codecs.dumps(rejected.to_dict()))
     count(STAGE, "deadletter")
 
 
-@tocsin_app.app.task
-async def follow_subscriptions() -> None:
-    """Read the compacted topic from the start and keep following it until shutdown."""
-    settings = tocsin_app.settings
+async def follow_subscriptions(
+    settings: Settings, registry: SubscriptionRegistry, deadletter: Any
+) -> None:
+    """Read the compacted topic from the start and keep following it until shutdown (a task
+    of the worker, ``streams/worker.py``)."""
     name = topics.SUBSCRIPTIONS.full_name(settings)
     # Without a group id aiokafka assigns this consumer every partition of the topic.
     consumer = AIOKafkaConsumer(
@@ -134,7 +132,7 @@ async def follow_subscriptions() -> None:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    await _apply(record)
+                    await _apply(registry, deadletter, record)
             if registry.ready.is_set():
                 continue
             assigned = consumer.assignment()

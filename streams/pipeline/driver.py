@@ -35,8 +35,8 @@ class LocalRun:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def emit(self, topic: topics.TopicSpec, value: dict[str, Any]) -> None:
-        if topic.local_name:
-            self.outputs[topic.local_name].append(value)
+        if topic.local_name:  # a topic of a step not in the declaration's (a test's flow) too
+            self.outputs.setdefault(topic.local_name, []).append(value)
 
 
 def dead_letter(
@@ -119,6 +119,8 @@ class Local:
                 payload = message.value if out.payload is None else out.payload
                 letter = dead_letter(step.stage, source, payload, out.rejected)
                 self.run.emit(topics.DEADLETTER, letter.to_dict())
+            elif isinstance(out, topology.Then):
+                out.apply()
             # A Post is a webhook call: the workers' job.
         return follow
 
@@ -143,6 +145,7 @@ def run_local(
     settings: Settings | None = None,
     batch_size: int = 64,
     clock: Callable[[], float] = time.time,
+    declare: Callable[[Settings, Callable[[], match.Matcher]], topology.Topology] = topology.build,
 ) -> LocalRun:
     """Validate, dedupe, extract, group into stories and match ``inputs`` with the steps
     ``streams/topology.py`` declares for ``settings`` (``TOCSIN_*``, as a worker reads them);
@@ -151,9 +154,10 @@ def run_local(
     closed then (a local run has no later hour to wait for); webhooks are the workers' job.
 
     Each extracted batch reaches the stories step in :func:`stories.order_key` order, as on a
-    worker, so story ids do not depend on the order of the input within a batch."""
+    worker, so story ids do not depend on the order of the input within a batch. ``declare``
+    gives the pipeline (a test passes a changed copy of ``topology.build``)."""
     matcher = match.Matcher.of(subscriptions)
-    local = Local(topology.build(settings or Settings(), lambda: matcher), clock=clock)
+    local = Local(declare(settings or Settings(), lambda: matcher), clock=clock)
     for source, payload in inputs:
         local.feed(topology.Message(topics.ARTICLES_RAW, payload), source)
     local.extract(nlp, batch_size)

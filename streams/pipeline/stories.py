@@ -667,6 +667,43 @@ def sweep(
     return gone
 
 
+def derived(key: str) -> bool:
+    """Whether a key of the stories state can be derived from its stories (``s:``): the term
+    postings (``t:``), the memberships (``m:``) and the high-water mark (``hw``). A worker
+    keeps them out of the changelog: they are 18 of the ~19 keys an article sets."""
+    return key == "hw" or key.startswith(("t:", "m:"))
+
+
+def rebuild(
+    stories: Iterable[Mapping[str, Any]], config: StoryConfig = StoryConfig()
+) -> dict[str, Any]:
+    """The derived keys (:func:`derived`) of a state from its live stories, after a restart.
+
+    Postings list each story under its profile terms at its ``last_seen`` (the latest
+    ``max_postings`` per term); memberships the story's remembered ``article_ids``; ``hw`` the
+    latest ``last_seen``. Not byte for byte what the uninterrupted run held: a profile keeps
+    a story's 80 heaviest terms where the postings had every article's 16 heaviest, and a
+    story remembers its last ``max_ids`` articles. So after a restart an article may be
+    scored against a slightly different set of candidates, and a redelivered article older
+    than its story's last ``max_ids`` articles would be counted again."""
+    out: dict[str, Any] = {}
+    postings: dict[str, list[list[Any]]] = {}
+    high: float | None = None
+    for story in stories:
+        sid, last_seen = str(story["id"]), float(story["last_seen"])
+        high = last_seen if high is None else max(high, last_seen)
+        for term in story.get("profile", {}):
+            postings.setdefault(term, []).append([sid, last_seen])
+        for article_id in story.get("article_ids", ()):
+            out["m:" + article_id] = [sid, last_seen]
+    for term, entries in postings.items():
+        entries.sort(key=lambda p: (p[1], p[0]))
+        out["t:" + term] = entries[-config.max_postings :]
+    if high is not None:
+        out["hw"] = high
+    return out
+
+
 # -- copies -------------------------------------------------------------------------------
 # Dedupe drops copies before extraction, yet each copy is one more source of its original's
 # story ("7 sources now"). The story-copies step joins them: it reads story memberships

@@ -19,9 +19,9 @@ from typing import Any
 
 from faust.web import View
 
-from streams import app as tocsin_app
 from streams import codecs, schemas, topics
 from streams.agents._boundary import count
+from streams.agents._shell import Shell, page
 from streams.errors import DecodeError
 from streams.models import Rejected, SourceRef
 from streams.pipeline.driver import dead_letter
@@ -76,12 +76,13 @@ def split_items(body: bytes) -> list[Any]:
     raise ValueError("expected an article object or an array of article objects")
 
 
-@tocsin_app.app.page("/api/articles")
 class ArticlesView(View):  # type: ignore[misc]
     """POST articles into the pipeline."""
 
+    shell: Shell
+
     async def post(self, request: Any) -> Any:
-        settings = tocsin_app.settings
+        settings = self.shell.settings
         if not settings.ingest_token:
             return self.error(503, "POST /api/articles is off: set TOCSIN_INGEST_TOKEN")
         if not authorised(request.headers.get("Authorization"), settings.ingest_token):
@@ -113,7 +114,7 @@ class ArticlesView(View):  # type: ignore[misc]
             source = SourceRef(SOURCE_TOPIC, 0, index)
             record = dead_letter(STAGE, source, payload, outcome)
             acks.append(
-                await tocsin_app.deadletter.send(
+                await self.shell.letters.send(
                     key=STAGE.encode(), value=codecs.dumps(record.to_dict())
                 )
             )
@@ -125,7 +126,13 @@ class ArticlesView(View):  # type: ignore[misc]
                 "error": outcome.error,
             }
         acks.append(
-            await tocsin_app.articles_raw.send(key=outcome.content_hash.encode(), value=payload)
+            await self.shell.topic(topics.ARTICLES_RAW).send(
+                key=outcome.content_hash.encode(), value=payload
+            )
         )
         count(STAGE, "accepted")
         return {"index": index, "status": "accepted", "id": outcome.id}
+
+
+def register(shell: Shell) -> None:
+    page(shell, "/api/articles", ArticlesView)

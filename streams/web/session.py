@@ -14,24 +14,23 @@ from typing import Any
 
 from faust.web import View
 
-from streams import app as tocsin_app
+from streams.agents._shell import Shell, page
 from streams.web import auth
 
 
-@tocsin_app.app.page(auth.LOGIN_PATH)
-async def login_page(web: Any, request: Any) -> Any:
-    from streams.web.dashboard import _asset  # the dashboard's fixed set of static files
-
-    return _asset(web, "login.html")
-
-
-@tocsin_app.app.page("/api/session")
 class SessionView(View):  # type: ignore[misc]
+    shell: Shell
+
     async def get(self, request: Any) -> Any:
-        return self.json(auth.session_state(request, tocsin_app.settings))
+        return self.json(auth.session_state(request, self.shell.settings))
 
     async def post(self, request: Any) -> Any:
-        return await auth.login(request, tocsin_app.settings)
+        return await auth.login(request, self.shell.settings)
 
     async def delete(self, request: Any) -> Any:
         return auth.logout()
+
+
+def register(shell: Shell) -> None:
+    """``/api/session`` (the login page itself is the dashboard's: a static file)."""
+    page(shell, "/api/session", SessionView)

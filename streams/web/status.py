@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams import app as tocsin_app
 from streams.agents._boundary import COUNTS
-from streams.agents.subscriptions import registry
+from streams.agents._shell import Shell, page
 from streams.pipeline import stats
 
 # The counts named "alert" are not all the same figure: said here, next to them.
@@ -19,15 +18,20 @@ ALERT_COUNTS = {
 }
 
 
-@tocsin_app.app.page("/api/status")
+def register(shell: Shell) -> None:
+    page(shell, "/api/status", status)
+
+
 async def status(web: Any, request: Any) -> Any:
     """Per-stage outcome counts of this worker and whether subscriptions are loaded."""
+    shell: Shell = web.shell
+    registry = shell.registry
     counts: dict[str, dict[str, int]] = {}
     for (stage, outcome), n in sorted(COUNTS.items()):
         counts.setdefault(stage, {})[outcome] = n
     return web.json(
         {
-            "app_id": tocsin_app.settings.app_id,
+            "app_id": shell.settings.app_id,
             "subscriptions_ready": registry.ready.is_set(),
             "subscriptions": len(registry.current),
             "counted": "records this worker process handled since it started, per stage and "

@@ -31,10 +31,9 @@ from typing import Any
 
 from faust.web import View
 
-from streams import app as tocsin_app
 from streams import codecs, schemas, topics
+from streams.agents._shell import Shell, page
 from streams.agents.deliver import target_policy
-from streams.agents.subscriptions import names, registry
 from streams.delivery.webhook import check_url
 from streams.errors import DecodeError
 from streams.models import Rejected, Subscription
@@ -51,9 +50,11 @@ _validator = schemas.validator(topics.SUBSCRIPTIONS.schema_file)
 
 
 class _Base(View):  # type: ignore[misc]
+    shell: Shell
+
     def _denied(self, request: Any) -> Any | None:
         """The error answer for a request without the right token, else None."""
-        token = tocsin_app.settings.api_token
+        token = self.shell.settings.api_token
         if not token:
             return self.error(503, "the subscriptions API is off: set TOCSIN_API_TOKEN")
         if not auth.api_allowed(request, token):
@@ -75,7 +76,7 @@ class _Base(View):  # type: ignore[misc]
 
     def _check(self, data: dict[str, Any]) -> tuple[Subscription, Resolved] | Any:
         """The subscription and what its typed values resolved to, or the error answer."""
-        recording = names().recording()
+        recording = self.shell.registry.names.recording()
         text = data.get("query")
         if isinstance(text, str) and text.strip():
             try:  # parsed alone first, for the position of a syntax error
@@ -86,16 +87,18 @@ class _Base(View):  # type: ignore[misc]
         if isinstance(parsed, Rejected):
             return self.error(400, parsed.error)
         if parsed.webhook is not None:
-            reason = check_url(parsed.webhook.url, target_policy())
+            reason = check_url(parsed.webhook.url, target_policy(self.shell.settings))
             if reason is not None:
                 return self.error(400, f"webhook/url: {reason}")
         return parsed, recording.resolved
 
     async def _write(self, sub_id: str, value: bytes | None) -> bool:
         """Produce to the compacted topic; True once this worker has applied it."""
-        ack = await tocsin_app.subscriptions.send(key=sub_id.encode(), value=value)
+        ack = await self.shell.topic(topics.SUBSCRIPTIONS).send(key=sub_id.encode(), value=value)
         metadata = await ack
-        return await registry.wait_applied(metadata.partition, metadata.offset, APPLY_TIMEOUT)
+        return await self.shell.registry.wait_applied(
+            metadata.partition, metadata.offset, APPLY_TIMEOUT
+        )
 
     def _saved(self, sub: Subscription, resolved: Resolved, applied: bool, status: int) -> Any:
         # "resolved": typed value -> the canonical one stored or matched (null: an actor
@@ -104,15 +107,18 @@ class _Base(View):  # type: ignore[misc]
         return self.json(body, status=status)
 
 
-@tocsin_app.app.page("/api/subscriptions")
 class SubscriptionsView(_Base):
     """List and create."""
 
     async def get(self, request: Any) -> Any:
-        token = tocsin_app.settings.api_token
+        token = self.shell.settings.api_token
         full = bool(token) and auth.api_allowed(request, token)
         owner = request.query.get("owner")
-        subs = [s for _id, s in sorted(registry.current.items()) if not owner or s.owner == owner]
+        subs = [
+            s
+            for _id, s in sorted(self.shell.registry.current.items())
+            if not owner or s.owner == owner
+        ]
         if not full:  # the dashboard needs names; nothing else is public
             return self.json({"subscriptions": [{"id": s.id, "name": s.name} for s in subs]})
         return self.json({"subscriptions": [s.to_dict(redact=True) for s in subs]})
@@ -131,7 +137,7 @@ class SubscriptionsView(_Base):
             if not isinstance(checked, tuple):
                 return checked
             return self.json({"ok": True, "resolved": checked[1]})
-        if isinstance(data["id"], str) and data["id"] in registry.current:
+        if isinstance(data["id"], str) and data["id"] in self.shell.registry.current:
             return self.error(409, f"subscription {data['id']!r} exists; PATCH it")
         stamp = now_rfc3339()
         data["created_at"] = data["updated_at"] = stamp
@@ -143,7 +149,6 @@ class SubscriptionsView(_Base):
         return self._saved(sub, resolved, applied, 201)
 
 
-@tocsin_app.app.page("/api/subscriptions/{sub_id}")
 class SubscriptionView(_Base):
     """Read, change and delete one."""
 
@@ -152,7 +157,7 @@ class SubscriptionView(_Base):
         denied = self._denied(request)
         if denied is not None:
             return denied
-        sub = registry.current.get(sub_id)
+        sub = self.shell.registry.current.get(sub_id)
         return sub if sub is not None else self.error(404, "no such subscription")
 
     async def get(self, request: Any, sub_id: str) -> Any:
@@ -201,3 +206,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
+
+
+def register(shell: Shell) -> None:
+    page(shell, "/api/subscriptions", SubscriptionsView)
+    page(shell, "/api/subscriptions/{sub_id}", SubscriptionView)

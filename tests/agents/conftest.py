@@ -9,21 +9,27 @@ from unittest.mock import AsyncMock, patch
 
 import pytest
 
-# Before streams.app is imported: tables in memory, no RocksDB files from unit tests.
+from streams import topics
+from streams.agents._shell import Shell
+from streams.settings import Settings
+from streams.worker import build
+
+# Tables in memory, no RocksDB files from unit tests.
 os.environ["TOCSIN_STORE"] = "memory://"
 os.environ["TOCSIN_NLP_MODEL"] = "blank"
 # One thread of the test process: test_context() runs no worker to own a process pool.
 os.environ["TOCSIN_EXTRACT_PROCESSES"] = "0"
 
-from streams import app as tocsin_app
+# The worker the agent tests drive: built as `tocsin worker` builds it.
+WORKER: Shell = build(Settings.from_env())
 
 
 @pytest.fixture()
 def test_app() -> Any:
     """The docs' recipe (faust docs/userguide/testing.rst)."""
-    tocsin_app.app.finalize()
-    tocsin_app.app.flow_control.resume()
-    return tocsin_app.app
+    WORKER.app.finalize()
+    WORKER.app.flow_control.resume()
+    return WORKER.app
 
 
 @pytest.fixture()
@@ -44,7 +50,9 @@ def sends() -> Iterator[dict[str, AsyncMock]]:
         "dedupe_verdicts",
     ]
     mocks = {name: AsyncMock() for name in names}
-    patchers = [patch.object(getattr(tocsin_app, n), "send", mocks[n]) for n in names]
+    patchers = [
+        patch.object(WORKER.topic(getattr(topics, n.upper())), "send", mocks[n]) for n in names
+    ]
     for p in patchers:
         p.start()
     try:

@@ -12,11 +12,15 @@ from unittest.mock import AsyncMock
 import orjson
 
 from streams import codecs, topics
-from streams.agents import dedupe, deliver, extract, match, stories, validate
-from streams.agents.subscriptions import registry
 from streams.models import EventRecord, SourceRef, Subscription
+from streams.pipeline import dedupe as dedupe_stage
 from streams.pipeline.stories import story_key
 from streams.schemas import validator
+from tests.agents.conftest import WORKER
+
+AGENTS = WORKER.agents
+DEDUPE = WORKER.parts["dedupe"]
+registry = WORKER.registry
 
 
 async def eventually(condition: Any, timeout: float = 60.0) -> None:
@@ -34,7 +38,7 @@ def sent(mock: AsyncMock) -> list[tuple[bytes, dict[str, Any]]]:
 async def test_validate_routes_valid_and_rejected(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
-    async with validate.validate_articles.test_context() as agent:
+    async with AGENTS["validate"].test_context() as agent:
         await agent.put(b'{"id": "v1", "text": "Riots in Paris."}')
         await agent.put(b"\xff not utf-8")
         await agent.put(b'{"text": 7}')
@@ -70,7 +74,7 @@ async def test_dedupe_scatters_probes_and_gathers(
         "language": None,
     }
     near = {**article, "id": "d3", "content_hash": "cd" * 32, "text": text + " More soon."}
-    async with dedupe.dedupe_articles.test_context() as agent:
+    async with AGENTS["dedupe"].test_context() as agent:
         await agent.put(codecs.dumps(article))
         await agent.put(codecs.dumps({**article, "id": "d2"}))  # same content hash
         await agent.put(codecs.dumps(near))
@@ -82,21 +86,21 @@ async def test_dedupe_scatters_probes_and_gathers(
     probes = sent(sends["dedupe_bands"])
     # One message per partition that owns some of an article's band keys, sent to that
     # partition: every band of both scattered articles (no URLs) exactly once.
-    partitions = dedupe.CONFIG.probe_partitions
+    partitions = DEDUPE.config.probe_partitions
     assert len(probes) <= 2 * partitions
     assert sorted(b for _k, v in probes for _key, b in v["bands"]) == sorted(
-        2 * list(range(dedupe.CONFIG.layout.bands))
+        2 * list(range(DEDUPE.config.layout.bands))
     )
     for call, (key, value) in zip(sends["dedupe_bands"].call_args_list, probes, strict=True):
         assert key == value["article_id"].encode()
-        owners = {dedupe.stage.probe_partition(k, partitions) for k, _b in value["bands"]}
+        owners = {dedupe_stage.probe_partition(k, partitions) for k, _b in value["bands"]}
         assert owners == {call.kwargs["partition"]}
-    async with dedupe.probe_bands.test_context() as agent:
+    async with AGENTS["dedupe-probe"].test_context() as agent:
         for _k, value in probes:
             await agent.put(codecs.dumps(value))
     gathered = sent(sends["dedupe_verdicts"])
     assert all(k == v["article_id"].encode() for k, v in gathered)
-    async with dedupe.decide_articles.test_context() as agent:
+    async with AGENTS["dedupe-decide"].test_context() as agent:
         for _k, value in gathered:
             await agent.put(codecs.dumps(value))
     assert [v["id"] for _k, v in sent(sends["articles_unique"])] == ["d1"]
@@ -118,7 +122,7 @@ async def test_extract_batches_off_the_loop(test_app: Any, sends: dict[str, Asyn
         "source": None,
         "language": None,
     }
-    async with extract.extract_events.test_context() as agent:
+    async with AGENTS["extract"].test_context() as agent:
         await agent.put(codecs.dumps(article))
         await agent.put(b"[]")
         await eventually(lambda: sends["events"].call_count >= 1)
@@ -145,13 +149,13 @@ async def test_a_failing_extraction_pool_dead_letters_its_batch(
         "source": None,
         "language": None,
     }
-    pool = await extract._get_pool()
+    pool = await WORKER.parts["extract"].get_pool()
 
     async def broken(articles: Any) -> Any:
         raise RuntimeError("extraction process died")
 
     monkeypatch.setattr(pool, "extract", broken)
-    async with extract.extract_events.test_context() as agent:
+    async with AGENTS["extract"].test_context() as agent:
         await agent.put(codecs.dumps(article))
         await eventually(lambda: sends["deadletter"].call_count >= 1)
     letters = [v for _k, v in sent(sends["deadletter"])]
@@ -168,8 +172,8 @@ async def test_a_failing_band_index_dead_letters_the_probe(
     async def broken(partition: int, offset: int) -> Any:
         raise OSError("index store unreadable")
 
-    monkeypatch.setattr(dedupe.bands, "at", broken)
-    async with dedupe.probe_bands.test_context() as agent:
+    monkeypatch.setattr(DEDUPE.bands, "at", broken)
+    async with AGENTS["dedupe-probe"].test_context() as agent:
         await agent.put(b'{"article_id": "p1", "probes": []}')
     letters = [v for _k, v in sent(sends["deadletter"])]
     assert [(v["stage"], v["error_type"]) for v in letters] == [("dedupe", "OSError")]
@@ -207,14 +211,14 @@ async def test_stories_then_match_send_one_alert_then_an_update(
             "model": "blank-en",
         }
 
-    async with stories.group_stories.test_context() as agent:
+    async with AGENTS["stories"].test_context() as agent:
         await agent.put(codecs.dumps(record("e1", "Nairobi Daily")))
         await agent.put(codecs.dumps(record("e2", "Lakeside Herald")))
         await agent.put(b"{}")  # not an event record: a dead letter, and the agent goes on
     updates = sent(sends["stories"])
     assert len(updates) == 2 and updates[0][0] == updates[1][0] == b"en"  # keyed by story key
     assert [u["source_count"] for _k, u in updates] == [1, 2]
-    async with match.match_alerts.test_context() as agent:
+    async with AGENTS["match"].test_context() as agent:
         for _key, update in updates:
             await agent.put(codecs.dumps(update))
     alerts = sent(sends["alerts"])
@@ -229,7 +233,7 @@ async def test_stories_then_match_send_one_alert_then_an_update(
 async def test_story_copies_dead_letters_follow_the_dead_letter_schema(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
-    async with stories.join_copies.test_context() as agent:
+    async with AGENTS["story-copies"].test_context() as agent:
         await agent.put(b"{}")  # neither a duplicate nor a membership
     letters = sent(sends["deadletter"])
     assert [v["stage"] for _k, v in letters] == ["story_copies"]
@@ -273,12 +277,11 @@ def test_rejected_subscriptions_leave_their_webhook_secret_out_of_dead_letters()
 async def test_a_dead_letter_can_carry_what_replays_the_failed_work(
     test_app: Any, sends: dict[str, AsyncMock]
 ) -> None:
-    from streams.agents._boundary import send_dead_letter
     from streams.models import Rejected
 
     message = SimpleNamespace(topic="ticks", partition=3, offset=7, key=None, value=b"{}")
     tick = b'{"sent_at": 1, "digest": {}}'
-    await send_dead_letter(
+    await WORKER.dead_letter(
         "deliver", SimpleNamespace(message=message), Rejected("webhook_failed", "x"), ("t2", tick)
     )
     ((_key, letter),) = sent(sends["deadletter"])
@@ -350,9 +353,9 @@ def test_tables_open_rocksdb_within_their_memory_budget(tmp_path: Any) -> None:
 async def test_deliver_and_match_iterate_their_streams_before_the_subscriptions_load() -> None:
     """faust hands a topic's records to an agent only once the agent's stream is iterated.
     The deliver agent used to await the subscriptions before its loop; the alerts fetched
-    meanwhile went to the stats agent alone (it reads news.alerts.v1 too), which committed
-    them: after a worker restart an alert was never POSTed (found in the worker-kill fault
-    test). Both agents that need the subscriptions must iterate at once and wait per event."""
+    meanwhile went to the other readers of news.alerts.v1 alone, which committed them: after a
+    worker restart an alert was never POSTed (found in the worker-kill fault test). Both
+    agents that need the subscriptions must iterate at once and wait per event."""
 
     class Probe:
         def __init__(self) -> None:
@@ -366,9 +369,9 @@ async def test_deliver_and_match_iterate_their_streams_before_the_subscriptions_
     was_ready = registry.ready.is_set()
     registry.ready.clear()
     try:
-        for agent in (deliver.deliver_alerts, match.match_alerts):
+        for name in ("deliver", "match"):
             probe = Probe()
-            task = asyncio.ensure_future(agent.fun(probe))
+            task = asyncio.ensure_future(AGENTS[name].fun(probe))
             try:
                 await asyncio.wait_for(probe.iterated.wait(), 5)
             finally:

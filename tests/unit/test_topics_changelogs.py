@@ -3,12 +3,13 @@ changelog before a worker starts (see the comment on ``topics.TABLES``)."""
 
 from __future__ import annotations
 
-import streams.worker  # noqa: F401  (registers every agent and table)
-from streams import app as tocsin_app
 from streams import topics
+from streams.settings import Settings
+from streams.worker import build
 
 
 def test_every_worker_table_has_its_changelog_created_with_the_topics() -> None:
-    settings = tocsin_app.settings
-    made_by_faust = {t.changelog_topic.get_topic_name() for t in tocsin_app.app.tables.values()}
+    settings = Settings(store="memory://")
+    worker = build(settings)  # every agent and table a worker has
+    made_by_faust = {t.changelog_topic.get_topic_name() for t in worker.app.tables.values()}
     assert made_by_faust == {topics.changelog_name(settings, t) for t in topics.TABLES}
