@@ -56,10 +56,19 @@ def preload_pool() -> None:
     returns, and that callback opens every table partition (RocksDB). Loading spaCy at the
     same time slows it on a small machine past a short session timeout: the group then drops
     the worker and rebalances a second time. Loaded first, the model costs the same seconds
-    once, before the join, and nothing can process an article without it anyway."""
+    once, before the join, and nothing can process an article without it anyway. A model
+    that fails to load here is loaded again by the agent, whose failure then shows as a stall
+    in /healthz with the web server up (tests/integration/test_health_stall.py)."""
     global _pool
     if _pool is None:
-        _pool = start_pool(tocsin_app.settings.nlp_model)
+        try:
+            _pool = start_pool(tocsin_app.settings.nlp_model)
+        except Exception:  # any load error: the agent loads it again and reports it
+            log.exception("extract: loading %s before the group join failed", _model())
+
+
+def _model() -> str:
+    return tocsin_app.settings.nlp_model
 
 
 def close_pool() -> None:
