@@ -60,15 +60,12 @@ def preload_pool() -> None:
     that fails to load here is loaded again by the agent, whose failure then shows as a stall
     in /healthz with the web server up (tests/integration/test_health_stall.py)."""
     global _pool
+    model = tocsin_app.settings.nlp_model
     if _pool is None:
         try:
-            _pool = start_pool(tocsin_app.settings.nlp_model)
+            _pool = start_pool(model)
         except Exception:  # any load error: the agent loads it again and reports it
-            log.exception("extract: loading %s before the group join failed", _model())
-
-
-def _model() -> str:
-    return tocsin_app.settings.nlp_model
+            log.exception("extract: loading %s before the group join failed", model)
 
 
 def close_pool() -> None:
