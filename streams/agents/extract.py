@@ -68,14 +68,13 @@ class Extract:
         once, before the join, and nothing can process an article without it anyway. A model
         that fails to load here is loaded again by the agent, whose failure then shows as a
         stall in /healthz with the web server up (tests/integration/test_health_stall.py)."""
+        settings = self.shell.settings
+        model = settings.nlp_model
         if self.pool is None:
-            settings = self.shell.settings
             try:
-                self.pool = start_pool(settings, settings.nlp_model)
+                self.pool = start_pool(settings, model)
             except Exception:  # any load error: the agent loads it again and reports it
-                log.exception(
-                    "extract: loading %s before the group join failed", settings.nlp_model
-                )
+                log.exception("extract: loading %s before the group join failed", model)
 
     def close_pool(self) -> None:
         """Stop the extraction processes (worker shutdown)."""

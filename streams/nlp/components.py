@@ -198,9 +198,11 @@ def _misread_acronym(
         return False
     if span.text in defined_otherwise:
         return True
-    text = doc.text.casefold()
-    if any(m.casefold() in text for m in component.actor_info[hit.label].other_meanings):
-        return True
+    meanings = component.actor_info[hit.label].other_meanings
+    if meanings:  # the whole text folded only for the few actors that have other meanings
+        text = doc.text.casefold()
+        if any(m.casefold() in text for m in meanings):
+            return True
     if f"<{span.text}>" in doc.text:  # a company's ticker in this text
         return True
     before = doc[hit.start - 1] if hit.start > 0 else None

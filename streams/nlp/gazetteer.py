@@ -489,3 +489,10 @@ def matchable_places(path: Path | None = None) -> frozenset[str]:
     demonyms and cities of 150,000+ people under their main name. Smaller cities and
     alternate spellings too often are people or words; they count when NER marks a place."""
     return _place_tables(path)[1]
+
+
+@functools.lru_cache(maxsize=4)
+def inside_aliases(path: Path | None = None) -> frozenset[str]:
+    """The shipped aliases that name a place within their country (Mombasa, Darfur), not the
+    country itself (Britain, DRC): ``inside`` in ``data/places.json``."""
+    return frozenset(_read(path or DATA_DIR / "places.json").get("inside", ()))

@@ -330,8 +330,10 @@ _COUNTRY_LEVEL = {"country", "demonym", "alias"}
 
 @lru_cache(maxsize=50_000)
 def _country_level(text: str) -> bool:
-    from streams.nlp.gazetteer import place_readings
+    from streams.nlp.gazetteer import inside_aliases, place_readings
 
+    if text in inside_aliases():
+        return False  # "Eldoret" is an alias of Kenya, and a town in it
     readings = place_readings(text)
     # "Nairobi" is an alias of Kenya too, but also a region: a place, not the country.
     return bool(readings) and all(r.kind in _COUNTRY_LEVEL for r in readings)
