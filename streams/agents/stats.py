@@ -34,6 +34,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from faust import current_event
+
 from streams import codecs
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
@@ -102,9 +104,16 @@ class Stats:
             count(stats.STAGE, "error")
 
     def handled(self, partition: int, now: float) -> None:
-        """A step handled an event of ``partition``, whose context is current: write the
-        pending sums to that partition's rows when due; expire old rows now and then."""
+        """A step handled an event of ``partition``: write the pending sums to that
+        partition's rows when due; expire old rows now and then.
+
+        Only with an event in hand: the extract agent's batches (``take_events``) are read by
+        faust in another task, so that agent has none and faust refuses a table write there
+        (``TypeError``); taken then, a due interval's sums were lost. They wait for the next
+        event a step handles instead."""
         self._last_partition = partition
+        if current_event() is None:
+            return
         try:
             if self.tally.due(_WORKER, now):
                 view = JsonState(self.rows)

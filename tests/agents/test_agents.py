@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -381,3 +382,37 @@ async def test_deliver_and_match_iterate_their_streams_before_the_subscriptions_
     finally:
         if was_ready:
             registry.ready.set()
+
+
+async def test_statistics_due_without_an_event_in_hand_wait_for_the_next_one(
+    test_app: Any, sends: dict[str, AsyncMock], monkeypatch: Any
+) -> None:
+    """The extract agent reads batches (``take_events``), which faust consumes in another task:
+    it has no event in hand, and faust refuses a table write there. Sums that fall due while
+    it reports a batch wait for the next event a step handles instead of being lost (a
+    worker-kill fault run logged "Cannot modify table key from outside of stream iteration")."""
+    from streams.agents._boundary import COUNTS
+    from streams.agents.stats import parse_row_key
+    from streams.pipeline import stats
+
+    part = WORKER.parts["stats"]
+    counter = stats.counter_keys(stats.ARTICLE_IN, None)[0]
+
+    def written() -> int:
+        """The articles read, as the 1-minute rows hold them."""
+        rows = [(parse_row_key(k), raw) for k, raw in list(part.rows.items()) if raw]
+        return sum(codecs.loads(raw).get(counter, 0) for p, raw in rows if p and p[0] == "1m")
+
+    monkeypatch.setattr(part.tally, "every", 0.0)  # every handled event is due
+    errors = COUNTS[(stats.STAGE, "error")]
+    before = written()
+    part.tally.take(0)
+    part.counted(stats.ARTICLE_IN, None, time.time())
+    part.handled(3, time.time())  # as the extract agent reports a batch: no event in hand
+    assert COUNTS[(stats.STAGE, "error")] == errors
+    assert sum(n for _k, n in part.tally.entries("1m", time.time())) == 1  # still pending
+    async with AGENTS["validate"].test_context() as agent:
+        await agent.put(b'{"id": "st1", "text": "Riots in Paris."}')
+    assert COUNTS[(stats.STAGE, "error")] == errors
+    assert list(part.tally.entries("1m", time.time())) == []
+    assert written() == before + 2  # the one that waited and the validate step's own read
