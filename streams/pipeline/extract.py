@@ -211,6 +211,25 @@ _ORGANISATION_WORDS = {
     "organization", "organisation", "company", "companies", "party", "movement", "brigade",
     "brigades", "militia", "militias", "group", "corporation", "bank", "club", "union",
 }  # fmt: skip
+# Words that end a company's name ("Delta Air Lines Inc", "Piedmont Aviation", "Bay State Gas
+# Co", "Commonwealth Edison"): a place name opening such a name is the company's, not a place
+# of the story. Legal forms, then the trades that companies are named after.
+_COMPANY_WORDS = {
+    "Inc", "Corp", "Co", "Cos", "Ltd", "Limited", "LLC", "Plc", "PLC", "AG", "NV", "GmbH",
+    "Corporation", "Company", "Companies", "Incorporated", "Holdings", "Group", "Partners",
+    "Associates", "Enterprises", "Industries", "Bancorp", "Bancshares", "Bankshares", "Bank",
+    "Banks", "Savings", "Securities", "Financial", "Insurance", "Airlines", "Airways",
+    "Aviation", "Lines", "Power", "Electric", "Edison", "Energy", "Gas", "Petroleum",
+    "Resources", "Mining", "Motors", "Steel", "Chemical", "Chemicals", "Pharmaceuticals",
+    "Telephone", "Telecom", "Communications", "Electronics", "Instruments", "Systems",
+    "Technologies", "Software", "Foods", "Brewing", "Railroad", "Utilities", "Realty",
+    "Stores",
+}  # fmt: skip
+# Words that join the parts of a company's name ("Olympia and York Developments").
+_NAME_JOINERS = {"and", "&", "of"}
+# A place name right after these is where something happens, whatever else the article
+# calls by that name ("a plant in Texas" beside "Texas Instruments").
+_LOCATIVE = {"in", "near", "at", "outside", "across", "throughout"}
 _ARTICLE = {"the", "a", "an"}
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
@@ -330,14 +349,18 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
         start += 1
+    # Line breaks inside a sentence (hard-wrapped wire copy) are tokens of their own: the
+    # context is the next word on either side.
+    end = _skip_space(doc, end, 1)
     after = doc[end] if end < len(doc) else None
-    before = doc[start - 1] if start > 0 else None
+    before_i = _skip_space(doc, start - 1, -1)
+    before = doc[before_i] if before_i >= 0 else None
     if (
         before is not None
         and before.lower_ in _PARTICLES
         and before.is_lower
-        and start >= 2
-        and doc[start - 2].is_title
+        and before_i >= 1
+        and doc[_skip_space(doc, before_i - 1, -1)].is_title
     ):  # the end of a longer name: "Tafi del Valle", "the Garita de Lima square"
         return True, False, False
     if after is not None and after.lower_ in _AFTER:
@@ -352,7 +375,14 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
         before is not None and before.is_sent_start and before.is_punct
     ):
         return True, False, False
-    if before is not None and before.is_title and before.is_alpha and not before.is_sent_start:
+    if (
+        before is not None
+        and before.is_title
+        and before.is_alpha
+        and not before.is_sent_start
+        # "West Texas", "southern Idlib": a compass word is no name of its own.
+        and f"{before.text} " not in _COMPASS
+    ):
         return True, False, False
     if before is not None and before.text == "-" and not before.whitespace_:
         return True, False, False
@@ -369,6 +399,47 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     return glued, False, False
 
 
+def _skip_space(doc: Doc, i: int, step: int) -> int:
+    """The first token from ``i`` (going by ``step``) that is not whitespace."""
+    while 0 <= i < len(doc) and doc[i].is_space:
+        i += step
+    return i
+
+
+def _unwrapped(doc: Doc, start: int, end: int, places: Path | None) -> tuple[int, int]:
+    """A name's character range, with the word before it when a line break of hard-wrapped
+    copy split a longer known name ("New\nYork", which phrase matching misses)."""
+    span = doc[start:end]
+    before = _skip_space(doc, start - 1, -1)
+    if (
+        0 <= before < start - 1
+        and doc[before].is_title
+        and "\n" in doc[before + 1].text
+        and is_place_name(place_key(f"{doc[before].text} {span.text}"), places, small=False)
+    ):
+        return doc[before].idx, span.end_char
+    return span.start_char, span.end_char
+
+
+def _company(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name at ``doc[start:end]`` is part of a company's name: the capitalised
+    words after it (joined by "and", "&", "of") reach a company word ("Piedmont Aviation Inc",
+    "Delta Air Lines", "Bay State Gas Co"). "Enercon Data Corp of Minneapolis" is where the
+    company is, and "the First National Bank of Boston" too."""
+    i, words = end, 0
+    while words < 5:
+        i = _skip_space(doc, i, 1)
+        if i >= len(doc):
+            return False
+        tok = doc[i]
+        if tok.text in _COMPANY_WORDS and (tok.is_title or tok.is_upper):
+            return True
+        if not ((tok.is_title and tok.is_alpha) or tok.lower_ in _NAME_JOINERS):
+            break
+        i, words = i + 1, words + 1
+    return False
+
+
 def _mentions(
     reading: _Reading, places: Path | None
 ) -> tuple[list[Mention], list[tuple[int, int, str]]]:
@@ -379,6 +450,8 @@ def _mentions(
     Kyiv")."""
     doc = reading.names
     people: list[tuple[int, int, str]] = []
+    placed: set[int] = set()  # mentions written as where something is
+    companies: set[str] = set()  # names the article gives a company
     found: list[tuple[int, int]] = []  # character ranges
     for unit in reading.units:
         for ent in unit.span.ents:
@@ -396,7 +469,7 @@ def _mentions(
             for a, b, name in people
         ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
-        found.append((span.start_char, span.end_char))
+        found.append(_unwrapped(doc, hit.start, hit.end, places))
     text = reading.text or doc.text
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
@@ -436,7 +509,21 @@ def _mentions(
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
         is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
-        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit))
+        company = _company(doc, where.start, where.end)
+        if company:
+            companies.add(keys[a])
+        before = _skip_space(doc, where.start - 1, -1)
+        if before >= 0 and doc[before].lower_ in _LOCATIVE:
+            placed.add(len(out))
+        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit, company))
+    # A name the article gives a company is the company's wherever it stands alone ("Piedmont
+    # said"), unless written as where something is ("a plant in Texas").
+    out = [
+        replace(m, organisation=True)
+        if m.key in companies and not m.organisation and n not in placed
+        else m
+        for n, m in enumerate(out)
+    ]
     return out, people
 
 

@@ -94,6 +94,9 @@ class Mention:
     in_name: bool = False
     # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
     unit: bool = False
+    # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
+    # organisation), or the name the article gives such a company ("Piedmont said").
+    organisation: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,9 +184,16 @@ def resolve(
         m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
     }
     weak_famous = {m for m in places if m.weak and m not in weak}
+    # A company's name is no place, however famous the place it is named after ("Piedmont
+    # Aviation", "Delta Air Lines"): it does not speak for other names, and it is left out
+    # where the article's other places are elsewhere. With nothing elsewhere, a company's
+    # home is the best guess of where a story is ("Texas Eastern Corp" in a wire story).
+    # A country's own name still names it ("Japan Airlines"), unless it is also a place
+    # elsewhere ("Georgia Power").
+    companies = {m for m, o in places.items() if m.organisation and not _country_only(o)}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").
-    mute = weak | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
+    mute = weak | companies | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
     reliability = {
@@ -231,6 +241,12 @@ def resolve(
             # that unit is an administrative one ("Al Mansurah, Aden" is no Egyptian city).
             continue
         if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
+            continue
+        if (
+            mention in companies
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and max(sup.values(), default=0.0) >= WEAK_SUPPORT
+        ):
             continue
         region = chosen.region or next(
             (p.region for p in options if p.country == country and p.region), None
@@ -292,6 +308,11 @@ def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
         and len({p.country for p in options}) == 1
         and any(p.kind == "region" and p.population >= LARGE_REGION for p in options)
     )
+
+
+def _country_only(options: Sequence[PlaceName]) -> bool:
+    """Whether every reading of a name is a country's name or alias ("Japan", not "Georgia")."""
+    return all(p.kind in _COUNTRY_KINDS for p in options)
 
 
 def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
