@@ -496,7 +496,7 @@ def _mentions(
     ):
         by_start.setdefault(a, (a, b))
     keys = {a: place_key(text[a:b]) for a, (a, b) in by_start.items()}
-    out = []
+    out: list[Mention] = []
     for a, b in by_start.values():
         where = doc.char_span(a, b, alignment_mode="expand")
         if where is None or not keys[a]:
