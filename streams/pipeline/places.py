@@ -177,20 +177,25 @@ def resolve(
             places[mention] = tuple(p for p in options if p.kind != "demonym")
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
+    # A company's name is no place, however famous the place it is named after ("Piedmont
+    # Aviation", "Delta Air Lines"): it does not speak for other names, and it gives no
+    # country where the article's other places are elsewhere or where its name is a place
+    # in several countries ("Delta", "Santa Fe"). Otherwise a company's home is the best
+    # guess of where a story is ("Alaska Air Group" in a wire story). A country's own name
+    # still names it ("Japan Airlines"), unless it is also a place elsewhere ("Georgia Power").
+    companies = {m for m, o in places.items() if m.organisation and not _country_only(o)}
     # A country's, a famous city's or a landmark region's name is a place wherever it stands
-    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"); the context
-    # marks only the others as weak.
+    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"), and so is a
+    # company's home of one country and 100,000+ people; the context marks only the others
+    # as weak.
     weak = {
-        m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
+        m
+        for m, o in places.items()
+        if m.weak
+        and not (_famous(o, m.in_name) or _landmark(m, o))
+        and not (m in companies and _home(o))
     }
     weak_famous = {m for m in places if m.weak and m not in weak}
-    # A company's name is no place, however famous the place it is named after ("Piedmont
-    # Aviation", "Delta Air Lines"): it does not speak for other names, and it is left out
-    # where the article's other places are elsewhere. With nothing elsewhere, a company's
-    # home is the best guess of where a story is ("Texas Eastern Corp" in a wire story).
-    # A country's own name still names it ("Japan Airlines"), unless it is also a place
-    # elsewhere ("Georgia Power").
-    companies = {m for m, o in places.items() if m.organisation and not _country_only(o)}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").
     mute = weak | companies | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
@@ -307,6 +312,14 @@ def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
         " " in mention.key
         and len({p.country for p in options}) == 1
         and any(p.kind == "region" and p.population >= LARGE_REGION for p in options)
+    )
+
+
+def _home(options: Sequence[PlaceName]) -> bool:
+    """Whether a company named so has a clear home: every reading in one country, one of
+    ``VILLAGE_POPULATION`` people or more ("Alaska", not "Delta" or "Northwest")."""
+    return len({p.country for p in options}) == 1 and (
+        max(prior(p) for p in options) >= math.log10(VILLAGE_POPULATION)
     )
 
 
