@@ -213,10 +213,14 @@ _ORGANISATION_WORDS = {
 }  # fmt: skip
 # Words that end a company's name ("Delta Air Lines Inc", "Piedmont Aviation", "Bay State Gas
 # Co", "Commonwealth Edison"): a place name opening such a name is the company's, not a place
-# of the story. Legal forms, then the trades that companies are named after.
-_COMPANY_WORDS = {
+# of the story. Legal forms, then the trades that companies are named after ("Bank of
+# Tokyo" too; "Mizuno Corp of Osaka" is where the company is).
+_LEGAL_FORMS = {
     "Inc", "Corp", "Co", "Cos", "Ltd", "Limited", "LLC", "Plc", "PLC", "AG", "NV", "GmbH",
-    "Corporation", "Company", "Companies", "Incorporated", "Holdings", "Group", "Partners",
+    "Corporation", "Company", "Companies", "Incorporated",
+}  # fmt: skip
+_COMPANY_WORDS = _LEGAL_FORMS | {
+    "Holdings", "Group", "Partners",
     "Associates", "Enterprises", "Industries", "Bancorp", "Bancshares", "Bankshares", "Bank",
     "Banks", "Savings", "Securities", "Financial", "Insurance", "Airlines", "Airways",
     "Aviation", "Lines", "Power", "Electric", "Edison", "Energy", "Gas", "Petroleum",
@@ -231,6 +235,7 @@ _NAME_JOINERS = {"and", "&", "of"}
 # calls by that name ("a plant in Texas" beside "Texas Instruments").
 _LOCATIVE = {"in", "near", "at", "outside", "across", "throughout"}
 _ARTICLE = {"the", "a", "an"}
+_INITIAL = re.compile(r"[A-Z]\.$")
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
 # "Saudi-led coalition", "US-backed forces", "pro-Iran militias": a sponsor's country, no
@@ -371,7 +376,7 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after
-    if doc[start].is_sent_start or (
+    if any(doc[k].is_sent_start for k in range(before_i + 1, start + 1)) or (
         before is not None and before.is_sent_start and before.is_punct
     ):
         return True, False, False
@@ -424,8 +429,8 @@ def _unwrapped(doc: Doc, start: int, end: int, places: Path | None) -> tuple[int
 def _company(doc: Doc, start: int, end: int) -> bool:
     """Whether the name at ``doc[start:end]`` is part of a company's name: the capitalised
     words after it (joined by "and", "&", "of") reach a company word ("Piedmont Aviation Inc",
-    "Delta Air Lines", "Bay State Gas Co"). "Enercon Data Corp of Minneapolis" is where the
-    company is, and "the First National Bank of Boston" too."""
+    "Delta Air Lines", "Bay State Gas Co"), or it follows a trade's word and "of" ("Bank of
+    Tokyo"; "Enercon Data Corp of Minneapolis" is where the company is)."""
     i, words = end, 0
     while words < 5:
         i = _skip_space(doc, i, 1)
@@ -434,9 +439,14 @@ def _company(doc: Doc, start: int, end: int) -> bool:
         tok = doc[i]
         if tok.text in _COMPANY_WORDS and (tok.is_title or tok.is_upper):
             return True
-        if not ((tok.is_title and tok.is_alpha) or tok.lower_ in _NAME_JOINERS):
+        hyphen = tok.text == "-" and not doc[i - 1].whitespace_  # "Georgia-Pacific Corp"
+        if not ((tok.is_title and tok.is_alpha) or tok.lower_ in _NAME_JOINERS or hyphen):
             break
         i, words = i + 1, words + 1
+    b = _skip_space(doc, start - 1, -1)
+    if b >= 1 and doc[b].lower_ == "of":
+        word = doc[_skip_space(doc, b - 1, -1)].text
+        return word in _COMPANY_WORDS and word not in _LEGAL_FORMS
     return False
 
 
@@ -505,6 +515,9 @@ def _mentions(
         within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
         if _sponsor(doc, where.start, where.end):
             continue
+        before = _skip_space(doc, where.start - 1, -1)
+        if before >= 0 and _INITIAL.match(doc[before].text):
+            continue  # a surname after an initial, like a place in a person's name: "T. Lyon"
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
@@ -512,7 +525,6 @@ def _mentions(
         company = _company(doc, where.start, where.end)
         if company:
             companies.add(keys[a])
-        before = _skip_space(doc, where.start - 1, -1)
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
         out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit, company))
