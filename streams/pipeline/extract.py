@@ -265,6 +265,13 @@ _IN_IN = re.compile(
 )
 # "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
 _AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
+# A dateline opening the body or the article: "ATLANTA —", "COLUMBUS, Ohio (AP) --",
+# "SAN ANTONIO, Texas -". Its place in capitals, which phrase matching (case-sensitive) misses.
+_CAPS = r"[A-Z][A-Z'’.-]*[A-Z]"
+_DATELINE = re.compile(
+    rf"(?:\A|\n\n)[ \t]*({_CAPS}(?: {_CAPS}){{0,3}})(?:, ({_NAME}))?"
+    r"(?: \([^()\n]{1,40}\))? ?(?:—|–|--|-) "
+)
 # Names after "in" that are dates, not places.
 _CALENDAR = {
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -493,6 +500,16 @@ def _mentions(
     for match in _AFTER_PREPOSITION.finditer(text):
         if match.group(1).split()[0] not in _CALENDAR:
             found.append(match.span(1))
+    # The dateline's place, under the name the tables know ("ATLANTA" -> "Atlanta").
+    datelines: dict[int, str] = {}
+    for match in _DATELINE.finditer(text[:2000]):
+        name = match.group(1).title()
+        if is_place_name(name, places, small=False):
+            datelines[match.start(1)] = name
+            found.append(match.span(1))
+            if match.group(2):
+                found.append(match.span(2))
+                links.append((*match.span(1), [match.start(2)]))
     # One mention per position: the gazetteer's, NER's and the patterns' readings of a name
     # often overlap; the longest known name wins.
     by_start: dict[int, tuple[int, int]] = {}
@@ -505,7 +522,7 @@ def _mentions(
         ),
     ):
         by_start.setdefault(a, (a, b))
-    keys = {a: place_key(text[a:b]) for a, (a, b) in by_start.items()}
+    keys = {a: datelines.get(a) or place_key(text[a:b]) for a, (a, b) in by_start.items()}
     out: list[Mention] = []
     for a, b in by_start.values():
         where = doc.char_span(a, b, alignment_mode="expand")

@@ -280,7 +280,17 @@ def resolve(
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= STRAY_SUPPORT
         )
-        ambiguous = rival > best - CLEAR or lone or stray
+        # A country's name that is also a large unit of another country ("Georgia", "Niger")
+        # names either: nothing in the article supporting the country, it gives none.
+        namesake = (
+            named
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and any(
+                p.kind == "region" and p.population >= LARGE_REGION and p.country != country
+                for p in options
+            )
+        )
+        ambiguous = rival > best - CLEAR or lone or stray or namesake
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
