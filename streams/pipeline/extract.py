@@ -236,6 +236,12 @@ _NAME_JOINERS = {"and", "&", "of"}
 _LOCATIVE = {"in", "near", "at", "outside", "across", "throughout"}
 _ARTICLE = {"the", "a", "an"}
 _INITIAL = re.compile(r"[A-Z]\.$")
+_SAINT = {"St.", "St", "Saint", "Ste.", "Sainte"}
+# Capitalised after a name, these make it a street's name, which may be any place's.
+_STREET_WORDS = {
+    "Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Dr", "Lane",
+    "Ln", "Parkway", "Pkwy", "Place", "Pl", "Court", "Ct", "Terrace", "Pike", "Highway",
+}  # fmt: skip
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
 # "Saudi-led coalition", "US-backed forces", "pro-Iran militias": a sponsor's country, no
@@ -391,7 +397,8 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
         before is not None
         and before.is_title
         and before.is_alpha
-        and not before.is_sent_start
+        # "In Kaya" opens a sentence with a function word; "Palm Springs police" with a name.
+        and not (before.is_sent_start and before.is_stop)
         # "West Texas", "southern Idlib": a compass word is no name of its own.
         and f"{before.text} " not in _COMPASS
     ):
@@ -533,8 +540,11 @@ def _mentions(
         if _sponsor(doc, where.start, where.end):
             continue
         before = _skip_space(doc, where.start - 1, -1)
-        if before >= 0 and _INITIAL.match(doc[before].text):
-            continue  # a surname after an initial, like a place in a person's name: "T. Lyon"
+        if before >= 0 and (_INITIAL.match(doc[before].text) or doc[before].text in _SAINT):
+            continue  # a surname after an initial ("T. Lyon"), a saint ("St. Mary's Hospital")
+        after = _skip_space(doc, where.end, 1)
+        if after < len(doc) and doc[after].text in _STREET_WORDS:
+            continue  # a street's name: "Springs Road", "Mary Street"
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
