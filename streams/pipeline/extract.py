@@ -15,6 +15,7 @@ agent words of the taxonomy ("by militants") and the gazetteer.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -275,7 +276,7 @@ _AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
 # "SAN ANTONIO, Texas -". Its place in capitals, which phrase matching (case-sensitive) misses.
 _CAPS = r"[A-Z][A-Z'’.-]*[A-Z]"
 _DATELINE = re.compile(
-    rf"(?:\A|\n\n)[ \t]*({_CAPS}(?: {_CAPS}){{0,3}})(?:, ({_NAME}))?"
+    rf"(?:\A|\n\n)[ \t]*({_CAPS}(?: {_CAPS}){{0,3}})(?:, ({_NAME})\.?)?"
     r"(?: \([^()\n]{1,40}\))? ?(?:—|–|--|-) "
 )
 # Names after "in" that are dates, not places.
@@ -418,6 +419,50 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     return glued, False, False
 
 
+@functools.cache
+def _first_level_units(country: str) -> tuple[str, ...]:
+    """The names of a country's first-level units (pycountry's ISO 3166-2)."""
+    import pycountry
+
+    subdivisions = pycountry.subdivisions.get(country_code=country) or ()
+    return tuple(s.name for s in subdivisions if s.parent_code is None)
+
+
+def _abbreviates(letters: str, name: str) -> bool:
+    """Whether ``letters`` abbreviate a unit's name the way news does: its start ("Tenn",
+    "Calif"), its start and last letter ("Ga", "Fla", "Ky"), or its words' initials ("NY")."""
+    low, full = letters.lower(), name.lower()
+    words = full.split()
+    return (
+        full.startswith(low)
+        or (len(low) >= 2 and full.startswith(low[:-1]) and full.endswith(low[-1]))
+        or (len(words) > 1 and "".join(w[0] for w in words) == low)
+    )
+
+
+def _abbreviated_unit(text: str, start: int, end: int, readings: Sequence[PlaceName]) -> str | None:
+    """ "Lebanon, Tenn.", "Macon, GA": the first-level unit an abbreviation after a place's
+    name stands for, among the units of the countries that place can be in, when they are all
+    of one country."""
+    written = text[start:end]
+    if written.endswith(".") or (end < len(text) and text[end] == "."):
+        letters = written.replace(".", "")
+    elif len(written) == 2 and written.isupper():
+        letters = written
+    else:
+        return None
+    if not 2 <= len(letters) <= 5 or not letters.isalpha():
+        return None
+    found = {
+        (country, name)
+        for country in {p.country for p in readings}
+        for name in _first_level_units(country)
+        if _abbreviates(letters, name)
+    }
+    countries = {c for c, _n in found}
+    return min(n for _c, n in found) if len(countries) == 1 else None
+
+
 def _skip_space(doc: Doc, i: int, step: int) -> int:
     """The first token from ``i`` (going by ``step``) that is not whitespace."""
     while 0 <= i < len(doc) and doc[i].is_space:
@@ -530,6 +575,11 @@ def _mentions(
     ):
         by_start.setdefault(a, (a, b))
     keys = {a: datelines.get(a) or place_key(text[a:b]) for a, (a, b) in by_start.items()}
+    for x, _y, larger_units in links:
+        for c in larger_units:
+            if c in keys and x in keys and not is_place_name(keys[c], places):
+                unit = _abbreviated_unit(text, *by_start[c], _lookup(keys[x], places))
+                keys[c] = unit or keys[c]
     out: list[Mention] = []
     for a, b in by_start.values():
         where = doc.char_span(a, b, alignment_mode="expand")

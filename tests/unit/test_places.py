@@ -305,3 +305,9 @@ def test_a_dateline_places_the_story(nlp: Any) -> None:
 
 def test_a_name_split_by_a_line_break_is_one_name(nlp: Any) -> None:
     assert record(nlp, "Shares of the firm rose in New\nYork trading.").countries == ("US",)
+
+
+def test_a_units_abbreviation_after_a_place_reads_as_that_unit(nlp: Any) -> None:
+    text = "Man stabbed at bar.\n\nLEBANON, Tenn. — A man was stabbed outside a bar, police said."
+    assert record(nlp, text).countries == ("US",)
+    assert record(nlp, "A man was shot dead in Athens, Ga., on Sunday.").countries == ("US",)
