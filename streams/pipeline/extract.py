@@ -424,8 +424,11 @@ def _first_level_units(country: str) -> tuple[str, ...]:
     """The names of a country's first-level units (pycountry's ISO 3166-2)."""
     import pycountry
 
-    subdivisions = pycountry.subdivisions.get(country_code=country) or ()
-    return tuple(s.name for s in subdivisions if s.parent_code is None)
+    return tuple(
+        s.name
+        for s in pycountry.subdivisions
+        if s.country_code == country and s.parent_code is None
+    )
 
 
 def _abbreviates(letters: str, name: str) -> bool:
@@ -578,8 +581,8 @@ def _mentions(
     for x, _y, larger_units in links:
         for c in larger_units:
             if c in keys and x in keys and not is_place_name(keys[c], places):
-                unit = _abbreviated_unit(text, *by_start[c], _lookup(keys[x], places))
-                keys[c] = unit or keys[c]
+                expanded = _abbreviated_unit(text, *by_start[c], _lookup(keys[x], places))
+                keys[c] = expanded or keys[c]
     out: list[Mention] = []
     for a, b in by_start.values():
         where = doc.char_span(a, b, alignment_mode="expand")
