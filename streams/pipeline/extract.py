@@ -598,6 +598,8 @@ def _mentions(
         after = _skip_space(doc, where.end, 1)
         if after < len(doc) and doc[after].text in _STREET_WORDS:
             continue  # a street's name: "Springs Road", "Mary Street"
+        if after < len(doc) and _INITIAL.match(doc[after].text):
+            continue  # a first name before an initial: "Michael B. Javett"
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]

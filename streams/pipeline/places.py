@@ -179,10 +179,11 @@ def resolve(
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
     # A company's name is no place, however famous the place it is named after ("Piedmont
     # Aviation", "Delta Air Lines"): it does not speak for other names, and it gives no
-    # country where the article's other places are elsewhere or where its name is a place
-    # in several countries ("Delta", "Santa Fe"). Otherwise a company's home is the best
-    # guess of where a story is ("Alaska Air Group" in a wire story). A country's own name
-    # still names it ("Japan Airlines"), unless it is also a place elsewhere ("Georgia Power").
+    # country where the article's other places are elsewhere, nor, unsupported, where its
+    # name is a place in several countries and no famous city ("Delta", "Santa Fe").
+    # Otherwise a company's home is the best guess of where a story is ("Alaska Air Group",
+    # "First Boston Corp" in a wire story). A country's own name still names it ("Japan
+    # Airlines"), unless it is also a place elsewhere ("Georgia Power").
     companies = {m for m, o in places.items() if m.organisation and not _country_only(o)}
     # A country's, a famous city's or a landmark region's name is a place wherever it stands
     # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"), and so is a
@@ -250,7 +251,10 @@ def resolve(
         if (
             mention in companies
             and sup.get(country, 0.0) < WEAK_SUPPORT
-            and max(sup.values(), default=0.0) >= WEAK_SUPPORT
+            and (
+                max(sup.values(), default=0.0) >= WEAK_SUPPORT
+                or not (_home(options) or _famous(options, False))
+            )
         ):
             continue
         region = chosen.region or next(

@@ -28,6 +28,8 @@ READINGS = {
     "Old Province": (PlaceName("BB", "BB-O", "region", 2_000_000),),
     # A country's name that is also a large unit of another country ("Georgia").
     "Namesake": (PlaceName("AA", None, "country"), PlaceName("BB", "BB-N", "region", 5_000_000)),
+    # A large region, and a town of the same name elsewhere ("Delta").
+    "Split": (PlaceName("AA", "AA-S", "region", 800_000), PlaceName("BB", None, "city", 30_000)),
     # A region whose villages the data barely knows, and a big city of the same name.
     "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
 }
@@ -155,6 +157,8 @@ def test_a_company_named_after_a_place_is_no_place_where_the_article_is_elsewher
     assert resolve([home], lookup).countries == ["BB"]
     # ... unless the name is no clear home: small, or a place in several countries.
     assert resolve([Mention("Twin", 0, 0, weak=True, organisation=True)], lookup).countries == []
+    assert resolve(at("Split"), lookup).countries == ["AA"]
+    assert resolve([Mention("Split", 0, 0, organisation=True)], lookup).countries == []
     # A company does not vote for the article's other names.
     twin = Mention("Twin", 0, 0)
     result = resolve([twin, Mention("Province", 9, 0, organisation=True)], lookup)
@@ -289,6 +293,7 @@ def test_a_company_named_after_a_place_is_no_place_of_the_story(nlp: Any) -> Non
 def test_streets_saints_and_surnames_are_no_places(nlp: Any) -> None:
     text = "A woman was shot on Lisbon Street on Sunday, said Officer James K. Paris."
     assert record(nlp, text).countries == ()
+    assert record(nlp, "Police named the victim as Jordan B. Hale, 31.").countries == ()
     assert record(nlp, "The suspect fled toward Springs Road, deputies said.").countries == ()
     assert record(nlp, "The victim died at St. Mary's Hospital, police said.").countries == ()
     assert "ZA" not in record(nlp, "Palm Springs police arrested a man on Friday.").countries
