@@ -238,6 +238,11 @@ _LOCATIVE = {"in", "near", "at", "outside", "across", "throughout"}
 _ARTICLE = {"the", "a", "an"}
 _INITIAL = re.compile(r"[A-Z]\.$")
 _SAINT = {"St.", "St", "Saint", "Ste.", "Sainte"}
+# Titles before a person's name (written with or without a full stop).
+_HONORIFICS = {
+    "Mr", "Mrs", "Ms", "Miss", "Dr", "Officer", "Sgt", "Sergeant", "Detective", "Det",
+    "Deputy", "Lt", "Lieutenant", "Capt", "Captain", "Cpl", "Corporal", "Trooper", "Judge",
+}  # fmt: skip
 # Capitalised after a name, these make it a street's name, which may be any place's.
 _STREET_WORDS = {
     "Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Dr", "Lane",
@@ -466,6 +471,26 @@ def _abbreviated_unit(text: str, start: int, end: int, readings: Sequence[PlaceN
     return min(n for _c, n in found) if len(countries) == 1 else None
 
 
+def _person(doc: Doc, before: int, after: int) -> bool:
+    """Whether the name between ``before`` and ``after`` (the words around it) is a person's:
+    after a title ("Officer Paris", "Mrs. Georgia Banks") or opening a name of two words with
+    an age ("Chad Williams, 34,", "Jordan Smith, 19")."""
+    if before >= 0 and doc[before].text.rstrip(".") in _HONORIFICS:
+        return True
+    if after + 2 >= len(doc):
+        return False
+    surname = doc[after]
+    return (
+        surname.is_title
+        and surname.is_alpha
+        and surname.lower_ not in _AFTER
+        and surname.lower_ not in _UNIT_WORDS
+        and surname.text not in _COMPANY_WORDS
+        and doc[after + 1].text == ","
+        and doc[after + 2].like_num
+    )
+
+
 def _skip_space(doc: Doc, i: int, step: int) -> int:
     """The first token from ``i`` (going by ``step``) that is not whitespace."""
     while 0 <= i < len(doc) and doc[i].is_space:
@@ -600,6 +625,8 @@ def _mentions(
             continue  # a street's name: "Springs Road", "Mary Street"
         if after < len(doc) and _INITIAL.match(doc[after].text):
             continue  # a first name before an initial: "Michael B. Javett"
+        if _person(doc, before, after):
+            continue  # "Officer Paris", "Chad Williams, 34,": a person's name
         weak, common, in_name = _context(doc, where.start, where.end)
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]

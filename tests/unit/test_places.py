@@ -316,3 +316,10 @@ def test_a_units_abbreviation_after_a_place_reads_as_that_unit(nlp: Any) -> None
     text = "Man stabbed at bar.\n\nLEBANON, Tenn. — A man was stabbed outside a bar, police said."
     assert record(nlp, text).countries == ("US",)
     assert record(nlp, "A man was shot dead in Athens, Ga., on Sunday.").countries == ("US",)
+
+
+def test_a_persons_name_with_a_title_or_an_age_is_no_place(nlp: Any) -> None:
+    text = "Police identified the victim as Chad Williams, 34, of Columbus."
+    assert record(nlp, text).countries == ("US",)
+    assert record(nlp, "Jordan Smith, 19, was shot on Friday night.").countries == ()
+    assert record(nlp, "Detective Lima said the suspect fled on foot.").countries == ()
