@@ -199,6 +199,8 @@ _FACILITY_WORDS = {
     "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
 }  # fmt: skip
 _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+# Capitalised, a facility's word makes a proper name ("Metro Center"), not "Goma airport".
+_FACILITY_NAMES = _FACILITY_WORDS - set(_PLACE_WORDS)
 # Words of administrative units: a name written with one is read as a unit ("Chin State").
 _UNIT_WORDS = {
     "district", "province", "state", "region", "county", "governorate", "municipality",
@@ -386,6 +388,10 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
         and before_i >= 1
         and doc[_skip_space(doc, before_i - 1, -1)].is_title
     ):  # the end of a longer name: "Tafi del Valle", "the Garita de Lima square"
+        return True, False, False
+    if after is not None and after.is_title and after.lower_ in _FACILITY_NAMES:
+        # A facility's proper name may be anyone's or anything's ("Metro Center", "Piedmont
+        # Hospital"): it names a place where the article's other places agree.
         return True, False, False
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
@@ -628,15 +634,21 @@ def _mentions(
         if _person(doc, before, after):
             continue  # "Officer Paris", "Chad Williams, 34,": a person's name
         weak, common, in_name = _context(doc, where.start, where.end)
+        key = keys[a]
+        if len(where) > 1 and where[-1].is_title and where[-1].lower_ in _FACILITY_NAMES:
+            # NER's "the Piedmont Hospital": the name before the facility's word, read as in
+            # _context (a name of several words would pass for a landmark region).
+            weak, in_name = True, False
+            key = " ".join(key.split()[:-1]) or key
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
         is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
         company = _company(doc, where.start, where.end)
         if company:
-            companies.add(keys[a])
+            companies.add(key)
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
-        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit, company))
+        out.append(Mention(key, a, sentence, weak, within, common, in_name, is_unit, company))
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont
     # said"), unless written as where something is ("a plant in Texas").
     out = [

@@ -323,3 +323,10 @@ def test_a_persons_name_with_a_title_or_an_age_is_no_place(nlp: Any) -> None:
     assert record(nlp, text).countries == ("US",)
     assert record(nlp, "Jordan Smith, 19, was shot on Friday night.").countries == ()
     assert record(nlp, "Detective Lima said the suspect fled on foot.").countries == ()
+
+
+def test_a_facilitys_proper_name_needs_support(nlp: Any) -> None:
+    text = "Officers said the shooting happened near the Piedmont Hospital entrance."
+    assert record(nlp, text).countries == ()
+    assert record(nlp, "Two men were shot at the Metro Center mall on Sunday.").countries == ()
+    assert record(nlp, "Gunmen attacked Goma airport on Monday.").countries == ("CD",)
