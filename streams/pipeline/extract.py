@@ -15,6 +15,7 @@ agent words of the taxonomy ("by militants") and the gazetteer.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -198,6 +199,8 @@ _FACILITY_WORDS = {
     "port", "crossing", "front", "highway", "village", "town", "city", "camp", "area",
 }  # fmt: skip
 _AFTER = set(_PLACE_WORDS) | _FACILITY_WORDS
+# Capitalised, a facility's word makes a proper name ("Metro Center"), not "Goma airport".
+_FACILITY_NAMES = _FACILITY_WORDS - set(_PLACE_WORDS)
 # Words of administrative units: a name written with one is read as a unit ("Chin State").
 _UNIT_WORDS = {
     "district", "province", "state", "region", "county", "governorate", "municipality",
@@ -211,7 +214,42 @@ _ORGANISATION_WORDS = {
     "organization", "organisation", "company", "companies", "party", "movement", "brigade",
     "brigades", "militia", "militias", "group", "corporation", "bank", "club", "union",
 }  # fmt: skip
+# Words that end a company's name ("Delta Air Lines Inc", "Piedmont Aviation", "Bay State Gas
+# Co", "Commonwealth Edison"): a place name opening such a name is the company's, not a place
+# of the story. Legal forms, then the trades that companies are named after ("Bank of
+# Tokyo" too; "Mizuno Corp of Osaka" is where the company is).
+_LEGAL_FORMS = {
+    "Inc", "Corp", "Co", "Cos", "Ltd", "Limited", "LLC", "Plc", "PLC", "AG", "NV", "GmbH",
+    "Corporation", "Company", "Companies", "Incorporated",
+}  # fmt: skip
+_COMPANY_WORDS = _LEGAL_FORMS | {
+    "Holdings", "Group", "Partners",
+    "Associates", "Enterprises", "Industries", "Bancorp", "Bancshares", "Bankshares", "Bank",
+    "Banks", "Savings", "Securities", "Financial", "Insurance", "Airlines", "Airways",
+    "Aviation", "Lines", "Power", "Electric", "Edison", "Energy", "Gas", "Petroleum",
+    "Resources", "Mining", "Motors", "Steel", "Chemical", "Chemicals", "Pharmaceuticals",
+    "Telephone", "Telecom", "Communications", "Electronics", "Instruments", "Systems",
+    "Technologies", "Software", "Foods", "Brewing", "Railroad", "Utilities", "Realty",
+    "Stores",
+}  # fmt: skip
+# Words that join the parts of a company's name ("Olympia and York Developments").
+_NAME_JOINERS = {"and", "&", "of"}
+# A place name right after these is where something happens, whatever else the article
+# calls by that name ("a plant in Texas" beside "Texas Instruments").
+_LOCATIVE = {"in", "near", "at", "outside", "across", "throughout"}
 _ARTICLE = {"the", "a", "an"}
+_INITIAL = re.compile(r"[A-Z]\.$")
+_SAINT = {"St.", "St", "Saint", "Ste.", "Sainte"}
+# Titles before a person's name (written with or without a full stop).
+_HONORIFICS = {
+    "Mr", "Mrs", "Ms", "Miss", "Dr", "Officer", "Sgt", "Sergeant", "Detective", "Det",
+    "Deputy", "Lt", "Lieutenant", "Capt", "Captain", "Cpl", "Corporal", "Trooper", "Judge",
+}  # fmt: skip
+# Capitalised after a name, these make it a street's name, which may be any place's.
+_STREET_WORDS = {
+    "Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Dr", "Lane",
+    "Ln", "Parkway", "Pkwy", "Place", "Pl", "Court", "Ct", "Terrace", "Pike", "Highway",
+}  # fmt: skip
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
 # "Saudi-led coalition", "US-backed forces", "pro-Iran militias": a sponsor's country, no
@@ -241,6 +279,13 @@ _IN_IN = re.compile(
 )
 # "in Ar-Raqqa": a name after a preposition of place, which NER does not always mark.
 _AFTER_PREPOSITION = re.compile(rf"\b(?:in|near|outside|at) ({_NAME})")
+# A dateline opening the body or the article: "ATLANTA —", "COLUMBUS, Ohio (AP) --",
+# "SAN ANTONIO, Texas -". Its place in capitals, which phrase matching (case-sensitive) misses.
+_CAPS = r"[A-Z][A-Z'’.-]*[A-Z]"
+_DATELINE = re.compile(
+    rf"(?:\A|\n\n)[ \t]*({_CAPS}(?: {_CAPS}){{0,3}})(?:, ({_NAME})\.?)?"
+    r"(?: \([^()\n]{1,40}\))? ?(?:—|–|--|-) "
+)
 # Names after "in" that are dates, not places.
 _CALENDAR = {
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -330,15 +375,23 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     first = doc[start]
     if first.lower_ in {"the", "a", "an"} and end - start > 1:
         start += 1
+    # Line breaks inside a sentence (hard-wrapped wire copy) are tokens of their own: the
+    # context is the next word on either side.
+    end = _skip_space(doc, end, 1)
     after = doc[end] if end < len(doc) else None
-    before = doc[start - 1] if start > 0 else None
+    before_i = _skip_space(doc, start - 1, -1)
+    before = doc[before_i] if before_i >= 0 else None
     if (
         before is not None
         and before.lower_ in _PARTICLES
         and before.is_lower
-        and start >= 2
-        and doc[start - 2].is_title
+        and before_i >= 1
+        and doc[_skip_space(doc, before_i - 1, -1)].is_title
     ):  # the end of a longer name: "Tafi del Valle", "the Garita de Lima square"
+        return True, False, False
+    if after is not None and after.is_title and after.lower_ in _FACILITY_NAMES:
+        # A facility's proper name may be anyone's or anything's ("Metro Center", "Piedmont
+        # Hospital"): it names a place where the article's other places agree.
         return True, False, False
     if after is not None and after.lower_ in _AFTER:
         return False, False, False  # "the Kaya area", "Goma airport"
@@ -348,11 +401,19 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     named_after = after is not None and ((after.is_title and after.is_alpha) or _particle(doc, end))
     if doc[start].lower_ != first.lower_ or (before is not None and before.lower_ in _ARTICLE):
         return True, not named_after, named_after
-    if doc[start].is_sent_start or (
+    if any(doc[k].is_sent_start for k in range(before_i + 1, start + 1)) or (
         before is not None and before.is_sent_start and before.is_punct
     ):
         return True, False, False
-    if before is not None and before.is_title and before.is_alpha and not before.is_sent_start:
+    if (
+        before is not None
+        and before.is_title
+        and before.is_alpha
+        # "In Kaya" opens a sentence with a function word; "Palm Springs police" with a name.
+        and not (before.is_sent_start and before.is_stop)
+        # "West Texas", "southern Idlib": a compass word is no name of its own.
+        and f"{before.text} " not in _COMPASS
+    ):
         return True, False, False
     if before is not None and before.text == "-" and not before.whitespace_:
         return True, False, False
@@ -369,6 +430,119 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
     return glued, False, False
 
 
+@functools.cache
+def _first_level_units(country: str) -> tuple[str, ...]:
+    """The names of a country's first-level units (pycountry's ISO 3166-2)."""
+    import pycountry
+
+    return tuple(
+        s.name
+        for s in pycountry.subdivisions
+        if s.country_code == country and s.parent_code is None
+    )
+
+
+def _abbreviates(letters: str, name: str) -> bool:
+    """Whether ``letters`` abbreviate a unit's name the way news does: its start ("Tenn",
+    "Calif"), its start and last letter ("Ga", "Fla", "Ky"), or its words' initials ("NY")."""
+    low, full = letters.lower(), name.lower()
+    words = full.split()
+    return (
+        full.startswith(low)
+        or (len(low) >= 2 and full.startswith(low[:-1]) and full.endswith(low[-1]))
+        or (len(words) > 1 and "".join(w[0] for w in words) == low)
+    )
+
+
+def _abbreviated_unit(text: str, start: int, end: int, readings: Sequence[PlaceName]) -> str | None:
+    """ "Lebanon, Tenn.", "Macon, GA": the first-level unit an abbreviation after a place's
+    name stands for, among the units of the countries that place can be in, when they are all
+    of one country."""
+    written = text[start:end]
+    if written.endswith(".") or (end < len(text) and text[end] == "."):
+        letters = written.replace(".", "")
+    elif len(written) == 2 and written.isupper():
+        letters = written
+    else:
+        return None
+    if not 2 <= len(letters) <= 5 or not letters.isalpha():
+        return None
+    found = {
+        (country, name)
+        for country in {p.country for p in readings}
+        for name in _first_level_units(country)
+        if _abbreviates(letters, name)
+    }
+    countries = {c for c, _n in found}
+    return min(n for _c, n in found) if len(countries) == 1 else None
+
+
+def _person(doc: Doc, before: int, after: int) -> bool:
+    """Whether the name between ``before`` and ``after`` (the words around it) is a person's:
+    after a title ("Officer Paris", "Mrs. Georgia Banks") or opening a name of two words with
+    an age ("Chad Williams, 34,", "Jordan Smith, 19")."""
+    if before >= 0 and doc[before].text.rstrip(".") in _HONORIFICS:
+        return True
+    if after + 2 >= len(doc):
+        return False
+    surname = doc[after]
+    return (
+        surname.is_title
+        and surname.is_alpha
+        and surname.lower_ not in _AFTER
+        and surname.lower_ not in _UNIT_WORDS
+        and surname.text not in _COMPANY_WORDS
+        and doc[after + 1].text == ","
+        and doc[after + 2].like_num
+    )
+
+
+def _skip_space(doc: Doc, i: int, step: int) -> int:
+    """The first token from ``i`` (going by ``step``) that is not whitespace."""
+    while 0 <= i < len(doc) and doc[i].is_space:
+        i += step
+    return i
+
+
+def _unwrapped(doc: Doc, start: int, end: int, places: Path | None) -> tuple[int, int]:
+    """A name's character range, with the word before it when a line break of hard-wrapped
+    copy split a longer known name ("New\nYork", which phrase matching misses)."""
+    span = doc[start:end]
+    before = _skip_space(doc, start - 1, -1)
+    if (
+        0 <= before < start - 1
+        and doc[before].is_title
+        and "\n" in doc[before + 1].text
+        and is_place_name(place_key(f"{doc[before].text} {span.text}"), places, small=False)
+    ):
+        return doc[before].idx, span.end_char
+    return span.start_char, span.end_char
+
+
+def _company(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name at ``doc[start:end]`` is part of a company's name: the capitalised
+    words after it (joined by "and", "&", "of") reach a company word ("Piedmont Aviation Inc",
+    "Delta Air Lines", "Bay State Gas Co"), or it follows a trade's word and "of" ("Bank of
+    Tokyo"; "Enercon Data Corp of Minneapolis" is where the company is)."""
+    i, words = end, 0
+    while words < 5:
+        i = _skip_space(doc, i, 1)
+        if i >= len(doc):
+            return False
+        tok = doc[i]
+        if tok.text in _COMPANY_WORDS and (tok.is_title or tok.is_upper):
+            return True
+        hyphen = tok.text == "-" and not doc[i - 1].whitespace_  # "Georgia-Pacific Corp"
+        if not ((tok.is_title and tok.is_alpha) or tok.lower_ in _NAME_JOINERS or hyphen):
+            break
+        i, words = i + 1, words + 1
+    b = _skip_space(doc, start - 1, -1)
+    if b >= 1 and doc[b].lower_ == "of":
+        word = doc[_skip_space(doc, b - 1, -1)].text
+        return word in _COMPANY_WORDS and word not in _LEGAL_FORMS
+    return False
+
+
 def _mentions(
     reading: _Reading, places: Path | None
 ) -> tuple[list[Mention], list[tuple[int, int, str]]]:
@@ -379,6 +553,8 @@ def _mentions(
     Kyiv")."""
     doc = reading.names
     people: list[tuple[int, int, str]] = []
+    placed: set[int] = set()  # mentions written as where something is
+    companies: set[str] = set()  # names the article gives a company
     found: list[tuple[int, int]] = []  # character ranges
     for unit in reading.units:
         for ent in unit.span.ents:
@@ -396,7 +572,7 @@ def _mentions(
             for a, b, name in people
         ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
-        found.append((span.start_char, span.end_char))
+        found.append(_unwrapped(doc, hit.start, hit.end, places))
     text = reading.text or doc.text
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
@@ -410,6 +586,16 @@ def _mentions(
     for match in _AFTER_PREPOSITION.finditer(text):
         if match.group(1).split()[0] not in _CALENDAR:
             found.append(match.span(1))
+    # The dateline's place, under the name the tables know ("ATLANTA" -> "Atlanta").
+    datelines: dict[int, str] = {}
+    for match in _DATELINE.finditer(text[:2000]):
+        name = match.group(1).title()
+        if is_place_name(name, places, small=False):
+            datelines[match.start(1)] = name
+            found.append(match.span(1))
+            if match.group(2):
+                found.append(match.span(2))
+                links.append((*match.span(1), [match.start(2)]))
     # One mention per position: the gazetteer's, NER's and the patterns' readings of a name
     # often overlap; the longest known name wins.
     by_start: dict[int, tuple[int, int]] = {}
@@ -422,8 +608,13 @@ def _mentions(
         ),
     ):
         by_start.setdefault(a, (a, b))
-    keys = {a: place_key(text[a:b]) for a, (a, b) in by_start.items()}
-    out = []
+    keys = {a: datelines.get(a) or place_key(text[a:b]) for a, (a, b) in by_start.items()}
+    for x, _y, larger_units in links:
+        for c in larger_units:
+            if c in keys and x in keys and not is_place_name(keys[c], places):
+                expanded = _abbreviated_unit(text, *by_start[c], _lookup(keys[x], places))
+                keys[c] = expanded or keys[c]
+    out: list[Mention] = []
     for a, b in by_start.values():
         where = doc.char_span(a, b, alignment_mode="expand")
         if where is None or not keys[a]:
@@ -432,11 +623,40 @@ def _mentions(
         within = tuple(dict.fromkeys(keys[c] for c in larger if c in keys))
         if _sponsor(doc, where.start, where.end):
             continue
+        before = _skip_space(doc, where.start - 1, -1)
+        if before >= 0 and (_INITIAL.match(doc[before].text) or doc[before].text in _SAINT):
+            continue  # a surname after an initial ("T. Lyon"), a saint ("St. Mary's Hospital")
+        after = _skip_space(doc, where.end, 1)
+        if after < len(doc) and doc[after].text in _STREET_WORDS:
+            continue  # a street's name: "Springs Road", "Mary Street"
+        if after < len(doc) and _INITIAL.match(doc[after].text):
+            continue  # a first name before an initial: "Michael B. Javett"
+        if _person(doc, before, after):
+            continue  # "Officer Paris", "Chad Williams, 34,": a person's name
         weak, common, in_name = _context(doc, where.start, where.end)
+        key = keys[a]
+        if len(where) > 1 and where[-1].is_title and where[-1].lower_ in _FACILITY_NAMES:
+            # NER's "the Piedmont Hospital": the name before the facility's word, read as in
+            # _context (a name of several words would pass for a landmark region).
+            weak, in_name = True, False
+            key = " ".join(key.split()[:-1]) or key
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
         is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
-        out.append(Mention(keys[a], a, sentence, weak, within, common, in_name, is_unit))
+        company = _company(doc, where.start, where.end)
+        if company:
+            companies.add(key)
+        if before >= 0 and doc[before].lower_ in _LOCATIVE:
+            placed.add(len(out))
+        out.append(Mention(key, a, sentence, weak, within, common, in_name, is_unit, company))
+    # A name the article gives a company is the company's wherever it stands alone ("Piedmont
+    # said"), unless written as where something is ("a plant in Texas").
+    out = [
+        replace(m, organisation=True)
+        if m.key in companies and not m.organisation and n not in placed
+        else m
+        for n, m in enumerate(out)
+    ]
     return out, people
 
 

@@ -94,6 +94,9 @@ class Mention:
     in_name: bool = False
     # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
     unit: bool = False
+    # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
+    # organisation), or the name the article gives such a company ("Piedmont said").
+    organisation: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,16 +177,29 @@ def resolve(
             places[mention] = tuple(p for p in options if p.kind != "demonym")
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
+    # A company's name is no place, however famous the place it is named after ("Piedmont
+    # Aviation", "Delta Air Lines"): it does not speak for other names, and it gives no
+    # country where the article's other places are elsewhere, nor, unsupported, where its
+    # name is a place in several countries and no famous city ("Delta", "Santa Fe").
+    # Otherwise a company's home is the best guess of where a story is ("Alaska Air Group",
+    # "First Boston Corp" in a wire story). A country's own name still names it ("Japan
+    # Airlines"), unless it is also a place elsewhere ("Georgia Power").
+    companies = {m for m, o in places.items() if m.organisation and not _country_only(o)}
     # A country's, a famous city's or a landmark region's name is a place wherever it stands
-    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"); the context
-    # marks only the others as weak.
+    # ("the London Stock Exchange", "Houston Oil", "a New York investment firm"), and so is a
+    # company's home of one country and 100,000+ people; the context marks only the others
+    # as weak.
     weak = {
-        m for m, o in places.items() if m.weak and not (_famous(o, m.in_name) or _landmark(m, o))
+        m
+        for m, o in places.items()
+        if m.weak
+        and not (_famous(o, m.in_name) or _landmark(m, o))
+        and not (m in companies and _home(o))
     }
     weak_famous = {m for m in places if m.weak and m not in weak}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").
-    mute = weak | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
+    mute = weak | companies | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
     reliability = {
@@ -232,6 +248,15 @@ def resolve(
             continue
         if mention in weak and (mention.common or sup.get(country, 0.0) < WEAK_SUPPORT):
             continue
+        if (
+            mention in companies
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and (
+                max(sup.values(), default=0.0) >= WEAK_SUPPORT
+                or not (_home(options) or _famous(options, False))
+            )
+        ):
+            continue
         region = chosen.region or next(
             (p.region for p in options if p.country == country and p.region), None
         )
@@ -259,7 +284,17 @@ def resolve(
             and sup.get(country, 0.0) < WEAK_SUPPORT
             and max(sup.values(), default=0.0) >= STRAY_SUPPORT
         )
-        ambiguous = rival > best - CLEAR or lone or stray
+        # A country's name that is also a large unit of another country ("Georgia", "Niger")
+        # names either: nothing in the article supporting the country, it gives none.
+        namesake = (
+            named
+            and sup.get(country, 0.0) < WEAK_SUPPORT
+            and any(
+                p.kind == "region" and p.population >= LARGE_REGION and p.country != country
+                for p in options
+            )
+        )
+        ambiguous = rival > best - CLEAR or lone or stray or namesake
         out[mention] = Place(mention.key[:300], country, region, ambiguous)
         if not ambiguous:
             countries.append(country)
@@ -292,6 +327,19 @@ def _landmark(mention: Mention, options: Sequence[PlaceName]) -> bool:
         and len({p.country for p in options}) == 1
         and any(p.kind == "region" and p.population >= LARGE_REGION for p in options)
     )
+
+
+def _home(options: Sequence[PlaceName]) -> bool:
+    """Whether a company named so has a clear home: every reading in one country, one of
+    ``VILLAGE_POPULATION`` people or more ("Alaska", not "Delta" or "Northwest")."""
+    return len({p.country for p in options}) == 1 and (
+        max(prior(p) for p in options) >= math.log10(VILLAGE_POPULATION)
+    )
+
+
+def _country_only(options: Sequence[PlaceName]) -> bool:
+    """Whether every reading of a name is a country's name or alias ("Japan", not "Georgia")."""
+    return all(p.kind in _COUNTRY_KINDS for p in options)
 
 
 def _famous(options: Sequence[PlaceName], in_name: bool) -> bool:
