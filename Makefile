@@ -50,9 +50,13 @@ prereqs-run:
 run: prereqs-run venv
 	deploy/run-local.sh
 
-# The broker starts while the linters run (deploy/with-kafka.sh --while).
+# The broker starts while the linters run (deploy/with-kafka.sh --while). Two pytest processes
+# (pytest-xdist), one test file at a time each: the fault tests (minutes on their three-node
+# cluster; tests/conftest.py puts them first) run while the other process takes the rest, much
+# of both being waits on brokers and workers. PYTEST_XDIST= runs the suite in one process.
+PYTEST_XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: prereqs venv
-	deploy/with-kafka.sh --while "$(MAKE) --no-print-directory lint" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	deploy/with-kafka.sh --while "$(MAKE) --no-print-directory lint" $(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 check: venv lint
 	$(BIN)/python -m pytest -m "not integration" -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -67,3 +67,10 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fault tests first: they are the longest module (minutes on a three-node cluster),
+    so under pytest-xdist (`make test`) one process starts on them while the other takes the
+    rest of the suite, instead of them starting last and running alone."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/integration/test_faults.py")

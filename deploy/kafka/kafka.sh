@@ -287,10 +287,12 @@ recorded_pid() {
     echo "$pid"
 }
 
+# -ww: the whole command line whatever COLUMNS says (pytest-xdist's workers set COLUMNS=80,
+# and a cut line hid every node from this check: never "running", so never stopped).
 node_pid() {
     local pid args
     pid=$(recorded_pid "$1") || return 1
-    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
     [[ "$args" == *kafka.Kafka*"$(props_file "$1")"* ]] || return 1
     echo "$pid"
 }
@@ -302,7 +304,7 @@ node_pid() {
 spawning() {
     local pid args
     pid=$(recorded_pid "$1") || return 1
-    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
     [[ "$args" != *kafka.Kafka* ]]
 }
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from streams import topics
-from streams.kafka_client import consume, create_topics
+from streams.kafka_client import client_options, create_topics, partitions_of, start_client
 from streams.settings import Settings
 
 BROKER = os.environ.get("TOCSIN_BROKER", "127.0.0.1:9094")
@@ -73,10 +74,12 @@ class Namespace:
             "TOCSIN_STORE": "rocksdb://",
             "TOCSIN_WEB_PORT": str(free_port()),
             "TOCSIN_LOG_LEVEL": "INFO",
-            # A killed or restarted worker's partitions wait out the session timeout (faust's
-            # 60 s by default) before the group hands them on; 10 s keeps the kill tests short
-            # and is still many heartbeats long on a loaded machine.
-            "TOCSIN_BROKER_SESSION_TIMEOUT": "10",
+            # A killed worker's partitions wait out the session timeout (faust's 60 s by
+            # default) before the group hands them on; 30 s keeps the kill tests shorter. Not
+            # less: a worker sends no heartbeat while it opens its tables in the join callback,
+            # which took up to 12 s with the suite's two processes on two cores, and a worker
+            # dropped from the group then (10 s) rejoined and consumed nothing more.
+            "TOCSIN_BROKER_SESSION_TIMEOUT": "30",
             "TOCSIN_BROKER_HEARTBEAT_INTERVAL": "1",
         }
         self.env.pop("TOCSIN_NLP_MODEL", None)
@@ -96,18 +99,42 @@ class Namespace:
     def collect(
         self, spec: topics.TopicSpec, until: Callable[[list[Any]], bool], timeout: float = 90.0
     ) -> list[Any]:
-        """Every record of the topic, re-read until ``until(records)`` or the deadline."""
+        """Every record of the topic, read until ``until(records)`` holds with the reader at
+        the end of every partition, or until the deadline."""
+        return asyncio.run(self._collect(self.name(spec), until, timeout))
+
+    async def _collect(
+        self, topic: str, until: Callable[[list[Any]], bool], timeout: float
+    ) -> list[Any]:
+        # One reader that keeps reading, with the condition checked whenever it has caught up
+        # with the topic's end offsets: re-reading the topic until 1.5 s without a record, then
+        # sleeping, cost seconds per look while a worker was still producing.
         deadline = time.monotonic() + timeout
-        while True:
-            records = asyncio.run(self._read_all(spec))
-            if until(records) or time.monotonic() > deadline:
-                return records
-            time.sleep(1)
+        partitions = await partitions_of(self.settings, topic)
+        consumer = AIOKafkaConsumer(
+            **client_options(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await start_client(consumer)
+        consumer.assign(partitions)
+        records: list[Any] = []
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for batch in batches.values():
+                    records.extend(batch)
+                ends = await consumer.end_offsets(partitions)
+                at_end = [await consumer.position(tp) >= end for tp, end in ends.items()]
+                if (all(at_end) and until(records)) or time.monotonic() > deadline:
+                    return records
+        finally:
+            await consumer.stop()
 
     async def _read_all(self, spec: topics.TopicSpec) -> list[Any]:
-        return [
-            r async for r in consume(self.settings, self.name(spec), idle_timeout=1.5, timeout=30)
-        ]
+        """Every record the topic holds now."""
+        return await self._collect(self.name(spec), lambda rs: True, 30.0)
 
 
 class Worker:

@@ -107,6 +107,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         "TOCSIN_KAFKA_SASL_SSL_PORT": str(sasl_port),
         "TOCSIN_KAFKA_SSL_KEYSTORE": str(keystore),
         "TOCSIN_KAFKA_PLAIN_USERS": ":".join(PLAIN),
+        # A narrow terminal (pytest-xdist's processes set COLUMNS=80): kafka.sh must still
+        # recognise its broker's command line, for scram-user below and down at the end.
+        "COLUMNS": "40",
     }
 
     def kafka(*args: str) -> subprocess.CompletedProcess[str]:
@@ -122,7 +125,13 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         assert user.returncode == 0, user.stderr
         yield Secured(f"127.0.0.1:{sasl_port}", ca)
     finally:
-        kafka("down")
+        down = kafka("down")
+        assert down.returncode == 0 and not _listening(port), down.stderr
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def secure_env(s: Secured, mechanism: str, user: tuple[str, str]) -> dict[str, str]:
