@@ -126,8 +126,8 @@ class Deliver:
         try:
             # Iterated at once, the subscriptions awaited per event (not before the loop): faust
             # hands a topic's records to an agent only once its stream is iterated, so records
-            # fetched while this agent still waited would go only to the other readers of the
-            # topic, be committed by them, and never be delivered.
+            # fetched while this agent still waited would go only to any other reader of the
+            # topic in the app, be committed by it, and never be delivered.
             async for event in stream.events():
                 await shell.registry.ready.wait()  # an alert's subscription must be known
                 async with shell.boundary(STAGE, event):

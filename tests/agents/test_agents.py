@@ -352,11 +352,12 @@ def test_tables_open_rocksdb_within_their_memory_budget(tmp_path: Any) -> None:
 
 
 async def test_deliver_and_match_iterate_their_streams_before_the_subscriptions_load() -> None:
-    """faust hands a topic's records to an agent only once the agent's stream is iterated.
-    The deliver agent used to await the subscriptions before its loop; the alerts fetched
-    meanwhile went to the other readers of news.alerts.v1 alone, which committed them: after a
-    worker restart an alert was never POSTed (found in the worker-kill fault test). Both
-    agents that need the subscriptions must iterate at once and wait per event."""
+    """faust hands a topic's records to an agent only once the agent's stream is iterated:
+    an agent that awaits the subscriptions before its loop lets the records fetched meanwhile
+    go to any other reader of the topic in the app, which commits them, and after a worker
+    restart an alert is never POSTed (seen in the worker-kill fault test when a stats agent
+    also read news.alerts.v1). Both agents that need the subscriptions iterate at once and
+    wait per event."""
 
     class Probe:
         def __init__(self) -> None:
