@@ -297,15 +297,15 @@ node_pid() {
     echo "$pid"
 }
 
-# true while the process just spawned for node $1 is alive but not yet exec'd into java: on a
-# loaded machine `ps` can still show nohup/setsid's arguments on the first readiness check, and
-# node_pid (which matches java's arguments, to never mistake a reused pid) then failed a restart
-# that went on to start fine (CI, the broker-kill fault test).
-spawning() {
-    local pid args
+# true while the process recorded for node $1 exists. Start-up waits use this, not node_pid:
+# a look at a process's arguments can fail for an instant while nohup/setsid exec into java,
+# or when `ps` cannot be forked on a loaded machine, and a restart that went on to start fine
+# was then reported "exited during startup" (CI, the broker-kill fault test). kill -0 is a
+# builtin that reads no arguments; a reused pid within the start-up wait is not a concern.
+alive() {
+    local pid
     pid=$(recorded_pid "$1") || return 1
-    args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
-    [[ "$args" != *kafka.Kafka* ]]
+    kill -0 "$pid" 2>/dev/null
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -363,7 +363,7 @@ wait_ready() {
             i=${spec% *}
             off=${spec#* }
             f=$(log_file "$i")
-            if ! node_pid "$i" >/dev/null && ! spawning "$i"; then
+            if ! alive "$i"; then
                 log "error: node $i (port ${BROKER_PORT[i]}) exited during startup; last lines of $f:"
                 tail -n 40 "$f" >&2 2>/dev/null || true
                 return 1
