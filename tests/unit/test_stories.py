@@ -448,6 +448,41 @@ def test_a_town_that_is_also_an_alias_of_its_country_is_a_town(nlp_blank: Any, f
     assert len(ids) == 6
 
 
+def test_reports_worded_alike_in_two_countries_are_two_stories(nlp_blank: Any) -> None:
+    """Two reporters abducted in Nairobi, Kenya (one story), then the second reporter's name in
+    the same words about Kampala, Uganda: a happening of its own. The shared words once
+    outweighed the two capitals (a CI failure: the Kampala report joined the Nairobi story, so
+    its story kept the Nairobi title)."""
+    validator = schemas.validator(topics.ARTICLES_RAW.schema_file)
+    reports = [
+        ("Reporter abducted in Nairobi", "Jane Doe", "Nairobi", "Kenya"),
+        ("Ann Poe: a second reporter abducted", "Ann Poe", "Nairobi", "Kenya"),
+        ("Ann Poe: a reporter abducted in Kampala", "Ann Poe", "Kampala", "Uganda"),
+    ]
+    articles = []
+    for n, (title, name, town, country) in enumerate(reports):
+        raw = {
+            "id": f"r{n}",
+            "title": title,
+            "text": f"Gunmen abducted {name}, a reporter, in {town}, {country}, on Monday, "
+            "police said.",
+        }
+        article = validate_article(orjson.dumps(raw), validator)
+        assert isinstance(article, Article), article
+        articles.append(article)
+    state: dict[str, Any] = {}
+    updates = []
+    for record in extract_batch(nlp_blank, articles):
+        assert isinstance(record, EventRecord), record
+        updates.append(assign(record, state, NOW))
+    assert updates[1].story_id == updates[0].story_id, "one happening in Nairobi"
+    assert updates[2].story_id != updates[0].story_id
+    assert (
+        updates[2].countries == ("UG",)
+        and updates[2].title == "Ann Poe: a reporter abducted in Kampala"
+    )
+
+
 def test_a_bridging_article_merges_two_stories(blank_records: dict[str, EventRecord]) -> None:
     """Two stories of one happening, then an article close to both: one story, the earlier
     survives, the other is named in merged_from, its members and copies follow."""
