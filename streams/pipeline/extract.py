@@ -209,6 +209,13 @@ _UNIT_WORDS = {
     "districts", "provinces", "states", "regions", "counties", "governorates",
     "municipalities", "departments", "prefectures",
 }  # fmt: skip
+# ... of those, the words of second-level units (which some countries' first-level units
+# take too: Kenya's counties): "Busia district" may be Uganda's district as much as Kenya's
+# county.
+_DISTRICT_WORDS = {
+    "district", "county", "municipality", "subdivision", "parish", "division", "districts",
+    "counties", "municipalities",
+}  # fmt: skip
 # A name before these names an organisation, not a place: "the Badr organization".
 _ORGANISATION_WORDS = {
     "organization", "organisation", "company", "companies", "party", "movement", "brigade",
@@ -643,12 +650,15 @@ def _mentions(
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
         is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
+        district = where[-1].lower_ in _DISTRICT_WORDS or last.lower_ in _DISTRICT_WORDS
         company = _company(doc, where.start, where.end)
         if company:
             companies.add(key)
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
-        out.append(Mention(key, a, sentence, weak, within, common, in_name, is_unit, company))
+        out.append(
+            Mention(key, a, sentence, weak, within, common, in_name, is_unit, district, company)
+        )
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont
     # said"), unless written as where something is ("a plant in Texas").
     out = [

@@ -32,6 +32,15 @@ READINGS = {
     "Split": (PlaceName("AA", "AA-S", "region", 800_000), PlaceName("BB", None, "city", 30_000)),
     # A region whose villages the data barely knows, and a big city of the same name.
     "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
+    # A province of 100,000 people by the data's count, and a town of 40,000 elsewhere.
+    "Uplands": (PlaceName("AA", "AA-U", "region", 100_000),),
+    "Faraway": (PlaceName("CC", None, "city", 40_000),),
+    # A county of one country that is a district's name in another ("Busia").
+    "Border": (
+        PlaceName("AA", "AA-B", "region", 150_000),
+        PlaceName("BB", None, "district", 60_000),
+    ),
+    "Villa": (PlaceName("BB", None, "city", 3_000),),
 }
 
 
@@ -146,6 +155,28 @@ def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     assert resolve([town, region], lookup).countries == ["BB"]
     # ... and so is a name written with a unit's word ("Chin State").
     assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
+
+
+def test_a_unit_word_lifts_the_second_level_readings_too() -> None:
+    # "Busia district" beside a village of Uganda is Uganda's district, not Kenya's county;
+    # without the word the larger county wins.
+    district = resolve(
+        [Mention("Border", 0, 0, unit=True, district=True), Mention("Villa", 9, 0)], lookup
+    )
+    assert district.countries[:1] == ["BB"] and "AA" not in district.countries
+    assert "BB" not in resolve(at("Border", "Villa"), lookup).countries
+    state = [Mention("Border", 0, 0, unit=True), Mention("Villa", 9, 0)]
+    assert "BB" not in resolve(state, lookup).countries
+
+
+def test_a_province_of_one_country_votes_in_full_whatever_people_the_data_gives_it() -> None:
+    # "Sinjar area ... in Hama countryside": a town abroad is out of line beside a province.
+    result = resolve(at("Faraway", "Uplands"), lookup)
+    assert result.countries == ["AA"]
+    assert all(p.ambiguous for m, p in result.places.items() if m.key == "Faraway")
+    # Written inside another name ("Maan town in Hama"), it counts by its people only.
+    inside = [Mention("Uplands", 0, 0, within=("Faraway",)), Mention("Faraway", 9, 0)]
+    assert "CC" in resolve(inside, lookup).countries
 
 
 def test_a_company_named_after_a_place_is_no_place_where_the_article_is_elsewhere() -> None:
