@@ -640,8 +640,9 @@ def named_in(group: str) -> Callable[[str], bool]:
 
 
 def _dump_resolver_inputs(out: dict[str, tuple[object, ...]]) -> None:
-    """Keep each article's resolver inputs (mentions, their readings, actor home countries)
-    by article id, to replay the resolver offline without spaCy."""
+    """Keep each article's resolver inputs (mentions, their readings, actor home countries,
+    the units a name without readings may be written for) by article id, to replay the
+    resolver offline without spaCy."""
     from streams.pipeline import extract, places
 
     record, resolve = extract._record, places.resolve
@@ -651,10 +652,14 @@ def _dump_resolver_inputs(out: dict[str, tuple[object, ...]]) -> None:
         current[0] = article.id
         return record(reading, article, *args)
 
-    def recording_resolve(mentions: Any, lookup: Any, hints: Any = ()) -> places.Resolution:
+    def recording_resolve(
+        mentions: Any, lookup: Any, hints: Any = (), spellings: Any = None
+    ) -> places.Resolution:
         hints = list(hints)
-        out[current[0]] = (tuple(mentions), {m.key: lookup(m.key) for m in mentions}, hints)
-        return resolve(mentions, lookup, hints)
+        looks = {m.key: lookup(m.key) for m in mentions}
+        spelled = {k: spellings(k) for k, v in looks.items() if not v and spellings}
+        out[current[0]] = (tuple(mentions), looks, hints, spelled)
+        return resolve(mentions, lookup, hints, spellings)
 
     extract._record = recording_record  # type: ignore[assignment]
     extract.resolve = recording_resolve  # type: ignore[assignment]

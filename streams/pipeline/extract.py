@@ -37,6 +37,7 @@ from streams.nlp.gazetteer import (
     Taxonomy,
     is_place_name,
     place_readings,
+    unit_readings,
 )
 from streams.pipeline.places import Mention, resolve
 
@@ -277,7 +278,10 @@ _UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|su
 _BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
 # "(District, Province)" after a word that is no name ("Enma market (Al Mansurah, Aden)").
 _PAIR = re.compile(rf"\(({_NAME}), ({_NAME})\)")
-_COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# ... "in Village, District, Province": each name within the ones after it.
+_COMMA = re.compile(
+    rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})(?:{_UNIT}, ({_NAME}))?"
+)
 # "in Maan town in Hama", "the town of Mansura in the western countryside of Ar-Raqqa": a
 # place in a larger one, written so.
 _IN_IN = re.compile(
@@ -1005,7 +1009,12 @@ def _record(
 ) -> EventRecord:
     mentions, _people = _mentions(reading, component.places_path)
     home = _home_countries(reading.names, component)
-    resolution = resolve(mentions, lambda key: _lookup(key, component.places_path), home)
+    resolution = resolve(
+        mentions,
+        lambda key: _lookup(key, component.places_path),
+        home,
+        lambda key: unit_readings(key, component.places_path),
+    )
     places = resolution.places
     # Most news is not an event: below the gate's threshold the incident themes are not
     # reported (their events stay, with the low confidence the score gives them).

@@ -167,9 +167,20 @@ def resolve(
     mentions: Sequence[Mention],
     lookup: Callable[[str], tuple[PlaceName, ...]],
     hints: Iterable[str] = (),
+    spellings: Callable[[str], tuple[PlaceName, ...]] | None = None,
 ) -> Resolution:
-    """Mentions -> places and countries (see the module docstring)."""
+    """Mentions -> places and countries (see the module docstring). ``spellings`` gives the
+    readings a name has only as a unit ("Bam" is Burkina Faso's province beside Iran's city;
+    "Tillabery" is Tillabéri): added for the names the text marks as units (written as the
+    larger unit of another, or with a unit's word)."""
+    # Names written as the larger unit of another or with a unit's word: "Bari" in
+    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
+    containers = {key for m in mentions for key in m.within}
     readings = {m: lookup(m.key) for m in mentions}
+    if spellings is not None:
+        for m, o in readings.items():
+            if m.unit or m.key in containers:
+                readings[m] = o + tuple(p for p in spellings(m.key) if p not in o)
     demonyms: Counter[str] = Counter()
     places: dict[Mention, tuple[PlaceName, ...]] = {}
     for mention, options in readings.items():
@@ -224,9 +235,6 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    # Names written as the larger unit of another or with a unit's word: "Bari" in
-    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
-    containers = {key for m in mentions for key in m.within}
     scored = {m: _Options(o, m.unit or m.key in containers, m.district) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
