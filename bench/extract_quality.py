@@ -22,8 +22,9 @@ actor subscription per group, typed that way, against the notes ACLED codes with
 
 ``--profile N`` prints the N costliest functions of the extraction (cProfile on CPU time, so
 the shares hold on a loaded machine).  ``--dump-places FILE`` pickles every article's
-place resolver inputs (mentions, their readings, the actors' home countries) by article id,
-to try a rule of ``streams/pipeline/places.py`` on the tune split in seconds, without spaCy.
+place resolver inputs (mentions, their readings and unit readings, the actors' home
+countries) by article id, to try a rule of ``streams/pipeline/places.py`` on the tune split
+in seconds, without spaCy.
 """
 
 from __future__ import annotations
@@ -657,7 +658,7 @@ def _dump_resolver_inputs(out: dict[str, tuple[object, ...]]) -> None:
     ) -> places.Resolution:
         hints = list(hints)
         looks = {m.key: lookup(m.key) for m in mentions}
-        spelled = {k: spellings(k) for k, v in looks.items() if not v and spellings}
+        spelled = {k: spellings(k) for k in looks} if spellings else {}
         out[current[0]] = (tuple(mentions), looks, hints, spelled)
         return resolve(mentions, lookup, hints, spellings)
 
