@@ -322,17 +322,19 @@ MIN_ALT_NAME_POPULATION = 50_000
 
 # (readings of the well-known names, the names phrase matching looks for, the small places
 # packed as "CC:population|CC:population" strings: 200k+ villages as objects would cost
-# ~100 MB and seconds of start-up in every extraction process; units of three letters).
+# ~100 MB and seconds of start-up in every extraction process; units of three letters; the
+# units' names by first letter and length, for ``unit_readings``).
 _Tables = tuple[
     dict[str, tuple[PlaceName, ...]],
     frozenset[str],
     dict[str, str],
     dict[str, tuple[PlaceName, ...]],
+    dict[tuple[str, int], tuple[tuple[str, str], ...]],
 ]
 # Populated places below this size go to the packed table.
 SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 10
+_TABLES_FORMAT = 11
 # First- and second-level administrative units (built by streams/nlp/build_places.py).
 ADMIN_FILE = DATA_DIR / "admin_places.json.gz"
 
@@ -473,7 +475,7 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         for surface, by_country in small.items()
         if surface not in banned and surface not in table
     }
-    return table, frozenset(matchable - banned), packed, short
+    return table, frozenset(matchable - banned), packed, short, _unit_index(table)
 
 
 def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
@@ -529,11 +531,13 @@ def _fold(name: str) -> str:
     return _ascii(name).lower().replace("-", " ").replace("'", "")
 
 
-@functools.cache
-def _unit_index(path: Path | None = None) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
-    """(first letter, length) -> (folded name, name) of every administrative unit's name."""
+def _unit_index(
+    table: dict[str, tuple[PlaceName, ...]],
+) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
+    """(first letter, length) -> (folded name, name) of every administrative unit's name
+    that may be spelled otherwise (kept with the tables: building it takes a second)."""
     index: dict[tuple[str, int], list[tuple[str, str]]] = {}
-    for surface, readings in _place_tables(path)[0].items():
+    for surface, readings in table.items():
         folded = _fold(surface)
         if _spellable(folded) and any(p.kind in _UNIT_KINDS for p in readings):
             index.setdefault((folded[0], len(folded)), []).append((folded, surface))
@@ -579,7 +583,7 @@ def unit_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
     folded = _fold(name)
     if not folded or not _spellable(folded) or place_readings(name, path):
         return ()
-    index = _unit_index(path)
+    index = _place_tables(path)[4]
     found: dict[tuple[str, str | None, str], PlaceName] = {}
     for size in (len(folded) - 1, len(folded), len(folded) + 1):
         for other, surface in index.get((folded[0], size), ()):
