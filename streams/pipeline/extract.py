@@ -661,7 +661,9 @@ def _mentions(
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
         out.append(
-            Mention(key, a, sentence, weak, within, common, in_name, is_unit, district, company)
+            Mention(
+                key, a, sentence, weak, within, common, in_name, is_unit, company, district=district
+            )
         )
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont
     # said"), unless written as where something is ("a plant in Texas").

@@ -94,12 +94,12 @@ class Mention:
     in_name: bool = False
     # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
     unit: bool = False
-    # ... with a word second-level units take ("Busia district", "Delta County"), which
-    # first-level ones take too in some countries (Kenya's counties).
-    district: bool = False
     # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
     # organisation), or the name the article gives such a company ("Piedmont said").
     organisation: bool = False
+    # Written with a word second-level units take ("Busia district", "Delta County"), which
+    # first-level ones take too in some countries (Kenya's counties).
+    district: bool = False
 
 
 @dataclass(frozen=True)
