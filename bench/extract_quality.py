@@ -22,8 +22,9 @@ actor subscription per group, typed that way, against the notes ACLED codes with
 
 ``--profile N`` prints the N costliest functions of the extraction (cProfile on CPU time, so
 the shares hold on a loaded machine).  ``--dump-places FILE`` pickles every article's
-place resolver inputs (mentions, their readings, the actors' home countries) by article id,
-to try a rule of ``streams/pipeline/places.py`` on the tune split in seconds, without spaCy.
+place resolver inputs (mentions, their readings and unit readings, the actors' home
+countries) by article id, to try a rule of ``streams/pipeline/places.py`` on the tune split
+in seconds, without spaCy.
 """
 
 from __future__ import annotations
@@ -640,8 +641,9 @@ def named_in(group: str) -> Callable[[str], bool]:
 
 
 def _dump_resolver_inputs(out: dict[str, tuple[object, ...]]) -> None:
-    """Keep each article's resolver inputs (mentions, their readings, actor home countries)
-    by article id, to replay the resolver offline without spaCy."""
+    """Keep each article's resolver inputs (mentions, their readings, actor home countries,
+    the units a name without readings may be written for) by article id, to replay the
+    resolver offline without spaCy."""
     from streams.pipeline import extract, places
 
     record, resolve = extract._record, places.resolve
@@ -651,10 +653,14 @@ def _dump_resolver_inputs(out: dict[str, tuple[object, ...]]) -> None:
         current[0] = article.id
         return record(reading, article, *args)
 
-    def recording_resolve(mentions: Any, lookup: Any, hints: Any = ()) -> places.Resolution:
+    def recording_resolve(
+        mentions: Any, lookup: Any, hints: Any = (), spellings: Any = None
+    ) -> places.Resolution:
         hints = list(hints)
-        out[current[0]] = (tuple(mentions), {m.key: lookup(m.key) for m in mentions}, hints)
-        return resolve(mentions, lookup, hints)
+        looks = {m.key: lookup(m.key) for m in mentions}
+        spelled = {k: spellings(k) for k in looks} if spellings else {}
+        out[current[0]] = (tuple(mentions), looks, hints, spelled)
+        return resolve(mentions, lookup, hints, spellings)
 
     extract._record = recording_record  # type: ignore[assignment]
     extract.resolve = recording_resolve  # type: ignore[assignment]

@@ -12,8 +12,9 @@ the sum of its populated places (a prior: "Manchester", a city of 400,000, befor
 parish of that name), at least ``MIN_UNIT_POPULATION``.
 
 Each name is written under the surfaces news uses for it: the name, its ASCII form, without
-the unit word ("Borno State" -> "Borno", "Province du Séno" -> "Séno") when what remains is
-a name of 4+ letters, and French compass words in English ("Nord Kivu" -> "North Kivu").
+the unit word ("Borno State" -> "Borno", "Province du Séno" -> "Séno", "Province of Samar"
+-> "Samar") when what remains is a name of 3+ letters, and French compass words in English
+("Nord Kivu" -> "North Kivu").
 Output: ``{"units": {surface: [[country, level, population, iso_region], ...]}}``, sorted, so
 reruns give the same file.
 """
@@ -41,6 +42,10 @@ _PREFIXES = (
     "Préfecture de ", "Préfecture du ", "Cercle de ", "Wilaya de ", "Commune de ",
     "Provincia de ", "Provincia del ", "Departamento de ", "Departamento del ",
     "Municipio de ", "Estado de ", "Muhafazat ", "Mohafazat ", "State of ",
+    # GeoNames' English names of the Philippines' provinces and some cities and districts:
+    # "Province of Samar" (whose bare "Samar" the ISO list has without its people).
+    "Province of ", "City of ", "Municipality of ", "District of ", "Region of ",
+    "Department of ", "Governorate of ",
 )  # fmt: skip
 _SUFFIXES = (
     " Region", " Province", " State", " Governorate", " County", " District", " Department",
@@ -64,6 +69,13 @@ _FRENCH = {
     "West": "Ouest", "North": "Nord", "Centre-East": "Centre-Est", "Centre-North": "Centre-Nord",
     "Centre-West": "Centre-Ouest", "Centre-South": "Centre-Sud",
 }  # fmt: skip
+
+
+# Short forms the news uses for units whose GeoNames and ISO names are long ("Providencia,
+# Metropolitana": Chile's Santiago Metropolitan Region).
+_SHORT_FORMS = {
+    "Región Metropolitana de Santiago": "Metropolitana",
+}
 
 
 def french_speaking() -> set[str]:
@@ -94,7 +106,9 @@ def surfaces(name: str) -> set[str]:
         words = n.replace("-", " ").split()
         if words and words[0] in _ENGLISH and len(words) > 1:
             out.add(" ".join([_ENGLISH[words[0]], *words[1:]]))
-    return {n for n in out if len(n.replace(" ", "")) >= 4 and not n.isupper() and n[:1].isupper()}
+    # Three letters are enough for a unit's name (Burkina Faso's "Bam", Peru's "Ica"): the
+    # gazetteer looks them up where the text marks a place but does not phrase-match them.
+    return {n for n in out if len(n.replace(" ", "")) >= 3 and not n.isupper() and n[:1].isupper()}
 
 
 def _geocode_rows() -> list[dict[str, Any]]:
@@ -133,7 +147,7 @@ def build() -> dict[str, Any]:
     french = french_speaking()
 
     def add(name: str, cc: str, level: int, people: int, region: str | None) -> None:
-        names = {name}
+        names = {name, _SHORT_FORMS.get(name, name)}
         if cc in french:
             bare = name.removesuffix(" Region").removesuffix(" Province")
             names |= {_FRENCH[bare]} if bare in _FRENCH else set()

@@ -322,12 +322,19 @@ MIN_ALT_NAME_POPULATION = 50_000
 
 # (readings of the well-known names, the names phrase matching looks for, the small places
 # packed as "CC:population|CC:population" strings: 200k+ villages as objects would cost
-# ~100 MB and seconds of start-up in every extraction process).
-_Tables = tuple[dict[str, tuple[PlaceName, ...]], frozenset[str], dict[str, str]]
+# ~100 MB and seconds of start-up in every extraction process; units of three letters; the
+# units' names by first letter and length, for ``unit_readings``).
+_Tables = tuple[
+    dict[str, tuple[PlaceName, ...]],
+    frozenset[str],
+    dict[str, str],
+    dict[str, tuple[PlaceName, ...]],
+    dict[tuple[str, int], tuple[tuple[str, str], ...]],
+]
 # Populated places below this size go to the packed table.
 SMALL_PLACE_POPULATION = 15_000
 # Bump when the way the tables are built changes (invalidates the on-disk cache).
-_TABLES_FORMAT = 7
+_TABLES_FORMAT = 11
 # First- and second-level administrative units (built by streams/nlp/build_places.py).
 ADMIN_FILE = DATA_DIR / "admin_places.json.gz"
 
@@ -375,6 +382,8 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
     readings: dict[str, dict[tuple[str, str | None], PlaceName]] = {}
     matchable: set[str] = set()
     small: dict[str, dict[str, int]] = {}
+    # Administrative units of three letters, read only where the text marks a unit.
+    short: dict[str, tuple[PlaceName, ...]] = {}
 
     def add(surface: str, place: PlaceName, match: bool = True) -> None:
         if "-" in surface:  # "Deir ez-Zor" is also written "Deir-ez-Zor" (looked up unhyphenated)
@@ -421,14 +430,25 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         # "North-East" too: its unhyphenated form is a common phrase ("north east of the town").
         if surface.lower().replace("-", " ") in _COMMON_WORDS:
             continue
-        for country, level, population, region in units:
-            kind = "region" if level == 1 else "district"
-            add(surface, PlaceName(country, region, kind, population), match=level == 1)
+        places = [
+            PlaceName(country, region, "region" if level == 1 else "district", population)
+            for country, level, population, region in units
+        ]
+        if len(surface.replace(" ", "")) <= 3:
+            # Names of three letters ("Bam", "Kut", "Lee") are many a word, first name or
+            # part of a longer name: read only where the text marks a unit.
+            short[surface] = tuple(sorted(places, key=lambda p: -p.rank))
+            continue
+        for place in places:
+            add(surface, place, match=place.kind == "region")
     for sub in pycountry.subdivisions:
         if sub.parent_code is not None:
             continue
         for surface in _surfaces(sub.name):
-            if surface.lower().replace("-", " ") not in _COMMON_WORDS and surface not in admin:
+            # The ISO list's first-level units the admin data lacks, and those of three
+            # letters ("Edo", "Goa"), which are read wherever they stand, as they always were.
+            common = surface.lower().replace("-", " ") in _COMMON_WORDS
+            if (not common and surface not in admin) or surface in short:
                 add(surface, PlaceName(sub.country_code, sub.code, "region", 1_000))
     for country in cache.get_countries().values():
         add(country["name"], PlaceName(country["iso"], None, "country"))
@@ -455,7 +475,7 @@ def _build_place_tables(path: Path | None = None) -> _Tables:
         for surface, by_country in small.items()
         if surface not in banned and surface not in table
     }
-    return table, frozenset(matchable - banned), packed
+    return table, frozenset(matchable - banned), packed, short, _unit_index(table)
 
 
 def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
@@ -496,3 +516,82 @@ def inside_aliases(path: Path | None = None) -> frozenset[str]:
     """The shipped aliases that name a place within their country (Mombasa, Darfur), not the
     country itself (Britain, DRC): ``inside`` in ``data/places.json``."""
     return frozenset(_read(path or DATA_DIR / "places.json").get("inside", ()))
+
+
+# A unit's name written otherwise than the data has it ("Tillabery" for Tillabéri, "Lower
+# Shabelle" for Lower Shabeelle, "Urozgan" for Uruzgan): a vowel (or "y") changed, added or
+# dropped, or a letter doubled or not, in a name with a word of this many letters (shorter
+# ones are too often other names: "Anbar" is no "Anabar", "Al Tall" no "Al Tal").
+MIN_SPELLING_LETTERS = 6
+_VOWELS = set("aeiouy")
+_UNIT_KINDS = ("region", "district")
+
+
+def _fold(name: str) -> str:
+    return _ascii(name).lower().replace("-", " ").replace("'", "")
+
+
+def _unit_index(
+    table: dict[str, tuple[PlaceName, ...]],
+) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
+    """(first letter, length) -> (folded name, name) of every administrative unit's name
+    that may be spelled otherwise (kept with the tables: building it takes a second)."""
+    index: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for surface, readings in table.items():
+        folded = _fold(surface)
+        if _spellable(folded) and any(p.kind in _UNIT_KINDS for p in readings):
+            index.setdefault((folded[0], len(folded)), []).append((folded, surface))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _spellable(folded: str) -> bool:
+    return (
+        max(len(w) for w in folded.split()) >= MIN_SPELLING_LETTERS and folded not in _COMMON_WORDS
+    )
+
+
+def _respelled(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one vowel changed, added or dropped, or one letter doubled
+    or undoubled (the variants of transliteration), after the same first letter and, for a
+    letter added or dropped, before the same last one."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1 or a[:1] != b[:1]:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :] and a[i] in _VOWELS and b[i] in _VOWELS
+    # b has one letter more, at i, not its last ("Princes" is no "Princesa"): a vowel, or a
+    # doubled letter.
+    return (
+        i < len(a)
+        and a[i:] == b[i + 1 :]
+        and (b[i] in _VOWELS or b[i] == b[i - 1] or b[i] == b[i + 1])
+    )
+
+
+def unit_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]:
+    """Readings a name has only as a unit, for a name the text marks as one (written as the
+    larger unit of a place, or with a unit's word): a unit of three letters ("Bam", beside
+    Iran's city), or, for a name the tables lack, a unit whose name is written otherwise
+    (see ``_respelled``), best first."""
+    short = _place_tables(path)[3].get(name)
+    if short:
+        return short
+    folded = _fold(name)
+    if not folded or not _spellable(folded) or place_readings(name, path):
+        return ()
+    index = _place_tables(path)[4]
+    found: dict[tuple[str, str | None, str], PlaceName] = {}
+    for size in (len(folded) - 1, len(folded), len(folded) + 1):
+        for other, surface in index.get((folded[0], size), ()):
+            if other != folded and _respelled(folded, other):
+                for p in place_readings(surface, path):
+                    key = (p.country, p.region, p.kind)
+                    if p.kind in _UNIT_KINDS and (
+                        key not in found or found[key].population < p.population
+                    ):
+                        found[key] = p
+    return tuple(sorted(found.values(), key=lambda p: -p.rank))

@@ -37,6 +37,7 @@ from streams.nlp.gazetteer import (
     Taxonomy,
     is_place_name,
     place_readings,
+    unit_readings,
 )
 from streams.pipeline.places import Mention, resolve
 
@@ -209,6 +210,13 @@ _UNIT_WORDS = {
     "districts", "provinces", "states", "regions", "counties", "governorates",
     "municipalities", "departments", "prefectures",
 }  # fmt: skip
+# ... of those, the words of second-level units (which some countries' first-level units
+# take too: Kenya's counties): "Busia district" may be Uganda's district as much as Kenya's
+# county.
+_DISTRICT_WORDS = {
+    "district", "county", "municipality", "subdivision", "parish", "division", "districts",
+    "counties", "municipalities",
+}  # fmt: skip
 # A name before these names an organisation, not a place: "the Badr organization".
 _ORGANISATION_WORDS = {
     "organization", "organisation", "company", "companies", "party", "movement", "brigade",
@@ -270,7 +278,10 @@ _UNIT = r"(?: (?:district|town|city|village|province|county|state|region|area|su
 _BRACKETED = re.compile(rf"({_NAME}){_UNIT} \(({_NAME})(?:, ({_NAME}))?\)")
 # "(District, Province)" after a word that is no name ("Enma market (Al Mansurah, Aden)").
 _PAIR = re.compile(rf"\(({_NAME}), ({_NAME})\)")
-_COMMA = re.compile(rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})")
+# ... "in Village, District, Province": each name within the ones after it.
+_COMMA = re.compile(
+    rf"\b(?:in|near|at|of|from|outside) ({_NAME}){_UNIT}, ({_NAME})(?:{_UNIT}, ({_NAME}))?"
+)
 # "in Maan town in Hama", "the town of Mansura in the western countryside of Ar-Raqqa": a
 # place in a larger one, written so.
 _IN_IN = re.compile(
@@ -643,12 +654,17 @@ def _mentions(
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
         is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
+        district = where[-1].lower_ in _DISTRICT_WORDS or last.lower_ in _DISTRICT_WORDS
         company = _company(doc, where.start, where.end)
         if company:
             companies.add(key)
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
-        out.append(Mention(key, a, sentence, weak, within, common, in_name, is_unit, company))
+        out.append(
+            Mention(
+                key, a, sentence, weak, within, common, in_name, is_unit, company, district=district
+            )
+        )
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont
     # said"), unless written as where something is ("a plant in Texas").
     out = [
@@ -995,7 +1011,12 @@ def _record(
 ) -> EventRecord:
     mentions, _people = _mentions(reading, component.places_path)
     home = _home_countries(reading.names, component)
-    resolution = resolve(mentions, lambda key: _lookup(key, component.places_path), home)
+    resolution = resolve(
+        mentions,
+        lambda key: _lookup(key, component.places_path),
+        home,
+        lambda key: unit_readings(key, component.places_path),
+    )
     places = resolution.places
     # Most news is not an event: below the gate's threshold the incident themes are not
     # reported (their events stay, with the low confidence the score gives them).

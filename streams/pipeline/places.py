@@ -97,6 +97,9 @@ class Mention:
     # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
     # organisation), or the name the article gives such a company ("Piedmont said").
     organisation: bool = False
+    # Written with a word second-level units take ("Busia district", "Delta County"), which
+    # first-level ones take too in some countries (Kenya's counties).
+    district: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,14 +122,19 @@ class _Options:
 
     __slots__ = ("countries", "inner", "places", "priors")
 
-    def __init__(self, places: Sequence[PlaceName], container: bool = False) -> None:
+    def __init__(
+        self, places: Sequence[PlaceName], container: bool = False, district: bool = False
+    ) -> None:
         self.places = tuple(places)
         # Written as the larger unit of another name, a name is a unit: its first-level
         # readings count at least as a province of ``CONTAINER_FLOOR`` people (the data's
         # sums of villages undercount them), and before namesake cities and districts.
+        # Written with a word second-level units take, its second-level readings count so
+        # too ("Busia district" is Uganda's district as much as Kenya's county; "Ilam
+        # district" is Nepal's as much as Iran's province).
         self.priors = [
             max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
-            if container and p.kind == "region"
+            if (container and p.kind == "region") or (district and p.kind == "district")
             else prior(p)
             for p in self.places
         ]
@@ -159,9 +167,20 @@ def resolve(
     mentions: Sequence[Mention],
     lookup: Callable[[str], tuple[PlaceName, ...]],
     hints: Iterable[str] = (),
+    spellings: Callable[[str], tuple[PlaceName, ...]] | None = None,
 ) -> Resolution:
-    """Mentions -> places and countries (see the module docstring)."""
+    """Mentions -> places and countries (see the module docstring). ``spellings`` gives the
+    readings a name has only as a unit ("Bam" is Burkina Faso's province beside Iran's city;
+    "Tillabery" is Tillabéri): added for the names the text marks as units (written as the
+    larger unit of another, or with a unit's word)."""
+    # Names written as the larger unit of another or with a unit's word: "Bari" in
+    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
+    containers = {key for m in mentions for key in m.within}
     readings = {m: lookup(m.key) for m in mentions}
+    if spellings is not None:
+        for m, o in readings.items():
+            if m.unit or m.key in containers:
+                readings[m] = o + tuple(p for p in spellings(m.key) if p not in o)
     demonyms: Counter[str] = Counter()
     places: dict[Mention, tuple[PlaceName, ...]] = {}
     for mention, options in readings.items():
@@ -202,8 +221,11 @@ def resolve(
     mute = weak | companies | {m for m, o in places.items() if m.weak and not _famous(o, m.in_name)}
     # How much a name speaks for its country: a village's namesakes are many, so its vote
     # counts less than a city's or a province's (0.2 at 1,000 people, 1 from 1,000,000).
+    # A province of one country counts in full whatever people the data gives it (its sum
+    # of villages undercounts it: "Paktia", "Hama"), unless written inside another name
+    # ("Maan town in Hama": Jordan's Maan province is no evidence against Syria's Hama).
     reliability = {
-        m: min(1.0, max(0.2, (max(prior(p) for p in o) - 3.0) / 3.0)) for m, o in places.items()
+        m: 1.0 if not m.within and _one_province(o) else _reliability(o) for m, o in places.items()
     }
     hint_set = set(hints)
     base = _weights()
@@ -213,10 +235,7 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    # Names written as the larger unit of another or with a unit's word: "Bari" in
-    # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
-    containers = {key for m in mentions for key in m.within}
-    scored = {m: _Options(o, m.unit or m.key in containers) for m, o in places.items()}
+    scored = {m: _Options(o, m.unit or m.key in containers, m.district) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
@@ -308,6 +327,16 @@ def resolve(
         readable = {p.country for m in out for p in places[m]}
         countries = [c for c in fallback if c in readable] or fallback
     return Resolution(out, list(dict.fromkeys(countries)))
+
+
+def _reliability(options: Sequence[PlaceName]) -> float:
+    """How much a name's vote counts by the people of its largest reading."""
+    return min(1.0, max(0.2, (max(prior(p) for p in options) - 3.0) / 3.0))
+
+
+def _one_province(options: Sequence[PlaceName]) -> bool:
+    """Whether a name is a first-level unit and names nothing in another country."""
+    return any(p.kind == "region" for p in options) and len({p.country for p in options}) == 1
 
 
 def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:

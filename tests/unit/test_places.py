@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streams.models import Article, EventRecord
-from streams.nlp.gazetteer import PlaceName, place_readings
+from streams.nlp.gazetteer import PlaceName, place_readings, unit_readings
 from streams.pipeline.extract import extract_batch
 from streams.pipeline.places import Mention, resolve
 
@@ -32,6 +32,15 @@ READINGS = {
     "Split": (PlaceName("AA", "AA-S", "region", 800_000), PlaceName("BB", None, "city", 30_000)),
     # A region whose villages the data barely knows, and a big city of the same name.
     "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
+    # A province of 100,000 people by the data's count, and a town of 40,000 elsewhere.
+    "Uplands": (PlaceName("AA", "AA-U", "region", 100_000),),
+    "Faraway": (PlaceName("CC", None, "city", 40_000),),
+    # A county of one country that is a district's name in another ("Busia").
+    "Border": (
+        PlaceName("AA", "AA-B", "region", 150_000),
+        PlaceName("BB", None, "district", 60_000),
+    ),
+    "Villa": (PlaceName("BB", None, "city", 3_000),),
 }
 
 
@@ -148,6 +157,39 @@ def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
 
 
+def test_a_unit_word_lifts_the_second_level_readings_too() -> None:
+    # "Busia district" beside a village of Uganda is Uganda's district, not Kenya's county;
+    # without the word the larger county wins.
+    district = resolve(
+        [Mention("Border", 0, 0, unit=True, district=True), Mention("Villa", 9, 0)], lookup
+    )
+    assert district.countries[:1] == ["BB"] and "AA" not in district.countries
+    assert "BB" not in resolve(at("Border", "Villa"), lookup).countries
+    state = [Mention("Border", 0, 0, unit=True), Mention("Villa", 9, 0)]
+    assert "BB" not in resolve(state, lookup).countries
+
+
+def test_a_province_of_one_country_votes_in_full_whatever_people_the_data_gives_it() -> None:
+    # "Sinjar area ... in Hama countryside": a town abroad is out of line beside a province.
+    result = resolve(at("Faraway", "Uplands"), lookup)
+    assert result.countries == ["AA"]
+    assert all(p.ambiguous for m, p in result.places.items() if m.key == "Faraway")
+    # Written inside another name ("Maan town in Hama"), it counts by its people only.
+    inside = [Mention("Uplands", 0, 0, within=("Faraway",)), Mention("Faraway", 9, 0)]
+    assert "CC" in resolve(inside, lookup).countries
+
+
+def test_a_unit_the_data_spells_otherwise_reads_as_that_unit() -> None:
+    # "Village (District, Tillabery)": the unit as the data spells it decides the country.
+    spelled = {"Provinse": READINGS["Province"]}
+    village = [Mention("Hamlet", 0, 0, within=("Provinse",)), Mention("Provinse", 9, 0)]
+    assert resolve(village, lookup, spellings=lambda k: spelled.get(k, ())).countries == ["BB"]
+    assert resolve(village, lookup).countries == []
+    # A name the text does not mark as a unit is not respelled.
+    alone = at("Hamlet", "Provinse")
+    assert resolve(alone, lookup, spellings=lambda k: spelled.get(k, ())).countries == []
+
+
 def test_a_company_named_after_a_place_is_no_place_where_the_article_is_elsewhere() -> None:
     company = Mention("Capital", 0, 0, organisation=True)
     result = resolve([company, Mention("Province", 9, 0)], lookup)
@@ -226,6 +268,11 @@ def record(nlp: Any, text: str) -> EventRecord:
         ("Floods hit the Nugaal and Bari regions overnight.", "SO", {"IT"}),
         # The first word of a longer name is no place of its own ("Wadi" is also Indian).
         ("GNA forces shelled LNA positions in Wadi al-Rabi near Tripoli.", "LY", {"IN"}),
+        # Units the data spells otherwise or has under a name of three letters; a village,
+        # a town and their province, written in a row.
+        ("Gunmen raided Tondikiwindi (Ouallam, Tillabery) at dawn.", "NE", {"ET", "ML"}),
+        ("Villagers fled Koundougou (Bourzanga, Bam) after the raid.", "BF", {"IR"}),
+        ("Troops clashed with rebels in Barangay Poblacion, Gapan, Nueva Ecija.", "PH", set()),
     ],
 )
 def test_the_named_traps(nlp: Any, text: str, country: str, never: set[str]) -> None:
@@ -245,6 +292,25 @@ def test_admin_units_resolve_in_english_and_local_forms() -> None:
         ("Nord-Ouest", "CM"),
     ]:
         assert country in {p.country for p in place_readings(name)}, name
+
+
+def test_units_by_the_names_news_gives_them() -> None:
+    # GeoNames' "Province of Samar" is the Philippines' province with its people.
+    assert any(p.country == "PH" and p.population > 100_000 for p in place_readings("Samar"))
+    # Written as a unit, a name of three letters or spelled otherwise is that unit ...
+    for name, country in [
+        ("Bam", "BF"),
+        ("Tillabery", "NE"),
+        ("Lower Shabelle", "SO"),
+        ("Urozgan", "AF"),
+        ("Fizuli", "AZ"),
+    ]:
+        assert country in {p.country for p in unit_readings(name)}, name
+    # ... but a short name is not read unmarked, and a word, a letter added at the end or a
+    # short name spelled otherwise is no unit ("Anbar" is no Nauruan "Anabar").
+    assert "BF" not in {p.country for p in place_readings("Bam")}
+    for name in ("Anbar", "Centre", "Princes", "Al Tall", "Chui"):
+        assert unit_readings(name) == (), name
 
 
 def test_compass_phrases_are_no_regions_hyphenated_or_not() -> None:
