@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from streams.models import Place
-from streams.nlp.gazetteer import PlaceName
+from streams.nlp.gazetteer import PlaceName, unit_types
 
 # Priors by kind where a population is not the point: a country outweighs any of its parts.
 COUNTRY_PEOPLE = 1e8
@@ -92,8 +92,9 @@ class Mention:
     # Weak only as the first word of a longer name ("Texas Instruments"): large places
     # (first-level units of ``LARGE_REGION`` people) still count.
     in_name: bool = False
-    # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
-    unit: bool = False
+    # The administrative unit's word it is written with ("state" for "Chin State",
+    # "county" for "Delta County"), singular and lowercase; "" when none.
+    unit: str = ""
     # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
     # organisation), or the name the article gives such a company ("Piedmont said").
     organisation: bool = False
@@ -174,7 +175,7 @@ def resolve(
         ):
             demonyms.update({p.country for p in options if p.kind == "demonym"})
         elif options:
-            places[mention] = tuple(p for p in options if p.kind != "demonym")
+            places[mention] = _as_unit(mention, tuple(p for p in options if p.kind != "demonym"))
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
     # A company's name is no place, however famous the place it is named after ("Piedmont
@@ -216,7 +217,7 @@ def resolve(
     # Names written as the larger unit of another or with a unit's word: "Bari" in
     # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
     containers = {key for m in mentions for key in m.within}
-    scored = {m: _Options(o, m.unit or m.key in containers) for m, o in places.items()}
+    scored = {m: _Options(o, bool(m.unit) or m.key in containers) for m, o in places.items()}
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
@@ -308,6 +309,33 @@ def resolve(
         readable = {p.country for m in out for p in places[m]}
         countries = [c for c in fallback if c in readable] or fallback
     return Resolution(out, list(dict.fromkeys(countries)))
+
+
+# The words news uses for first-level units interchangeably (Syria's "governorates" are its
+# "provinces" in the wires); the others name units of a kind only some countries have.
+_FIRST_LEVEL_WORDS = {"province", "governorate", "region", "regional", "state", "territory"}
+
+
+def _unit_word_fits(word: str, country: str) -> bool:
+    """Whether a first-level unit of ``country`` can be written with ``word``: "Lagos State",
+    "Busia County" in Kenya; not "Delta County", Nigeria's units being states."""
+    types = unit_types(country)
+    return word in types or (word in _FIRST_LEVEL_WORDS and bool(types & _FIRST_LEVEL_WORDS))
+
+
+def _as_unit(mention: Mention, options: tuple[PlaceName, ...]) -> tuple[PlaceName, ...]:
+    """Written with a unit's word, a name is a unit: its second-level readings and the
+    first-level ones of countries whose units that word names, when it has any ("Delta
+    County" is a US county, not Nigeria's Delta State nor the Canadian city; "Busia
+    district" is Uganda's, Kenya's Busia being a county)."""
+    if not mention.unit:
+        return options
+    fitting = tuple(
+        p
+        for p in options
+        if p.kind == "district" or (p.kind == "region" and _unit_word_fits(mention.unit, p.country))
+    )
+    return fitting or options
 
 
 def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:

@@ -32,6 +32,14 @@ READINGS = {
     "Split": (PlaceName("AA", "AA-S", "region", 800_000), PlaceName("BB", None, "city", 30_000)),
     # A region whose villages the data barely knows, and a big city of the same name.
     "Port": (PlaceName("AA", None, "district", 900_000), PlaceName("BB", "BB-R", "region", 1000)),
+    # Real countries where units' words matter (ISO 3166-2 types): Nigeria's states, a
+    # Canadian city, a US county ("Delta"); Myanmar's states beside an Indian city.
+    "Estuary": (
+        PlaceName("NG", "NG-DE", "region", 1_500_000),
+        PlaceName("CA", None, "city", 100_000),
+        PlaceName("US", None, "district", 17_000),
+    ),
+    "Hills": (PlaceName("IN", None, "city", 900_000), PlaceName("MM", "MM-14", "region", 1000)),
 }
 
 
@@ -145,7 +153,18 @@ def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
     assert resolve([town, region], lookup).countries == ["BB"]
     # ... and so is a name written with a unit's word ("Chin State").
-    assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
+    assert resolve(at("Hills"), lookup).countries == ["IN"]
+    assert resolve([Mention("Hills", 0, 0, unit="state")], lookup).countries == ["MM"]
+
+
+def test_a_units_word_names_units_of_the_countries_that_have_such_units() -> None:
+    # Nigeria's first-level units are states, the US's counties its second-level ones:
+    # "Delta County" is no Nigerian state, nor a Canadian city.
+    assert resolve(at("Estuary"), lookup).countries == ["NG"]
+    assert resolve([Mention("Estuary", 0, 0, unit="state")], lookup).countries == ["NG"]
+    assert resolve([Mention("Estuary", 0, 0, unit="county")], lookup).countries == ["US"]
+    # A word no reading fits leaves the readings as they are.
+    assert resolve([Mention("Port", 0, 0, unit="prefecture")], lookup).countries == ["AA"]
 
 
 def test_a_company_named_after_a_place_is_no_place_where_the_article_is_elsewhere() -> None:
@@ -330,3 +349,60 @@ def test_a_facilitys_proper_name_needs_support(nlp: Any) -> None:
     assert record(nlp, text).countries == ()
     assert record(nlp, "Two men were shot at the Metro Center mall on Sunday.").countries == ()
     assert record(nlp, "Gunmen attacked Goma airport on Monday.").countries == ("CD",)
+
+
+def test_a_common_word_before_a_facilitys_word_needs_support(nlp: Any) -> None:
+    # "Metro", "Central" are common words before "station" (and places in Indonesia and
+    # Brazil); "Goma airport" names the town.
+    assert record(nlp, "A man was stabbed near Metro station on Friday night.").countries == ()
+    text = "Police said the robbery happened outside Central station late on Sunday."
+    assert record(nlp, text).countries == ()
+    assert record(nlp, "Gunmen attacked Goma airport on Monday.").countries == ("CD",)
+    text = "Two buses collided near Metro station in Jakarta on Friday."
+    assert record(nlp, text).countries == ("ID",)
+
+
+def test_a_county_is_a_unit_of_a_country_that_has_counties(nlp: Any) -> None:
+    for text in (
+        "Deputies in Delta County arrested a man on Tuesday.",
+        "Deputies in Orange County arrested two teenagers after a shooting.",
+        "The sheriff of Kent County, Mich., said two people were shot.",
+    ):
+        assert record(nlp, text).countries == ("US",), text
+    assert record(nlp, "Gunmen killed a trader in Delta State on Monday.").countries == ("NG",)
+    text = "Police dispersed protesters in Busia County on Tuesday."
+    assert record(nlp, text).countries == ("KE",)
+
+
+def test_a_place_opening_a_shops_name_is_no_place(nlp: Any) -> None:
+    for text in (
+        "Police said the man robbed a London Fog outlet at the mall.",
+        "Two men robbed a Paris Baguette store on Friday night.",
+        "A clerk was shot at the China Garden restaurant late on Sunday.",
+    ):
+        assert record(nlp, text).countries == (), text
+    text = "Gunmen robbed a jewellery store in London on Friday."
+    assert record(nlp, text).countries == ("GB",)
+
+
+def test_a_countrys_name_as_a_first_name_is_no_place(nlp: Any) -> None:
+    for text in (
+        "The suspect, Israel Hernandez, was arrested on Friday.",
+        "The suspect, Jordan Smith, was taken into custody.",
+        "Police said Chad Williams was shot on Friday.",
+        "Officers arrested Kenya Johnson after the shooting.",
+    ):
+        assert record(nlp, text).countries == (), text
+    text = "Troops clashed with protesters in Israel on Friday."
+    assert record(nlp, text).countries == ("IL",)
+
+
+def test_a_name_that_opens_a_longer_known_name_is_that_name(nlp: Any) -> None:
+    # "Van" is a Turkish city; "Van Buren" and "Van Nuys" are US places.
+    for text in (
+        "A Van Buren man was charged with assault.",
+        "A Van Nuys woman was robbed on Sunday.",
+        "Police in Van Buren arrested a man.",
+    ):
+        assert "TR" not in record(nlp, text).countries, text
+    assert record(nlp, "Floods hit the city of Van on Monday.").countries == ("TR",)
