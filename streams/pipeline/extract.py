@@ -608,6 +608,8 @@ def _first_name(
     there; not after a preposition, an article or another capitalised word."""
     if end - start != 1 or end + 1 >= len(doc) or not readings:
         return False
+    if not (doc[start].is_title and doc[start].is_alpha):
+        return False  # "U.S. Navy", "UK Insurers": no first names
     if not any(p.kind in _FIRST_NAME_KINDS for p in readings):
         return False
     before = doc[start - 1] if start > 0 else None

@@ -52,6 +52,9 @@ HINT_SUPPORT = 0.3
 # that position adds to its region readings.
 CONTAINER_FLOOR = 5.5
 CONTAINER_BONUS = 1.0
+# Written with a unit's word, a reading that word cannot name counts this many orders of
+# magnitude less ("Delta County": Nigeria's units are states).
+UNFIT = 3.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
 # A place is out of line when the article's other places give another country this much.
@@ -120,16 +123,23 @@ class _Options:
 
     __slots__ = ("countries", "inner", "places", "priors")
 
-    def __init__(self, places: Sequence[PlaceName], container: bool = False) -> None:
+    def __init__(
+        self, places: Sequence[PlaceName], container: bool = False, unit: str = ""
+    ) -> None:
         self.places = tuple(places)
         # Written as the larger unit of another name, a name is a unit: its first-level
         # readings count at least as a province of ``CONTAINER_FLOOR`` people (the data's
         # sums of villages undercount them), and before namesake cities and districts.
+        # Readings its unit's word cannot name count ``UNFIT`` orders of magnitude less than
+        # their prior: not nothing, as the data lacks many a second-level unit ("Sucre
+        # municipality" in Venezuela's Bolivar state is no Peruvian district).
         self.priors = [
-            max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
+            prior(p) - UNFIT
+            if unfit
+            else max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
             if container and p.kind == "region"
             else prior(p)
-            for p in self.places
+            for p, unfit in zip(self.places, _unfit(unit, self.places), strict=True)
         ]
         self.countries = [p.country for p in self.places]
         # Whether the larger unit written with the name speaks for the reading.
@@ -175,7 +185,7 @@ def resolve(
         ):
             demonyms.update({p.country for p in options if p.kind == "demonym"})
         elif options:
-            places[mention] = _as_unit(mention, tuple(p for p in options if p.kind != "demonym"))
+            places[mention] = tuple(p for p in options if p.kind != "demonym")
     # Names of whole countries: an article that names Canada is not about London, Ontario.
     countrywide = {m for m, o in places.items() if o[0].kind in _COUNTRY_KINDS}
     # A company's name is no place, however famous the place it is named after ("Piedmont
@@ -217,7 +227,9 @@ def resolve(
     # Names written as the larger unit of another or with a unit's word: "Bari" in
     # "(Bossaso, Bari)" is Somalia's region, not Italy's city; "Chin State" is Myanmar's.
     containers = {key for m in mentions for key in m.within}
-    scored = {m: _Options(o, bool(m.unit) or m.key in containers) for m, o in places.items()}
+    scored = {
+        m: _Options(o, bool(m.unit) or m.key in containers, m.unit) for m, o in places.items()
+    }
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
@@ -323,19 +335,19 @@ def _unit_word_fits(word: str, country: str) -> bool:
     return word in types or (word in _FIRST_LEVEL_WORDS and bool(types & _FIRST_LEVEL_WORDS))
 
 
-def _as_unit(mention: Mention, options: tuple[PlaceName, ...]) -> tuple[PlaceName, ...]:
-    """Written with a unit's word, a name is a unit: its second-level readings and the
-    first-level ones of countries whose units that word names, when it has any ("Delta
-    County" is a US county, not Nigeria's Delta State nor the Canadian city; "Busia
-    district" is Uganda's, Kenya's Busia being a county)."""
-    if not mention.unit:
-        return options
-    fitting = tuple(
-        p
+def _unfit(unit: str, options: Sequence[PlaceName]) -> list[bool]:
+    """Written with a unit's word, a name is a unit: of its readings, those that are no unit
+    that word can name (a city; a first-level unit of a country whose units the word does not
+    name) are unfit, when any reading fits ("Delta County" is a US county, not Nigeria's
+    Delta State nor the Canadian city; "Busia district" is Uganda's, Kenya's Busia being a
+    county)."""
+    fits = [
+        p.kind == "district" or (p.kind == "region" and _unit_word_fits(unit, p.country))
         for p in options
-        if p.kind == "district" or (p.kind == "region" and _unit_word_fits(mention.unit, p.country))
-    )
-    return fitting or options
+    ]
+    if not unit or not any(fits):
+        return [False] * len(options)
+    return [not f for f in fits]
 
 
 def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:
