@@ -40,7 +40,7 @@ from streams.nlp.gazetteer import (
     matchable_places,
     place_readings,
 )
-from streams.pipeline.places import Mention, resolve
+from streams.pipeline.places import FAMOUS_POPULATION, Mention, resolve
 
 STAGE = "extract"
 # spaCy's cost grows with length; a news body past this is almost always scraped junk.
@@ -625,9 +625,13 @@ def _first_name(
         and surname.lower_ not in _AFTER | _UNIT_WORDS | _ORGANISATION_WORDS
         and surname.text not in _COMPANY_WORDS | _STREET_WORDS | _CALENDAR | _HONORIFICS
         and _zipf(surname.text) < SURNAME_ZIPF
-        # Many a surname is a county's or a village's name too ("Smith", "Hernandez"), not a
-        # region's or a city's that phrase matching looks for ("Niger Delta").
-        and surname.text not in matchable_places(places)
+        # Many a surname is a county's or a town's name too ("Smith", "Jackson"), not a
+        # country's, a region's or a famous city's ("Niger Delta").
+        and not any(
+            p.kind in {"country", "alias", "demonym", "region"}
+            or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
+            for p in place_readings(surname.text, places)
+        )
         and not (nxt.is_title and nxt.is_alpha)
         and nxt.text != "-"
     )

@@ -367,6 +367,7 @@ def test_a_county_is_a_unit_of_a_country_that_has_counties(nlp: Any) -> None:
         "Deputies in Delta County arrested a man on Tuesday.",
         "Deputies in Orange County arrested two teenagers after a shooting.",
         "The sheriff of Kent County, Mich., said two people were shot.",
+        "Two people were shot in Jefferson Parish on Saturday night.",
     ):
         assert record(nlp, text).countries == ("US",), text
     assert record(nlp, "Gunmen killed a trader in Delta State on Monday.").countries == ("NG",)
@@ -391,10 +392,15 @@ def test_a_countrys_name_as_a_first_name_is_no_place(nlp: Any) -> None:
         "The suspect, Jordan Smith, was taken into custody.",
         "Police said Chad Williams was shot on Friday.",
         "Officers arrested Kenya Johnson after the shooting.",
+        "Witnesses said India Jackson fled the scene.",
     ):
         assert record(nlp, text).countries == (), text
     text = "Troops clashed with protesters in Israel on Friday."
     assert record(nlp, text).countries == ("IL",)
+    # A country's name before a word of units, organisations or companies stays a place.
+    text = "Troops clashed with protesters in Israel on Friday, Israel Radio said."
+    assert record(nlp, text).countries == ("IL",)
+    assert "US" in record(nlp, "Two U.S. Navy ships docked in Manila.").countries
 
 
 def test_a_name_that_opens_a_longer_known_name_is_that_name(nlp: Any) -> None:
