@@ -251,6 +251,7 @@ _HONORIFICS = {
 _STREET_WORDS = {
     "Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Dr", "Lane",
     "Ln", "Parkway", "Pkwy", "Place", "Pl", "Court", "Ct", "Terrace", "Pike", "Highway",
+    "Turnpike", "Expressway", "Freeway", "Hwy",
 }  # fmt: skip
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
@@ -309,6 +310,12 @@ COMMON_ZIPF = 4.0
 # A surname is rarer than this as a word ("smith" 4.6, "hernandez" 3.6); the words that name
 # a newspaper, an airline or a war after a country's name are not ("air" 5.4, "police" 5.3).
 SURNAME_ZIPF = 5.0
+# After "a" and a place's name, these make it where a person lives ("A Lima man", "a Cairo
+# woman" in US local news: Lima, Ohio; Cairo, Georgia), which may be any namesake.
+_RESIDENT_WORDS = {
+    "man", "woman", "men", "women", "boy", "girl", "teen", "teenager", "teens", "resident",
+    "residents", "couple", "family", "mother", "father", "driver", "student",
+}  # fmt: skip
 # Readings of a name that is also a first name ("Israel", "Jordan", "Chad", "Kenya").
 _FIRST_NAME_KINDS = {"country", "alias"}
 
@@ -747,6 +754,15 @@ def _mentions(
         ):
             continue  # "The suspect, Israel Hernandez,": a person's name NER has not read
         weak, common, in_name = _context(doc, where.start, where.end)
+        # "A Lima man": a hometown, which needs the article's support for its country even
+        # when it is a famous city's name.
+        resident = (
+            before >= 0
+            and doc[before].lower_ in {"a", "an"}
+            and after < len(doc)
+            and doc[after].lower_ in _RESIDENT_WORDS
+        )
+        common = common and not resident
         key = keys[a]
         if len(where) > 1 and where[-1].is_title and where[-1].lower_ in _FACILITY_NAMES:
             # NER's "the Piedmont Hospital": the name before the facility's word, read as in
@@ -762,7 +778,18 @@ def _mentions(
         if before >= 0 and doc[before].lower_ in _LOCATIVE:
             placed.add(len(out))
         out.append(
-            Mention(key, a, sentence, weak, within, common, in_name, _singular(unit_word), company)
+            Mention(
+                key,
+                a,
+                sentence,
+                weak or resident,
+                within,
+                common,
+                in_name,
+                _singular(unit_word),
+                company,
+                resident,
+            )
         )
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont
     # said"), unless written as where something is ("a plant in Texas").

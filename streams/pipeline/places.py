@@ -101,6 +101,8 @@ class Mention:
     # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
     # organisation), or the name the article gives such a company ("Piedmont said").
     organisation: bool = False
+    # Where a person lives ("A Lima man"): needs support for its country, famous or not.
+    resident: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def resolve(
         if m.weak
         and not (_famous(o, m.in_name) or _landmark(m, o))
         and not (m in companies and _home(o))
-    }
+    } | {m for m, o in places.items() if m.resident and not _country_only(o)}
     weak_famous = {m for m in places if m.weak and m not in weak}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").

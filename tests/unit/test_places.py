@@ -412,3 +412,12 @@ def test_a_name_that_opens_a_longer_known_name_is_that_name(nlp: Any) -> None:
     ):
         assert "TR" not in record(nlp, text).countries, text
     assert record(nlp, "Floods hit the city of Van on Monday.").countries == ("TR",)
+
+
+def test_a_persons_hometown_needs_support_even_when_famous(nlp: Any) -> None:
+    # US local news: Lima, Ohio; Florence, South Carolina.
+    assert record(nlp, "A Lima man was arrested after a shooting, police said.").countries == ()
+    assert record(nlp, "A Florence woman was stabbed at a bar on Saturday.").countries == ()
+    assert record(nlp, "Protesters marched in Lima on Friday.").countries == ("PE",)
+    text = "Officers responded to a shooting at a motel on the Berlin Turnpike late Friday."
+    assert record(nlp, text).countries == ()
