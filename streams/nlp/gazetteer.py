@@ -497,6 +497,21 @@ def place_readings(name: str, path: Path | None = None) -> tuple[PlaceName, ...]
     )
 
 
+@functools.cache
+def unit_types(country: str) -> frozenset[str]:
+    """The words of the types of a country's first-level units (pycountry's ISO 3166-2:
+    Kenya "county", Nigeria "state", "capital", "territory"), to tell which countries a unit's
+    word ("Delta County", "Punjab province") can name a first-level unit of."""
+    import pycountry
+
+    return frozenset(
+        word
+        for s in pycountry.subdivisions
+        if s.country_code == country and s.parent_code is None
+        for word in s.type.lower().split()
+    )
+
+
 def is_place_name(name: str, path: Path | None = None, *, small: bool = True) -> bool:
     """Whether ``name`` is a known place name; ``small=False`` leaves out the places under
     SMALL_PLACE_POPULATION (a village somewhere shares its name with many a person)."""

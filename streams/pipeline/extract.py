@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import wordfreq
 from spacy.language import Language
 from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span, Token
@@ -36,10 +37,11 @@ from streams.nlp.gazetteer import (
     Sense,
     Taxonomy,
     is_place_name,
+    matchable_places,
     place_readings,
     unit_readings,
 )
-from streams.pipeline.places import Mention, resolve
+from streams.pipeline.places import FAMOUS_POPULATION, Mention, resolve
 
 STAGE = "extract"
 # spaCy's cost grows with length; a news body past this is almost always scraped junk.
@@ -257,6 +259,7 @@ _HONORIFICS = {
 _STREET_WORDS = {
     "Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Dr", "Lane",
     "Ln", "Parkway", "Pkwy", "Place", "Pl", "Court", "Ct", "Terrace", "Pike", "Highway",
+    "Turnpike", "Expressway", "Freeway", "Hwy",
 }  # fmt: skip
 # A place name right before these is a currency, not a place: "the US dollar".
 _CURRENCY_WORDS = {"dollar", "dollars", "pound", "pounds", "rupee", "rupees", "currency"}
@@ -303,6 +306,33 @@ _CALENDAR = {
     "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday",
     "Friday", "Saturday", "Sunday",
 }  # fmt: skip
+
+
+# Retail words: a place's name opening the capitalised name before one is a shop's or a
+# brand's ("a London Fog outlet", "a Paris Baguette store"), which may be anywhere.
+_SHOP_WORDS = {
+    "outlet", "outlets", "store", "stores", "shop", "shops", "restaurant", "restaurants",
+    "cafe", "café", "bakery", "diner", "dealership", "franchise", "boutique", "salon",
+    "pizzeria", "supermarket", "showroom", "brand", "chain", "bar", "pub",
+}  # fmt: skip
+# A word at least this frequent in English (wordfreq's Zipf scale: "metro" 4.2, "central"
+# 5.1; "goma" 2.4) is a common word as much as a name.
+COMMON_ZIPF = 4.0
+# A surname is rarer than this as a word ("smith" 4.6, "hernandez" 3.6); the words that name
+# a newspaper, an airline or a war after a country's name are not ("air" 5.4, "police" 5.3).
+SURNAME_ZIPF = 5.0
+# After "a" and a place's name, these make it where a person lives ("A Lima man", "a Cairo
+# woman" in US local news: Lima, Ohio; Cairo, Georgia), which may be any namesake.
+_RESIDENT_WORDS = {
+    "man", "woman", "men", "women", "boy", "girl", "teen", "teenager", "teens", "resident",
+    "residents", "couple", "family", "mother", "father", "driver", "student",
+}  # fmt: skip
+# Readings of a name that is also a first name ("Israel", "Jordan", "Chad", "Kenya").
+_FIRST_NAME_KINDS = {"country", "alias"}
+
+
+def _zipf(word: str) -> float:
+    return float(wordfreq.zipf_frequency(word.lower(), "en"))
 
 
 def place_key(text: str) -> str:
@@ -405,7 +435,11 @@ def _context(doc: Doc, start: int, end: int) -> tuple[bool, bool, bool]:
         # Hospital"): it names a place where the article's other places agree.
         return True, False, False
     if after is not None and after.lower_ in _AFTER:
-        return False, False, False  # "the Kaya area", "Goma airport"
+        # "near Metro station", "outside Central market": a common word before a facility's
+        # word is the facility's proper name, which may be anywhere; "Goma airport", "the
+        # Kaya area" name the place.
+        common_word = end - start == 1 and _zipf(doc[start].text) >= COMMON_ZIPF
+        return common_word and after.lower_ in _FACILITY_NAMES, False, False
     if after is not None and after.is_lower and after.lower_ in _ORGANISATION_WORDS:
         return True, False, True  # "the Badr organization": large places still count
 
@@ -554,6 +588,80 @@ def _company(doc: Doc, start: int, end: int) -> bool:
     return False
 
 
+def _longer_name(doc: Doc, start: int, end: int, places: Path | None) -> int:
+    """The end of the longest known place name that the name at ``doc[start:end]`` opens,
+    joined by spaces to capitalised words ("Van Buren", "Van Nuys": phrase matching knows
+    only the large places, so finds "Van")."""
+    key, best, i = place_key(doc[start:end].text), end, end
+    while i < min(end + 2, len(doc)) and doc[i - 1].whitespace_ == " ":
+        if not (doc[i].is_title and doc[i].is_alpha):
+            break
+        i += 1
+        longer = place_key(doc[start:i].text)
+        if longer != key and is_place_name(longer, places):
+            best = i
+    return best
+
+
+def _shop(doc: Doc, end: int, places: Path | None) -> bool:
+    """Whether the name ending at ``end`` opens a shop's or a brand's name: capitalised words
+    that are no places, then a retail word ("a London Fog outlet", "a Paris Baguette store")."""
+    i, words = end, 0
+    while i < len(doc) and words < 3:
+        tok = doc[i]
+        if not (tok.is_title and tok.is_alpha) or tok.lower_ in _AFTER:
+            break
+        if tok.text in matchable_places(places):  # "Bell Canada store": not "Garden" county
+            return False
+        i, words = i + 1, words + 1
+    return words > 0 and i < len(doc) and doc[i].is_lower and doc[i].lower_ in _SHOP_WORDS
+
+
+def _first_name(
+    doc: Doc, start: int, end: int, readings: Sequence[PlaceName], places: Path | None
+) -> bool:
+    """Whether a country's name opens a person's name ("The suspect, Israel Hernandez,",
+    "Officers arrested Kenya Johnson"): one surname-like word after it (capitalised, no
+    place, no word of places, companies, streets or dates, rare as a word), and the name ends
+    there; not after a preposition, an article or another capitalised word."""
+    if end - start != 1 or end + 1 >= len(doc) or not readings:
+        return False
+    if not (doc[start].is_title and doc[start].is_alpha):
+        return False  # "U.S. Navy", "UK Insurers": no first names
+    if not any(p.kind in _FIRST_NAME_KINDS for p in readings):
+        return False
+    before = doc[start - 1] if start > 0 else None
+    if before is not None and not before.is_punct and (before.is_stop or before.is_title):
+        return False
+    surname, nxt = doc[end], doc[end + 1]
+    return (
+        doc[start].whitespace_ == " "
+        and surname.is_title
+        and surname.is_alpha
+        and len(surname) > 1
+        and not surname.is_stop
+        and surname.lower_ not in _AFTER | _UNIT_WORDS | _ORGANISATION_WORDS
+        and surname.text not in _COMPANY_WORDS | _STREET_WORDS | _CALENDAR | _HONORIFICS
+        and _zipf(surname.text) < SURNAME_ZIPF
+        # Many a surname is a county's or a town's name too ("Smith", "Jackson"), not a
+        # country's, a region's or a famous city's ("Niger Delta").
+        and not any(
+            p.kind in {"country", "alias", "demonym", "region"}
+            or (p.kind == "city" and p.population >= FAMOUS_POPULATION)
+            for p in place_readings(surname.text, places)
+        )
+        and not (nxt.is_title and nxt.is_alpha)
+        and nxt.text != "-"
+    )
+
+
+def _singular(word: str) -> str:
+    """ "counties" -> "county", "governorates" -> "governorate"."""
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word.removesuffix("s")
+
+
 def _mentions(
     reading: _Reading, places: Path | None
 ) -> tuple[list[Mention], list[tuple[int, int, str]]]:
@@ -583,8 +691,14 @@ def _mentions(
             for a, b, name in people
         ):  # inside a longer name: "Paris" in "Paris Hilton" (but not "Rakhine State")
             continue
-        found.append(_unwrapped(doc, hit.start, hit.end, places))
+        found.append(
+            _unwrapped(doc, hit.start, _longer_name(doc, hit.start, hit.end, places), places)
+        )
     text = reading.text or doc.text
+    # Sentences NER has read (trained pipeline): it tells people from places there.
+    parsed = [
+        (u.offset, u.offset + len(u.span.text)) for u in reading.units if u.span.doc is not doc
+    ]
     # a pattern's name (character range) -> positions of its larger units
     links: list[tuple[int, int, list[int]]] = []
     for pattern in (_BRACKETED, _PAIR, _COMMA, _IN_IN):
@@ -644,7 +758,22 @@ def _mentions(
             continue  # a first name before an initial: "Michael B. Javett"
         if _person(doc, before, after):
             continue  # "Officer Paris", "Chad Williams, 34,": a person's name
+        if _shop(doc, after, places):
+            continue  # "a London Fog outlet": a shop's or a brand's name
+        if not any(x <= a < y for x, y in parsed) and _first_name(
+            doc, where.start, where.end, _lookup(keys[a], places), places
+        ):
+            continue  # "The suspect, Israel Hernandez,": a person's name NER has not read
         weak, common, in_name = _context(doc, where.start, where.end)
+        # "A Lima man": a hometown, which needs the article's support for its country even
+        # when it is a famous city's name.
+        resident = (
+            before >= 0
+            and doc[before].lower_ in {"a", "an"}
+            and after < len(doc)
+            and doc[after].lower_ in _RESIDENT_WORDS
+        )
+        common = common and not resident
         key = keys[a]
         if len(where) > 1 and where[-1].is_title and where[-1].lower_ in _FACILITY_NAMES:
             # NER's "the Piedmont Hospital": the name before the facility's word, read as in
@@ -653,7 +782,7 @@ def _mentions(
             key = " ".join(key.split()[:-1]) or key
         sentence = reading.sentence_of_token[where.start]
         last = doc[where.end] if where.end < len(doc) else where[-1]
-        is_unit = where[-1].lower_ in _UNIT_WORDS or last.lower_ in _UNIT_WORDS
+        unit_word = next((t.lower_ for t in (where[-1], last) if t.lower_ in _UNIT_WORDS), "")
         district = where[-1].lower_ in _DISTRICT_WORDS or last.lower_ in _DISTRICT_WORDS
         company = _company(doc, where.start, where.end)
         if company:
@@ -662,7 +791,17 @@ def _mentions(
             placed.add(len(out))
         out.append(
             Mention(
-                key, a, sentence, weak, within, common, in_name, is_unit, company, district=district
+                key,
+                a,
+                sentence,
+                weak or resident,
+                within,
+                common,
+                in_name,
+                _singular(unit_word),
+                company,
+                resident,
+                district=district,
             )
         )
     # A name the article gives a company is the company's wherever it stands alone ("Piedmont

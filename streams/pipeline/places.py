@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from streams.models import Place
-from streams.nlp.gazetteer import PlaceName
+from streams.nlp.gazetteer import PlaceName, unit_types
 
 # Priors by kind where a population is not the point: a country outweighs any of its parts.
 COUNTRY_PEOPLE = 1e8
@@ -52,6 +52,9 @@ HINT_SUPPORT = 0.3
 # that position adds to its region readings.
 CONTAINER_FLOOR = 5.5
 CONTAINER_BONUS = 1.0
+# Written with a unit's word, a reading that word cannot name counts this many orders of
+# magnitude less ("Delta County": Nigeria's units are states).
+UNFIT = 3.0
 # Below this many people a place nothing else supports gives no country.
 LONE_POPULATION = 20_000
 # A place is out of line when the article's other places give another country this much.
@@ -92,11 +95,14 @@ class Mention:
     # Weak only as the first word of a longer name ("Texas Instruments"): large places
     # (first-level units of ``LARGE_REGION`` people) still count.
     in_name: bool = False
-    # Written with an administrative unit's word ("Chin State", "Al Jawf governorate").
-    unit: bool = False
+    # The administrative unit's word it is written with ("state" for "Chin State",
+    # "county" for "Delta County"), singular and lowercase; "" when none.
+    unit: str = ""
     # Part of an organisation's name ("Piedmont Aviation Inc", "Delta Air Lines", an NER
     # organisation), or the name the article gives such a company ("Piedmont said").
     organisation: bool = False
+    # Where a person lives ("A Lima man"): needs support for its country, famous or not.
+    resident: bool = False
     # Written with a word second-level units take ("Busia district", "Delta County"), which
     # first-level ones take too in some countries (Kenya's counties).
     district: bool = False
@@ -123,7 +129,11 @@ class _Options:
     __slots__ = ("countries", "inner", "places", "priors")
 
     def __init__(
-        self, places: Sequence[PlaceName], container: bool = False, district: bool = False
+        self,
+        places: Sequence[PlaceName],
+        container: bool = False,
+        unit: str = "",
+        district: bool = False,
     ) -> None:
         self.places = tuple(places)
         # Written as the larger unit of another name, a name is a unit: its first-level
@@ -131,12 +141,21 @@ class _Options:
         # sums of villages undercount them), and before namesake cities and districts.
         # Written with a word second-level units take, its second-level readings count so
         # too ("Busia district" is Uganda's district as much as Kenya's county; "Ilam
-        # district" is Nepal's as much as Iran's province).
+        # district" is Nepal's as much as Iran's province), unless the word is the very name
+        # of a reading's first-level units ("Busia County": Kenya's units are counties).
+        lift = district and not any(
+            p.kind == "region" and unit in unit_types(p.country) for p in self.places
+        )
+        # Readings its unit's word cannot name count ``UNFIT`` orders of magnitude less than
+        # their prior: not nothing, as the data lacks many a second-level unit ("Sucre
+        # municipality" in Venezuela's Bolivar state is no Peruvian district).
         self.priors = [
-            max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
-            if (container and p.kind == "region") or (district and p.kind == "district")
+            prior(p) - UNFIT
+            if unfit
+            else max(prior(p), CONTAINER_FLOOR) + CONTAINER_BONUS
+            if (container and p.kind == "region") or (lift and p.kind == "district")
             else prior(p)
-            for p in self.places
+            for p, unfit in zip(self.places, _unfit(unit, self.places), strict=True)
         ]
         self.countries = [p.country for p in self.places]
         # Whether the larger unit written with the name speaks for the reading.
@@ -214,7 +233,7 @@ def resolve(
         if m.weak
         and not (_famous(o, m.in_name) or _landmark(m, o))
         and not (m in companies and _home(o))
-    }
+    } | {m for m, o in places.items() if m.resident and not _country_only(o)}
     weak_famous = {m for m in places if m.weak and m not in weak}
     # ... but a landmark in a weak position ("Maccabi Tel Aviv", "a New York firm") does not
     # speak for its country's namesakes of the article's other names ("Venice", "Athens").
@@ -235,7 +254,10 @@ def resolve(
         base[country] += HINT_SUPPORT
     # Two rounds: each name's country shares, then each name read in the light of the others.
     none = _weights()
-    scored = {m: _Options(o, m.unit or m.key in containers, m.district) for m, o in places.items()}
+    scored = {
+        m: _Options(o, bool(m.unit) or m.key in containers, m.unit, m.district)
+        for m, o in places.items()
+    }
     shares = {m: _shares(o, none, none) for m, o in scored.items()}
     by_key: dict[str, list[Mention]] = {}
     for m in places:
@@ -337,6 +359,35 @@ def _reliability(options: Sequence[PlaceName]) -> float:
 def _one_province(options: Sequence[PlaceName]) -> bool:
     """Whether a name is a first-level unit and names nothing in another country."""
     return any(p.kind == "region" for p in options) and len({p.country for p in options}) == 1
+
+
+# The words news uses for first-level units interchangeably (Syria's "governorates" are its
+# "provinces" in the wires); the others name units of a kind only some countries have.
+_FIRST_LEVEL_WORDS = {"province", "governorate", "region", "regional", "state", "territory"}
+
+
+def _unit_word_fits(word: str, country: str) -> bool:
+    """Whether a first-level unit of ``country`` can be written with ``word``: "Lagos State",
+    "Busia County" in Kenya; not "Delta County", Nigeria's units being states."""
+    types = unit_types(country)
+    if not types:
+        return True  # a country the ISO data has no units for: nothing to tell
+    return word in types or (word in _FIRST_LEVEL_WORDS and bool(types & _FIRST_LEVEL_WORDS))
+
+
+def _unfit(unit: str, options: Sequence[PlaceName]) -> list[bool]:
+    """Written with a unit's word, a name is a unit: of its readings, those that are no unit
+    that word can name (a city; a first-level unit of a country whose units the word does not
+    name) are unfit, when any reading fits ("Delta County" is a US county, not Nigeria's
+    Delta State nor the Canadian city; "Busia district" is Uganda's, Kenya's Busia being a
+    county)."""
+    fits = [
+        p.kind == "district" or (p.kind == "region" and _unit_word_fits(unit, p.country))
+        for p in options
+    ]
+    if not unit or not any(fits):
+        return [False] * len(options)
+    return [not f for f in fits]
 
 
 def _in_unit(mention: Mention, places: dict[Mention, tuple[PlaceName, ...]]) -> bool:

@@ -41,6 +41,14 @@ READINGS = {
         PlaceName("BB", None, "district", 60_000),
     ),
     "Villa": (PlaceName("BB", None, "city", 3_000),),
+    # Real countries where units' words matter (ISO 3166-2 types): Nigeria's states, a
+    # Canadian city, a US county ("Delta"); Myanmar's states beside an Indian city.
+    "Estuary": (
+        PlaceName("NG", "NG-DE", "region", 1_500_000),
+        PlaceName("CA", None, "city", 100_000),
+        PlaceName("US", None, "district", 17_000),
+    ),
+    "Hills": (PlaceName("IN", None, "city", 900_000), PlaceName("MM", "MM-14", "region", 1000)),
 }
 
 
@@ -154,18 +162,29 @@ def test_a_name_written_as_the_larger_unit_is_read_as_a_region() -> None:
     town, region = Mention("Nowhere", 0, 0, within=("Port",)), Mention("Port", 9, 0)
     assert resolve([town, region], lookup).countries == ["BB"]
     # ... and so is a name written with a unit's word ("Chin State").
-    assert resolve([Mention("Port", 0, 0, unit=True)], lookup).countries == ["BB"]
+    assert resolve(at("Hills"), lookup).countries == ["IN"]
+    assert resolve([Mention("Hills", 0, 0, unit="state")], lookup).countries == ["MM"]
+
+
+def test_a_units_word_names_units_of_the_countries_that_have_such_units() -> None:
+    # Nigeria's first-level units are states, the US's counties its second-level ones:
+    # "Delta County" is no Nigerian state, nor a Canadian city.
+    assert resolve(at("Estuary"), lookup).countries == ["NG"]
+    assert resolve([Mention("Estuary", 0, 0, unit="state")], lookup).countries == ["NG"]
+    assert resolve([Mention("Estuary", 0, 0, unit="county")], lookup).countries == ["US"]
+    # A word no reading fits leaves the readings as they are.
+    assert resolve([Mention("Port", 0, 0, unit="prefecture")], lookup).countries == ["AA"]
 
 
 def test_a_unit_word_lifts_the_second_level_readings_too() -> None:
     # "Busia district" beside a village of Uganda is Uganda's district, not Kenya's county;
     # without the word the larger county wins.
     district = resolve(
-        [Mention("Border", 0, 0, unit=True, district=True), Mention("Villa", 9, 0)], lookup
+        [Mention("Border", 0, 0, unit="district", district=True), Mention("Villa", 9, 0)], lookup
     )
     assert district.countries[:1] == ["BB"] and "AA" not in district.countries
     assert "BB" not in resolve(at("Border", "Villa"), lookup).countries
-    state = [Mention("Border", 0, 0, unit=True), Mention("Villa", 9, 0)]
+    state = [Mention("Border", 0, 0, unit="state"), Mention("Villa", 9, 0)]
     assert "BB" not in resolve(state, lookup).countries
 
 
@@ -396,3 +415,75 @@ def test_a_facilitys_proper_name_needs_support(nlp: Any) -> None:
     assert record(nlp, text).countries == ()
     assert record(nlp, "Two men were shot at the Metro Center mall on Sunday.").countries == ()
     assert record(nlp, "Gunmen attacked Goma airport on Monday.").countries == ("CD",)
+
+
+def test_a_common_word_before_a_facilitys_word_needs_support(nlp: Any) -> None:
+    # "Metro", "Central" are common words before "station" (and places in Indonesia and
+    # Brazil); "Goma airport" names the town.
+    assert record(nlp, "A man was stabbed near Metro station on Friday night.").countries == ()
+    text = "Police said the robbery happened outside Central station late on Sunday."
+    assert record(nlp, text).countries == ()
+    assert record(nlp, "Gunmen attacked Goma airport on Monday.").countries == ("CD",)
+    text = "Two buses collided near Metro station in Jakarta on Friday."
+    assert record(nlp, text).countries == ("ID",)
+
+
+def test_a_county_is_a_unit_of_a_country_that_has_counties(nlp: Any) -> None:
+    for text in (
+        "Deputies in Delta County arrested a man on Tuesday.",
+        "Deputies in Orange County arrested two teenagers after a shooting.",
+        "The sheriff of Kent County, Mich., said two people were shot.",
+        "Two people were shot in Jefferson Parish on Saturday night.",
+    ):
+        assert record(nlp, text).countries == ("US",), text
+    assert record(nlp, "Gunmen killed a trader in Delta State on Monday.").countries == ("NG",)
+    text = "Police dispersed protesters in Busia County on Tuesday."
+    assert record(nlp, text).countries == ("KE",)
+
+
+def test_a_place_opening_a_shops_name_is_no_place(nlp: Any) -> None:
+    for text in (
+        "Police said the man robbed a London Fog outlet at the mall.",
+        "Two men robbed a Paris Baguette store on Friday night.",
+        "A clerk was shot at the China Garden restaurant late on Sunday.",
+    ):
+        assert record(nlp, text).countries == (), text
+    text = "Gunmen robbed a jewellery store in London on Friday."
+    assert record(nlp, text).countries == ("GB",)
+
+
+def test_a_countrys_name_as_a_first_name_is_no_place(nlp: Any) -> None:
+    for text in (
+        "The suspect, Israel Hernandez, was arrested on Friday.",
+        "The suspect, Jordan Smith, was taken into custody.",
+        "Police said Chad Williams was shot on Friday.",
+        "Officers arrested Kenya Johnson after the shooting.",
+        "Witnesses said India Jackson fled the scene.",
+    ):
+        assert record(nlp, text).countries == (), text
+    text = "Troops clashed with protesters in Israel on Friday."
+    assert record(nlp, text).countries == ("IL",)
+    # A country's name before a word of units, organisations or companies stays a place.
+    text = "Troops clashed with protesters in Israel on Friday, Israel Radio said."
+    assert record(nlp, text).countries == ("IL",)
+    assert "US" in record(nlp, "Two U.S. Navy ships docked in Manila.").countries
+
+
+def test_a_name_that_opens_a_longer_known_name_is_that_name(nlp: Any) -> None:
+    # "Van" is a Turkish city; "Van Buren" and "Van Nuys" are US places.
+    for text in (
+        "A Van Buren man was charged with assault.",
+        "A Van Nuys woman was robbed on Sunday.",
+        "Police in Van Buren arrested a man.",
+    ):
+        assert "TR" not in record(nlp, text).countries, text
+    assert record(nlp, "Floods hit the city of Van on Monday.").countries == ("TR",)
+
+
+def test_a_persons_hometown_needs_support_even_when_famous(nlp: Any) -> None:
+    # US local news: Lima, Ohio; Florence, South Carolina.
+    assert record(nlp, "A Lima man was arrested after a shooting, police said.").countries == ()
+    assert record(nlp, "A Florence woman was stabbed at a bar on Saturday.").countries == ()
+    assert record(nlp, "Protesters marched in Lima on Friday.").countries == ("PE",)
+    text = "Officers responded to a shooting at a motel on the Berlin Turnpike late Friday."
+    assert record(nlp, text).countries == ()
