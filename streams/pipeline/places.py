@@ -13,6 +13,9 @@ data lacks). Then:
 * a mention the text marks as possibly not a place (``weak``: sentence-initial, after "the" or
   "a", glued to another capitalised name, "UN-contracted") counts only when the article's other
   places support its country;
+* a name written with a unit's word ("Delta County") reads as a unit that word names in its
+  country (the types of ISO 3166-2 first-level units): other readings count ``UNFIT`` orders
+  of magnitude less;
 * a lone small place (a district or populated place under ``LONE_POPULATION`` people that
   nothing in the article supports) is kept as an ambiguous place but gives no country: one
   GeoNames namesake of a few hundred people is more often a village elsewhere that the data
