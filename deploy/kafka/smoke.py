@@ -27,7 +27,7 @@ async def ensure_topic(bootstrap: str, topic: str, partitions: int, rf: int) -> 
     for attempt in range(1, 7):
         try:
             return await _ensure_topic(bootstrap, topic, partitions, rf)
-        except (KafkaError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             print(f"admin attempt {attempt} failed: {exc!r}; retrying")
             await asyncio.sleep(1)
     raise RuntimeError("admin client failed 6 times")
@@ -64,7 +64,9 @@ async def _ensure_topic(bootstrap: str, topic: str, partitions: int, rf: int) ->
         await admin.close()
 
 
-async def consume_until(bootstrap: str, topic: str, wanted: set[bytes], isolation: str, timeout: float) -> None:
+async def consume_until(
+    bootstrap: str, topic: str, wanted: set[bytes], isolation: str, timeout: float
+) -> None:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -81,7 +83,9 @@ async def consume_until(bootstrap: str, topic: str, wanted: set[bytes], isolatio
             for msgs in batches.values():
                 missing.difference_update(m.value for m in msgs)
         if missing:
-            raise RuntimeError(f"{len(missing)} message(s) not consumed from {topic} within {timeout}s")
+            raise RuntimeError(
+                f"{len(missing)} message(s) not consumed from {topic} within {timeout}s"
+            )
         await consumer.commit()
     finally:
         await consumer.stop()
@@ -98,7 +102,8 @@ async def plain(bootstrap: str, topic: str) -> None:
             value = f"hello {run} p{p}".encode()
             t0 = time.monotonic()
             md = await producer.send_and_wait(topic, value, key=b"k", partition=p)
-            print(f"produced (acks=all) to {md.topic}[{md.partition}]@{md.offset} in {time.monotonic() - t0:.2f}s")
+            took = time.monotonic() - t0
+            print(f"produced (acks=all) to {md.topic}[{md.partition}]@{md.offset} in {took:.2f}s")
             sent.add(value)
     finally:
         await producer.stop()
@@ -126,7 +131,9 @@ async def txn(bootstrap: str, topic: str) -> None:
 
 
 async def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--bootstrap", default="127.0.0.1:9092")
     ap.add_argument("--topic", default="tocsin-smoke")
     ap.add_argument("--partitions", type=int, default=1)
