@@ -71,7 +71,12 @@ def build(settings: Settings, declare: Declare = topology.build) -> Shell:
 
 def run_worker(settings: Settings) -> None:
     """Run ``faust worker`` for a worker built from ``settings`` until SIGTERM/SIGINT."""
-    shell = build(settings)
+    run(build(settings))
+
+
+def run(shell: Shell) -> None:
+    """Run ``faust worker`` for a built worker until SIGTERM/SIGINT."""
+    settings = shell.settings
     # faust's CLI spells two of the standard level names its own way.
     levels = {"WARNING": "warn", "CRITICAL": "crit"}
     level = levels.get(settings.log_level, settings.log_level.lower())

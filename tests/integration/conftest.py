@@ -140,10 +140,12 @@ class Namespace:
 class Worker:
     """`tocsin worker` as a real process; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, ns: Namespace, **env: str) -> None:
+    def __init__(self, ns: Namespace, command: list[str] | None = None, **env: str) -> None:
         """``env`` overrides the namespace's (a second worker needs its own data dir and
-        web port)."""
+        web port); ``command`` replaces ``python -m streams.cli worker`` (a fault-injecting
+        wrapper)."""
         self.ns = ns
+        self.command = command or [sys.executable, "-m", "streams.cli", "worker"]
         self.env = {**ns.env, **env}
         self.log_path = ns.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -155,7 +157,7 @@ class Worker:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            self.command,
             env=self.env,
             cwd=REPO,
             stdout=log,
