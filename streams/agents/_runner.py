@@ -44,20 +44,21 @@ async def send(
     post: Callable[[topology.Post], Awaitable[None]] | None = None,
 ) -> None:
     """Send a step's outputs for ``event``, in order: records to their topics (counted under
-    the step's stage), rejections to the dead letters, webhook calls to ``post`` (the deliver
-    shell's), state changes that wait for what came before (``Then``) applied."""
+    the step's stage, or the one an output names), rejections to the dead letters, webhook
+    calls to ``post`` (the deliver shell's), state changes that wait for what came before
+    (``Then``) applied."""
     for out in outs:
         if isinstance(out, topology.Emit):
             await shell.topic(out.topic).send(
                 key=out.key.encode(), value=codecs.dumps(out.value), partition=out.partition
             )
             if out.outcome is not None:
-                count(step.stage, out.outcome)
+                count(out.stage or step.stage, out.outcome)
             kind = _SENT_KIND.get(out.topic.name)
             if kind is not None:
                 shell.counted(kind, out.value, time.time())
         elif isinstance(out, topology.Reject):
-            await shell.dead_letter(step.stage, event, out.rejected)
+            await shell.dead_letter(out.stage or step.stage, event, out.rejected)
         elif isinstance(out, topology.Post):
             assert post is not None, f"{step.name} makes webhook calls: it needs a poster"
             await post(out)

@@ -1,8 +1,10 @@
-"""Agents ``stories`` and ``story-copies`` (``pipeline/stories.py``).
+"""Agents ``stories`` and ``story-copies`` (``pipeline/stories.py``, ``pipeline/match.py``).
 
 news.events.v1 + news.stories.copies.v1 (key: story key) -> stories: the story update ->
-    news.stories.v1 (key: story key, so the match stage sees a story and the stories merged
-    into it on one partition) and the article's membership -> news.stories.members.v1
+    news.stories.v1 (key: story key, for downstream readers and the dashboard), the article's
+    membership -> news.stories.members.v1, and the update matched against the subscriptions
+    in the same agent -> news.alerts.v1 (key: subscription id). The match table is keyed by
+    story id and lives on the story key's partition, with the stories merged into a story.
 news.stories.members.v1 + news.articles.duplicates.v1 (key: original article id) ->
     story-copies: each copy, once its original's story is known -> news.stories.copies.v1;
     aliases and forwarded copies (an original that turned out a copy) -> news.stories.members.v1
@@ -17,11 +19,12 @@ import logging
 import time
 from typing import Any
 
-from streams import topics
+from streams import topics, topology
 from streams.agents import _runner
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
 from streams.agents._state import JsonState, SplitState, sweep_due
+from streams.pipeline import match
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
 
@@ -32,7 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class Stories:
-    """The shell of the stories and story-copies steps: their tables, agents and sweeps."""
+    """The shell of the stories (with match) and story-copies steps: their tables, agents and
+    sweeps."""
 
     steps = ("stories", "story-copies")
 
@@ -42,6 +46,10 @@ class Stories:
         self.copy_topic = topics.STORY_COPIES.full_name(shell.settings)
         self.state = shell.table("stories")
         self.copies = shell.table("story-copies")
+        self.matched = shell.table("match")
+        # Twice the story window: a story's alert can be updated until its last article is a
+        # window old.
+        self.keep_s = shell.flow.match_keep_s
         # The derived part of each partition's story state (term postings, memberships,
         # high-water mark: ``stage.derived``), in memory: 18 of the 19 keys an article sets,
         # which as table rows were 18 changelog records per article. Rebuilt from the
@@ -84,13 +92,22 @@ class Stories:
     async def group_stories(self, stream: Any) -> None:
         shell = self.shell
         async for event in stream.events():
+            # Matching before the compacted subscriptions topic is read would miss alerts.
+            # Awaited per event, not before the loop: faust subscribes an agent's topics only
+            # once its stream is iterated (see Deliver.deliver_alerts).
+            await shell.registry.ready.wait()
             async with shell.boundary(STAGE, event):
                 now = time.time()
                 partition = event.message.partition
-                states = {"stories": self.view_of(partition)}
-                await _runner.run(shell, self.step, event, states, now)
+                states = {"stories": self.view_of(partition), "match": JsonState(self.matched)}
+                outs = await _runner.run(shell, self.step, event, states, now)
+                for out in outs:
+                    if isinstance(out, topology.Emit) and out.topic == topics.STORIES:
+                        shell.feed.stories.add(out.value)  # for the story page
+                        count(match.STAGE, "story_update")
                 if event.message.topic != self.copy_topic:
                     self._maybe_sweep_stories(partition, now)
+                self._maybe_sweep_match(partition, now)
 
     async def join_copies(self, stream: Any) -> None:
         shell = self.shell
@@ -112,6 +129,17 @@ class Stories:
                 count(COPIES, "swept", swept)
             except Exception:
                 log.exception("sweeping %s partition %s failed", copies.name, partition)
+
+    def _maybe_sweep_match(self, partition: int, now: float) -> None:
+        """Forget, now and then, the stories of this partition that stopped alerting."""
+        state = self.matched
+        if sweep_due(state.name, partition, now):
+            # The event in hand is done: a failed sweep is logged and tried again later.
+            try:
+                view = JsonState(state, partition)
+                count(match.STAGE, "swept", match.sweep(view.entries(), view, now, self.keep_s))
+            except Exception:
+                log.exception("sweeping %s partition %s failed", state.name, partition)
 
     def _maybe_sweep_stories(self, partition: int, now: float) -> None:
         """Delete, now and then, what fell out of the story window (never a candidate again)."""

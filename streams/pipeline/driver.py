@@ -117,7 +117,7 @@ class Local:
                 )
             elif isinstance(out, topology.Reject):
                 payload = message.value if out.payload is None else out.payload
-                letter = dead_letter(step.stage, source, payload, out.rejected)
+                letter = dead_letter(out.stage or step.stage, source, payload, out.rejected)
                 self.run.emit(topics.DEADLETTER, letter.to_dict())
             elif isinstance(out, topology.Then):
                 out.apply()

@@ -167,8 +167,9 @@ def test_metrics_count_a_known_input(namespace: Namespace, subscribed: Worker) -
     lag_names = {
         dict(labels).get("stage") for (name, labels) in after if name == "tocsin_consumer_lag"
     }
-    # Statistics are counted inside the steps: no stats agent reads a topic (issue 23).
-    assert {"validate", "dedupe", "extract", "match"} <= lag_names
+    # Statistics are counted inside the steps: no stats agent reads a topic; match runs in the
+    # stories agent, on its input (issue 23).
+    assert {"validate", "dedupe", "extract", "stories"} <= lag_names
 
     # The same input in the windowed statistics.
     status, _h, body = get(worker, "/api/stats?window=1m&by=total&periods=10", TOKEN)
