@@ -6,14 +6,18 @@ readable and the RocksDB store needs no pickling.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from rocksdict import DbClosedError
 
 from streams import codecs
+from streams.agents._boundary import count
 from streams.agents._index import LogIndex
 from streams.app import Tocsin
+
+log = logging.getLogger(__name__)
 
 
 def rocksdb_options(memory_mb: int) -> dict[str, Any]:
@@ -99,6 +103,20 @@ def sweep_due(table_name: str, partition: int, now: float) -> bool:
         return False
     _last_sweep[mark] = now
     return True
+
+
+def sweep_now_and_then(
+    table_name: str, partition: int, now: float, stage: str, sweep: Callable[[], int]
+) -> None:
+    """Run ``sweep`` (which returns how many entries it removed) for one partition when
+    :func:`sweep_due`, counting the removed under ``stage``. The event in hand is done by
+    then: a failed sweep is logged and tried again later."""
+    if not sweep_due(table_name, partition, now):
+        return
+    try:
+        count(stage, "swept", sweep())
+    except Exception:
+        log.exception("sweeping %s partition %s failed", table_name, partition)
 
 
 def partition_items(table_: Any, partition: int) -> Iterator[tuple[str, str]]:

@@ -30,7 +30,7 @@ from typing import Any
 from streams import codecs, topics
 from streams.agents import _runner
 from streams.agents._boundary import count
-from streams.agents._index import LogIndex
+from streams.agents._index import LogIndex, PartitionStore
 from streams.agents._shell import Shell
 from streams.agents._state import partition_items, rocksdb_options, sweep_due, track_memory
 from streams.kafka_client import client_options
@@ -162,10 +162,7 @@ class Dedupe:
             state = None
             async with self.shell.boundary(STAGE, event):
                 # The index as of this message (see probe_bands).
-                before = seen.replayed
-                state = await seen.at(partition, offset)
-                if seen.replayed > before:
-                    count(EXACT_INDEX, "replayed", seen.replayed - before)
+                state = await _index_at(seen, partition, offset, EXACT_INDEX)
                 now = time.time()
                 outs = await _runner.run(self.shell, self.step, event, {"dedupe-exact": state}, now)
                 if not any(
@@ -185,10 +182,7 @@ class Dedupe:
                 # The index as of this message: anything before it this worker has not applied
                 # (a lost data directory, a partition back from another worker) is replayed
                 # first.
-                before = bands.replayed
-                state = await bands.at(partition, offset)
-                if bands.replayed > before:
-                    count(INDEX, "replayed", bands.replayed - before)
+                state = await _index_at(bands, partition, offset, INDEX)
                 now = time.time()
                 await _runner.run(self.shell, self.probe, event, {"dedupe-bands": state}, now)
                 await self._maybe_sweep(bands.name, bands.items(partition), state, partition, now)
@@ -207,3 +201,13 @@ class Dedupe:
                 await self._maybe_sweep(
                     pending.name, partition_items(pending, partition), pending, partition, now
                 )
+
+
+async def _index_at(index: LogIndex, partition: int, offset: int, counter: str) -> PartitionStore:
+    """``index`` as of the message at ``offset``, counting under ``counter`` the earlier
+    messages it had to replay first."""
+    before = index.replayed
+    state = await index.at(partition, offset)
+    if index.replayed > before:
+        count(counter, "replayed", index.replayed - before)
+    return state

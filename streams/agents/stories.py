@@ -15,7 +15,6 @@ on one partition and its table.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -23,7 +22,7 @@ from streams import topics, topology
 from streams.agents import _runner
 from streams.agents._boundary import count
 from streams.agents._shell import Shell
-from streams.agents._state import JsonState, SplitState, sweep_due
+from streams.agents._state import JsonState, SplitState, sweep_now_and_then
 from streams.pipeline import match
 from streams.pipeline import stories as stage
 from streams.pipeline.stories import STAGE
@@ -31,7 +30,6 @@ from streams.pipeline.stories import STAGE
 # The stage name in dead letters and counters (the schema allows [a-z_]); the agent and its
 # table keep the name "story-copies".
 COPIES = "story_copies"
-log = logging.getLogger(__name__)
 
 
 class Stories:
@@ -120,36 +118,29 @@ class Stories:
 
     def _maybe_sweep(self, partition: int, now: float) -> None:
         """Expire one partition's memberships and waiting copies now and then."""
-        copies = self.copies
-        if sweep_due(copies.name, partition, now):
-            # The event in hand is done: a failed sweep is logged and tried again later.
-            try:
-                view = JsonState(copies, partition)
-                swept = stage.sweep_copies(view.entries(), view, now, self.config.window_s)
-                count(COPIES, "swept", swept)
-            except Exception:
-                log.exception("sweeping %s partition %s failed", copies.name, partition)
+
+        def sweep() -> int:
+            view = JsonState(self.copies, partition)
+            return stage.sweep_copies(view.entries(), view, now, self.config.window_s)
+
+        sweep_now_and_then(self.copies.name, partition, now, COPIES, sweep)
 
     def _maybe_sweep_match(self, partition: int, now: float) -> None:
         """Forget, now and then, the stories of this partition that stopped alerting."""
-        state = self.matched
-        if sweep_due(state.name, partition, now):
-            # The event in hand is done: a failed sweep is logged and tried again later.
-            try:
-                view = JsonState(state, partition)
-                count(match.STAGE, "swept", match.sweep(view.entries(), view, now, self.keep_s))
-            except Exception:
-                log.exception("sweeping %s partition %s failed", state.name, partition)
+
+        def sweep() -> int:
+            view = JsonState(self.matched, partition)
+            return match.sweep(view.entries(), view, now, self.keep_s)
+
+        sweep_now_and_then(self.matched.name, partition, now, match.STAGE, sweep)
 
     def _maybe_sweep_stories(self, partition: int, now: float) -> None:
         """Delete, now and then, what fell out of the story window (never a candidate again)."""
-        state = self.state
-        if sweep_due(state.name, partition, now):
-            # The event in hand is done: a failed sweep is logged and tried again later.
-            try:
-                persisted = JsonState(state, partition)
-                view = SplitState(persisted, self._derived(partition), stage.derived)
-                items = persisted.entries() + list(self._derived(partition).items())
-                count(STAGE, "swept", stage.sweep(items, view, self.config))
-            except Exception:
-                log.exception("sweeping %s partition %s failed", state.name, partition)
+
+        def sweep() -> int:
+            persisted = JsonState(self.state, partition)
+            view = SplitState(persisted, self._derived(partition), stage.derived)
+            items = persisted.entries() + list(self._derived(partition).items())
+            return stage.sweep(items, view, self.config)
+
+        sweep_now_and_then(self.state.name, partition, now, STAGE, sweep)
