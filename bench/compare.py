@@ -56,7 +56,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.stream_tools import WorkerProcess, free_port, group_lag, stop_on_sigterm
+from bench.stream_tools import LagProbe, WorkerProcess, free_port, stop_on_sigterm
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
 from streams.models import Article
@@ -302,11 +302,7 @@ class Tocsin:
             )
             time.sleep(2)
         try:
-            start = time.monotonic()
-            asyncio.run(_send(self.settings, payloads, rate=None))
-            while asyncio.run(group_lag(self.settings)) > 0:
-                time.sleep(0.5)
-            elapsed = time.monotonic() - start
+            elapsed = asyncio.run(_burst(self.settings, payloads))
         finally:
             if spy is not None:
                 spy.send_signal(2)  # py-spy writes its profile on SIGINT
@@ -336,6 +332,17 @@ class Tocsin:
     def stop(self) -> None:
         for w in self.workers:
             w.stop()
+
+
+async def _burst(settings: Settings, payloads: list[bytes]) -> float:
+    """Seconds from the first article produced until the group has committed every record
+    (its lag read every 0.1 s through clients started before the clock starts)."""
+    async with LagProbe(settings) as probe:
+        start = time.monotonic()
+        await _send(settings, payloads, rate=None)
+        while await probe.lag() > 0:
+            await asyncio.sleep(0.1)
+        return time.monotonic() - start
 
 
 async def _send(settings: Settings, payloads: list[bytes], rate: float | None) -> dict[str, float]:

@@ -30,8 +30,8 @@ from bench.stream_tools import (
     broker_pids,
     cpu_seconds,
     free_port,
-    group_lag,
     stop_on_sigterm,
+    wait_committed,
 )
 from streams import codecs, topics
 from streams.kafka_client import create_topics, produce
@@ -106,8 +106,7 @@ def _run(n: int, args: argparse.Namespace, broker: str) -> tuple[float, float, f
             bcpu0 = sum(cpu_seconds(p) for p in brokers)
             start = time.monotonic()
             Feeder(settings, items, rate=1e6).start().join()
-            while asyncio.run(group_lag(settings)) > 0:
-                time.sleep(1)
+            asyncio.run(wait_committed(settings))
             elapsed = time.monotonic() - start
             worker_cpu = sum(w.cpu_s() for w in workers) - cpu0
             broker_cpu = sum(cpu_seconds(p) for p in brokers) - bcpu0

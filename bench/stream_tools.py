@@ -374,28 +374,57 @@ CONSUMED = tuple(
 async def group_lag(settings: Settings) -> int:
     """Records of the topics the worker group consumes that it has not committed yet (a
     partition it never committed counts from its start)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.brokers, group_id=None)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
-        tps = [
+    async with LagProbe(settings) as probe:
+        return await probe.lag()
+
+
+async def wait_committed(settings: Settings, every: float = 0.1) -> None:
+    """Return once the worker group has committed every record of the topics it consumes,
+    looking every ``every`` seconds through clients kept open (starting a client per look
+    takes about a second, which would blur a burst's end by as much)."""
+    async with LagProbe(settings) as probe:
+        while await probe.lag() > 0:
+            await asyncio.sleep(every)
+
+
+class LagProbe:
+    """An admin client and an unassigned consumer, started once, to read a group's lag."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.brokers, group_id=None)
+        self.tps = [
             TopicPartition(spec.full_name(settings), p)
             for spec in CONSUMED
             for p in range(settings.topic_partitions)
         ]
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
+
+    async def __aenter__(self) -> LagProbe:
+        await self.admin.start()
+        try:
+            await self.consumer.start()
+        except BaseException:
+            await self.admin.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.consumer.stop()
+        finally:
+            await self.admin.close()
+
+    async def lag(self) -> int:
+        committed = await self.admin.list_consumer_group_offsets(self.settings.app_id)
+        starts = await self.consumer.beginning_offsets(self.tps)
+        ends = await self.consumer.end_offsets(self.tps)
         lag = 0
-        for tp in tps:
+        for tp in self.tps:
             done = committed.get(tp)
             position = done.offset if done is not None and done.offset >= 0 else starts[tp]
             lag += max(0, ends[tp] - position)
         return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 def free_port() -> int:
