@@ -415,3 +415,40 @@ async def test_statistics_due_without_an_event_in_hand_wait_for_the_next_one(
     assert COUNTS[(stats.STAGE, "error")] == errors
     assert list(part.tally.entries("1m", time.time())) == []
     assert written() == before + 2  # the one that waited and the validate step's own read
+
+
+async def test_extract_sends_batches_in_the_order_read_and_holds_them_until_sent(
+    test_app: Any, sends: dict[str, AsyncMock], monkeypatch: Any
+) -> None:
+    """A later batch that the pool finishes first waits for the earlier one; each article's
+    message stays held (its offset uncommitted) until its results are sent."""
+    from streams.agents import _hooks as hooks
+
+    def article(ident: str) -> bytes:
+        text = f"Gunmen abducted {ident} in Nairobi."
+        return codecs.dumps({"id": ident, "content_hash": ident * 32, "text": text})
+
+    pool = await WORKER.parts["extract"].get_pool()
+    extract = pool.extract
+    first_done = asyncio.Event()
+    started: list[str] = []
+
+    async def first_waits(articles: Any) -> Any:
+        started.extend(a.id for a in articles)
+        if articles[0].id == "o1":
+            await first_done.wait()
+        return await extract(articles)
+
+    monkeypatch.setattr(pool, "extract", first_waits)
+    async with AGENTS["extract"].test_context() as agent:
+        first = await agent.put(article("o1"))
+        await asyncio.sleep(0.5)  # o1's batch is in the pool
+        second = await agent.put(article("o2"))
+        await asyncio.sleep(1.5)  # o2's batch is done in the pool, behind o1's
+        assert started == ["o1", "o2"]  # o2 went to the pool while o1's batch ran
+        assert sends["events"].call_count == 0
+        assert hooks.held(first.message) and hooks.held(second.message)
+        first_done.set()
+        await eventually(lambda: sends["events"].call_count >= 2)
+        assert not hooks.held(first.message) and not hooks.held(second.message)
+    assert [v["article_id"] for _k, v in sent(sends["events"])] == ["o1", "o2"]
