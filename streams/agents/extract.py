@@ -112,6 +112,7 @@ class Extract:
         slots = asyncio.Semaphore(self.shell.settings.extract_inflight)
         pending: asyncio.Queue[_Batch] = asyncio.Queue()
         sender = asyncio.create_task(self._send_in_order(stream, pending, slots))
+        sender.add_done_callback(_log_failure)
         try:
             async for events in stream.take_events(batch, within=within):
                 decoded: list[tuple[Any, Article]] = []
@@ -163,3 +164,10 @@ class Extract:
                 hooks.release(event.message)
                 await stream.ack(event)
             slots.release()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Say at once why the sender ended (the reading loop raises it only at its next batch,
+    and until then the held articles stay uncommitted: /healthz reports them as a stall)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("extract: the result sender failed", exc_info=task.exception())
