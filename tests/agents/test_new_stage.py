@@ -20,6 +20,7 @@ from streams.settings import Settings
 from streams.sources.files import iter_inputs
 from streams.worker import build
 from tests.conftest import SAMPLES
+from tests.records import event_record
 
 # What `streams/pipeline/themecount.py` would hold: the pure stage, state as a mapping.
 COUNTED = topics.TopicSpec("news.themes.counted.v1", key="theme", local_name="counted")
@@ -54,23 +55,6 @@ def declare(settings: Settings, matcher: Callable[[], Matcher]) -> topology.Topo
     return topology.extend(topology.build(settings, matcher), STEP)
 
 
-def record(article_id: str) -> dict[str, Any]:
-    return {
-        "article_id": article_id,
-        "themes": ["abduction"],
-        "primary_theme": "abduction",
-        "countries": ["KE"],
-        "actors": [],
-        "places": [],
-        "evidence": [],
-        "title": "Abductions in Nairobi",
-        "url": None,
-        "source": "Nairobi Daily",
-        "published_at": "2024-11-26T06:15:00Z",
-        "model": "blank-en",
-    }
-
-
 def test_the_driver_runs_a_stage_added_to_the_declaration(nlp_blank: Any) -> None:
     run = run_local(iter_inputs([SAMPLES]), [], nlp_blank, declare=declare)
     counted = run.outputs["counted"]
@@ -102,8 +86,8 @@ async def test_a_worker_built_from_the_declaration_runs_the_new_stage() -> None:
         patch.object(worker.topic(topics.DEADLETTER), "send", letters),
     ):
         async with worker.agents["theme-count"].test_context() as agent:
-            await agent.put(codecs.dumps(record("t1")))
-            await agent.put(codecs.dumps(record("t2")))
+            await agent.put(codecs.dumps(event_record("t1")))
+            await agent.put(codecs.dumps(event_record("t2")))
             await agent.put(b"{}")  # not an event record: a dead letter, and the agent goes on
     sent = [(c.kwargs["key"], orjson.loads(c.kwargs["value"])) for c in send.call_args_list]
     assert sent == [

@@ -10,25 +10,9 @@ from streams import topics as t
 from streams.models import Subscription
 from streams.pipeline.match import Matcher, parse_subscription
 from streams.settings import Settings
+from tests.records import event_record
 
 SUB = {"id": "ke", "themes": ["abduction"], "countries": ["KE"]}
-
-
-def _record(article_id: str) -> dict[str, Any]:
-    return {
-        "article_id": article_id,
-        "themes": ["abduction"],
-        "primary_theme": "abduction",
-        "countries": ["KE"],
-        "actors": [],
-        "places": [{"text": "nairobi", "country": "KE", "region": "KE-30"}],
-        "evidence": [],
-        "title": "Rights commission reports 82 abductions in Nairobi",
-        "url": None,
-        "source": "Nairobi Daily",
-        "published_at": "2024-11-26T06:15:00Z",
-        "model": "blank-en",
-    }
 
 
 def _matcher() -> Matcher:
@@ -47,7 +31,7 @@ def test_the_stories_step_sends_the_update_the_membership_and_the_alert() -> Non
     current = _matcher()
     step, state = _stories_step(lambda: current)
     assert step.handle is not None
-    message = topology.Message(t.EVENTS, codecs.dumps(_record("a1")))
+    message = topology.Message(t.EVENTS, codecs.dumps(event_record("a1")))
     outs = step.handle(message, state, 1_732_600_000.0)
     emits = [o for o in outs if isinstance(o, topology.Emit)]
     assert [e.topic for e in emits] == [t.STORIES, t.STORY_MEMBERS, t.ALERTS]
@@ -68,7 +52,7 @@ def test_a_match_failure_dead_letters_the_event_under_match_after_the_update() -
 
     step, state = _stories_step(broken)
     assert step.handle is not None
-    message = topology.Message(t.EVENTS, codecs.dumps(_record("a1")))
+    message = topology.Message(t.EVENTS, codecs.dumps(event_record("a1")))
     outs = step.handle(message, state, 1_732_600_000.0)
     assert [type(o).__name__ for o in outs] == ["Emit", "Emit", "Reject"]
     reject = outs[2]
