@@ -340,8 +340,7 @@ async def _burst(settings: Settings, payloads: list[bytes]) -> float:
     async with LagProbe(settings) as probe:
         start = time.monotonic()
         await _send(settings, payloads, rate=None)
-        while await probe.lag() > 0:
-            await asyncio.sleep(0.1)
+        await probe.wait_committed()
         return time.monotonic() - start
 
 

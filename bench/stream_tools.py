@@ -383,8 +383,7 @@ async def wait_committed(settings: Settings, every: float = 0.1) -> None:
     looking every ``every`` seconds through clients kept open (starting a client per look
     takes about a second, which would blur a burst's end by as much)."""
     async with LagProbe(settings) as probe:
-        while await probe.lag() > 0:
-            await asyncio.sleep(every)
+        await probe.wait_committed(every)
 
 
 class LagProbe:
@@ -414,6 +413,11 @@ class LagProbe:
             await self.consumer.stop()
         finally:
             await self.admin.close()
+
+    async def wait_committed(self, every: float = 0.1) -> None:
+        """Return once the group has no lag, looking every ``every`` seconds."""
+        while await self.lag() > 0:
+            await asyncio.sleep(every)
 
     async def lag(self) -> int:
         committed = await self.admin.list_consumer_group_offsets(self.settings.app_id)
