@@ -173,7 +173,6 @@ def create_app(settings: Settings, specs: Iterable[topics.TopicSpec] | None = No
         producer_linger=settings.producer_linger_ms / 1000,
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_commit_interval=settings.commit_interval,
         Worker=QuietWorker,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,

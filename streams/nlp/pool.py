@@ -30,19 +30,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What every process loads: the model and the taxonomy/gazetteer files; and the
-    processes' niceness.
-
-    Every other step of an article runs on the worker's one event loop, and the broker beside
-    it: at the same priority, two busy extraction processes take half of a two-core machine's
-    time from them, and the whole pipeline waits on that loop. Niced, the extraction processes
-    get what the loop and the broker leave (docs/benchmarks.md, "the event loop first")."""
+    """What every process loads: the model and the taxonomy/gazetteer files."""
 
     model: str
     themes_file: Path | None = None
     actors_file: Path | None = None
     places_file: Path | None = None
-    nice: int = 0
 
     def build(self) -> Language:
         from streams.nlp import build_nlp
@@ -56,12 +49,9 @@ _nlp: Language | None = None
 def _init_process(spec: ModelSpec, level: int, ready: Any) -> None:
     """Pool initializer: load the model once in this process, then wait until every process
     has (so start-up loads them all, not just the first). Ctrl-C is the parent's to handle
-    (it shuts the pool down); a child dying on SIGINT would break the pool. The process runs
-    at ``spec.nice``: see :class:`ModelSpec`."""
+    (it shuts the pool down); a child dying on SIGINT would break the pool."""
     global _nlp
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if spec.nice:
-        os.nice(spec.nice)
     logging.basicConfig(level=level, format=f"[extract pid {os.getpid()}] %(message)s")
     _nlp = spec.build()
     ready.wait(timeout=600)
