@@ -419,18 +419,25 @@ def gather(
     so far and how many are expected: small, rewritten per report, so a report does not
     re-serialise the article body) and ``d:<id>`` (the verdict, kept for the window so a
     redelivered article gets the same one again).
+
+    A redelivered report of a decided article gets the verdict again too: the report that
+    completed the gather may come again after a crash (the verdict written, its record not
+    sent), while the article's own message, earlier on the partition, is committed. So the
+    article's record stays ``gather_timeout_s`` after it came (:func:`sweep`), for the
+    verdict of a unique article; a report redelivered later than that gets nothing.
     """
     article_id = message["article_id"]
     raw = state.get("p:" + article_id)
     # A pending gather means not decided yet: one lookup instead of two per band report.
     done = state.get("d:" + article_id) if raw is None else None
     if done is not None:
-        if message["type"] != "article":
-            return None  # a redelivered band report of a decided article
         stored = orjson.loads(done)
         if "duplicate" in stored:
             return Duplicate(**stored["duplicate"])
-        return Article.from_dict(message["article"])
+        if message["type"] == "article":
+            return Article.from_dict(message["article"])
+        record = state.get("a:" + article_id)
+        return None if record is None else Article.from_dict(orjson.loads(record)["article"])
     pending: dict[str, Any] = orjson.loads(raw) if raw else {"since": now, "reports": {}}
     if message["type"] == "article":
         state["a:" + article_id] = orjson.dumps({**message, "since": now}).decode()
@@ -442,7 +449,7 @@ def gather(
     if "expected" not in pending or len(pending["reports"]) < pending["expected"]:
         state["p:" + article_id] = orjson.dumps(pending).decode()
         return None
-    return _finish(article_id, pending, state, now, config)
+    return _finish(article_id, pending, state, now, config, keep_record=True)
 
 
 def _finish(
@@ -451,12 +458,14 @@ def _finish(
     state: MutableMapping[str, str],
     now: float,
     config: DedupeConfig,
+    keep_record: bool = False,
 ) -> Article | Duplicate:
     record = orjson.loads(state["a:" + article_id])
     reports = {int(k): v for k, v in pending["reports"].items()}
     verdict = decide(record, reports, config)
     state["d:" + article_id] = _encode_verdict(verdict)[:-1] + f',"at":{now:.0f}}}'
-    for prefix in ("a:", "p:"):
+    # The record stays for a redelivered report (see gather) unless no message decided.
+    for prefix in ("p:",) if keep_record else ("p:", "a:"):
         if prefix + article_id in state:
             del state[prefix + article_id]
     return verdict
@@ -474,8 +483,9 @@ def sweep(
     """Drop what the window has passed in ``items`` (one partition's keys of any dedupe table).
 
     A gather that waited ``gather_timeout_s`` for reports that never came (possible only if a
-    band message was lost) is decided on what it has, so the article is still emitted; reports
-    with no article are redeliveries for a decided one and are dropped.
+    band message was lost) is decided on what it has, so the article is still emitted; a
+    decided article's record goes then too (see :func:`gather`); reports with no article are
+    redeliveries for a decided one and are dropped.
     """
     for key, raw in list(items):
         if key.startswith("c:"):
@@ -485,7 +495,11 @@ def sweep(
             if now - float(orjson.loads(raw).get("at", 0)) > config.window_s:
                 del state[key]
         elif key.startswith("a:"):
-            if now - float(orjson.loads(raw)["since"]) > config.gather_timeout_s:
+            if now - float(orjson.loads(raw)["since"]) <= config.gather_timeout_s:
+                continue
+            if "d:" + key[2:] in state:
+                del state[key]  # decided: kept for a redelivered report until now
+            else:
                 reports = state.get("p:" + key[2:])
                 pending = orjson.loads(reports) if reports else {"reports": {}}
                 yield _finish(key[2:], pending, state, now, config)

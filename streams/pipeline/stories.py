@@ -750,9 +750,16 @@ def join_copy(
     forwards the copies waiting for X, and any that come later, to Y
     (``{"forward": copy, "to": Y}``, key Y), at most ``ALIAS_HOPS`` times.
 
+    A redelivered membership or alias sends the copies it released again. A worker writes the
+    state change and the copies in one step, but the two reach Kafka separately: killed in
+    between, it reads the message again with the change made, and a waiting list deleted on
+    release would leave the copies sent nowhere. So a released list stays, marked by what
+    released it, until :func:`sweep_copies` expires it (a copy sent twice changes nothing in
+    its story: :func:`add_copy`).
+
     State: ``m:<article id>`` -> [story id, key, time]; ``a:<article id>`` -> [the article it
-    is a copy of, time]; ``p:<original id>`` -> {"since": time, "copies": [duplicates]};
-    :func:`sweep_copies` expires all three.
+    is a copy of, time]; ``p:<original id>`` -> {"since": time, "copies": [duplicates]}, plus
+    ``"released": "member"|"alias"`` once sent on; :func:`sweep_copies` expires all three.
     """
     out = Joined()
     if kind == "member":
@@ -764,10 +771,9 @@ def join_copy(
         else:
             article_id = message.article_id
             state["m:" + article_id] = [message.story_id, message.key, now]
-            waiting = state.get("p:" + article_id)
-            if waiting:
-                del state["p:" + article_id]
-                out.copies += [_copy(d, message.story_id, message.key) for d in waiting["copies"]]
+            if _release(state, "p:" + article_id, "member"):
+                waiting = state["p:" + article_id]["copies"]
+                out.copies += [_copy(d, message.story_id, message.key) for d in waiting]
         return out
     original = str(data["duplicate_of"])
     _take(data, original, 0, state, now, out)
@@ -797,7 +803,9 @@ def _take(
     if alias is not None and hops < ALIAS_HOPS:
         out.relays.append((alias[0], Forward(dict(duplicate), alias[0], hops + 1).to_dict()))
         return
-    waiting = state.get("p:" + original) or {"since": now, "copies": []}
+    waiting = state.get("p:" + original)
+    if waiting is None or "released" in waiting:  # released, and what released it expired
+        waiting = {"since": now, "copies": []}
     article_id = duplicate["article_id"]
     copies = [d for d in waiting["copies"] if d["article_id"] != article_id]
     state["p:" + original] = {**waiting, "copies": [*copies, dict(duplicate)][-PENDING_MAX:]}
@@ -808,10 +816,23 @@ def _alias(
 ) -> None:
     """``copy_id`` is a copy of ``original``: forward the copies waiting for it."""
     state["a:" + copy_id] = [original, now]
-    waiting = state.get("p:" + copy_id)
-    if waiting:
-        del state["p:" + copy_id]
-        out.relays += [(original, Forward(d, original, 1).to_dict()) for d in waiting["copies"]]
+    if _release(state, "p:" + copy_id, "alias"):
+        waiting = state["p:" + copy_id]["copies"]
+        out.relays += [(original, Forward(d, original, 1).to_dict()) for d in waiting]
+
+
+def _release(state: MutableMapping[str, Any], key: str, by: str) -> bool:
+    """Whether the copies waiting under ``key`` go on now: the first time (marked released
+    ``by`` the membership or alias in hand) or again on its redelivery. Released by the other
+    kind (an original that also turned out a copy), they went on already."""
+    waiting = state.get(key)
+    if not waiting:
+        return False
+    released = waiting.get("released")
+    if released is None:
+        state[key] = {**waiting, "released": by}
+        return True
+    return bool(released == by)
 
 
 def sweep_copies(

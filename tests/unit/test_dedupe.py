@@ -201,8 +201,10 @@ def test_an_article_scattered_again_reports_only_what_was_indexed_before_it() ->
         gather(probe(p, bands_state, 2.0, CONFIG), gather_state, 2.0, CONFIG) for p in again
     ]
     assert verdicts[-1] == a
-    assert all(gather(r, gather_state, 3.0, CONFIG) is None for r in first_reports)
-    assert gather(rec_a, gather_state, 3.0, CONFIG) == a  # and a redelivered record agrees
+    # The first, late reports get the same verdict again (any report of a decided article
+    # may be the one that completed it, redelivered), and so does a redelivered record.
+    assert all(gather(r, gather_state, 3.0, CONFIG) == a for r in first_reports)
+    assert gather(rec_a, gather_state, 3.0, CONFIG) == a
 
 
 def test_a_single_probe_message_is_a_group_of_one() -> None:
@@ -289,6 +291,29 @@ def test_stalled_gather_is_decided_on_what_it_has_and_redeliveries_are_dropped()
     out = list(sweep(list(state.items()), state, CONFIG.gather_timeout_s + 1, CONFIG))
     assert [v.id for v in out if isinstance(v, Article)] == ["a"]
     assert set(state) == {"d:a"}
+
+
+def test_the_report_that_completed_a_gather_redelivered_gets_the_verdict_again() -> None:
+    """A worker killed after the verdict was written, before its record was sent, reads the
+    last report again; the article's own message, earlier on the partition, is committed. The
+    verdict goes again, a unique article's record with it, until the record's grace ends."""
+    state: dict[str, str] = {}
+    bands: dict[str, str] = {}
+    a = article("a", body(1))
+    rec, probes = scatter(a, CONFIG, 0.0)
+    reports = [probe(p, bands, 0.0, CONFIG) for p in probes]
+    assert gather(rec, state, 0.0, CONFIG) is None
+    verdicts = [gather(r, state, 1.0, CONFIG) for r in reports]
+    assert verdicts[:-1] == [None] * (len(reports) - 1) and verdicts[-1] == a
+    assert gather(reports[-1], state, 2.0, CONFIG) == a  # redelivered
+    assert "a:a" in state and "p:a" not in state
+    assert list(sweep(list(state.items()), state, CONFIG.gather_timeout_s - 1, CONFIG)) == []
+    assert "a:a" in state
+    # After the grace, the record goes (no verdict is decided again) and the verdict stays.
+    assert list(sweep(list(state.items()), state, CONFIG.gather_timeout_s + 1, CONFIG)) == []
+    assert set(state) == {"d:a"}
+    assert gather(reports[-1], state, CONFIG.gather_timeout_s + 2, CONFIG) is None
+    assert gather(rec, state, CONFIG.gather_timeout_s + 2, CONFIG) == a
 
 
 def test_estimated_similarity_follows_jaccard() -> None:
