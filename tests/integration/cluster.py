@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import subprocess
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.corpus import Item
-from bench.stream_tools import Tap
+from bench.stream_tools import Tap, topic_partitions
 from streams import topics
 from streams.models import Subscription
 from streams.pipeline.match import Matcher, alert_id
@@ -145,6 +148,89 @@ class Accounts:
         return {step: sorted(v) for step, v in gaps.items() if v}
 
 
+# Where an article can be on its way: every topic between validation and the stories.
+TRACED = (
+    topics.ARTICLES_VALID,
+    topics.ARTICLES_UNIQUE,
+    topics.ARTICLES_DUPLICATES,
+    topics.EVENTS,
+    topics.STORY_MEMBERS,
+    topics.STORY_COPIES,
+    topics.STORIES,
+    topics.DEADLETTER,
+)
+
+
+async def _read_afresh(tap: Tap) -> tuple[dict[TopicPartition, list[Any]], dict[Any, Any]]:
+    """Every record of the traced topics now, read by a new consumer from the start to the end
+    offsets of this moment, and the worker group's committed offsets."""
+    settings = tap.settings
+    names = [spec.full_name(settings) for spec in TRACED]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.brokers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.brokers)
+    await consumer.start()
+    await admin.start()
+    try:
+        parts = await topic_partitions(settings, names, 30)
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp, start in (await consumer.beginning_offsets(parts)).items():
+            consumer.seek(tp, start)
+        records: dict[TopicPartition, list[Any]] = {tp: [] for tp in parts}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pending = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+            if not pending:
+                break
+            for tp, batch in (await consumer.getmany(*pending, timeout_ms=500)).items():
+                records[tp] += [r for r in batch if r.offset < ends[tp]]
+        try:
+            committed = await admin.list_consumer_group_offsets(settings.app_id)
+        except Exception:  # noqa: BLE001 - no group (yet): nothing committed
+            committed = {}
+        return records, committed
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def trace(tap: Tap, gaps: dict[str, list[str]], per_step: int = 3) -> str:
+    """Where the first missing articles of each step are: every record of the traced topics
+    that names them (topic, partition, offset, and the group's committed offset there), read
+    afresh; and, per topic, how many records the tap lacks against that fresh read."""
+    try:
+        records, committed = asyncio.run(_read_afresh(tap))
+    except Exception as exc:  # noqa: BLE001 - a diagnosis must not hide the failure
+        return f"(no trace: {exc!r})"
+    lines = []
+    short = {spec.full_name(tap.settings): spec.name for spec in TRACED}
+    for step, ids in gaps.items():
+        for article_id in ids[:per_step]:
+            needle = f'"{article_id}"'.encode()
+            lines.append(f"{step} {article_id}:")
+            for tp, batch in sorted(records.items()):
+                for r in batch:
+                    if r.value and needle in r.value:
+                        done = committed.get(tp)
+                        at = done.offset if done is not None else None
+                        lines.append(
+                            f"  {short[tp.topic]}[{tp.partition}]@{r.offset} "
+                            f"(group committed {at}, end {batch[-1].offset + 1})"
+                        )
+    fresh: dict[str, int] = {}
+    for tp, batch in records.items():
+        fresh[short[tp.topic]] = fresh.get(short[tp.topic], 0) + len(batch)
+    tapped = {spec.name: len(tap.raw(spec)) for spec in TRACED if spec.name in tap.records}
+    lacking = {n: fresh[n] - tapped[n] for n in tapped if fresh.get(n, 0) != tapped[n]}
+    lines.append(f"records the tap lacks against a fresh read: {lacking or 'none'}")
+    return "\n".join(lines)
+
+
 def wait_accounted(tap: Tap, items: list[Item], timeout: float, why: Callable[[], str]) -> Accounts:
     """Poll until every item of the stream has come out of every step."""
     deadline = time.monotonic() + timeout
@@ -160,7 +246,9 @@ def wait_accounted(tap: Tap, items: list[Item], timeout: float, why: Callable[[]
             print({step: len(v) for step, v in gaps.items()}, flush=True)
         if time.monotonic() > deadline:
             summary = {step: f"{len(v)}: {v[:5]}" for step, v in gaps.items()}
-            raise AssertionError(f"not accounted for after {timeout:.0f} s: {summary}\n{why()}")
+            raise AssertionError(
+                f"not accounted for after {timeout:.0f} s: {summary}\n{trace(tap, gaps)}\n{why()}"
+            )
         time.sleep(2)
 
 
