@@ -79,13 +79,13 @@ class ContiguousConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 
     faust counts a jump in a partition's offsets as a gap to fill (meant for compacted topics
     and transaction markers: tocsin's agents read neither), and its commit passes one unacked
-    record at the head of a partition (``min(acked) - committed > 1``). After a rebalance, a
-    second seek to the committed offsets (faust's ``getmany`` seeks when it finds the flow
-    stopped, and that seek can finish after the new generation's) moves the fetch position
-    back while faust's read position stays ahead: the records in between are dropped as
-    already read. With the two rules the group then committed past records no agent ever
-    processed (the worker-kill fault test: articles lost at dedupe, extract and stories,
-    with the group's committed offset beyond them).
+    record at the head of a partition (``min(acked) - committed > 1``). Its read position and
+    the fetcher's can part after a rebalance: a traced run showed a second seek to the
+    committed offsets (faust's ``getmany`` seeks when it finds the flow stopped) finish after
+    the new generation's, and faust then filled a gap; records the fetcher delivers again
+    below the read position are dropped as read. The worker-kill fault test found the group's
+    committed offset past records that no agent processed (articles lost at dedupe, extract
+    and stories); those two rules are what let a commit pass a record never acked.
 
     Here no gap is filled, and a commit advances only over acked offsets contiguous from the
     committed one, so such a record holds its partition's commit back. A partition held back
