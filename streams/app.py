@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,14 +96,25 @@ class ContiguousConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holes: dict[Any, tuple[int, float]] = {}  # tp -> (committed offset, since)
+        self._read_offset = ReadPositions(lambda: None)
+        self._skips: dict[Any, int] = {}  # tp -> the first offset of the last skip logged
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
-        log.warning(
-            "consumer: records %s..%s of %s were skipped; the partition's commit waits for them",
-            offset_from,
-            offset_to - 1,
-            tp,
-        )
+        if self._skips.get(tp) != offset_from:  # once per skip, not per record after it
+            self._skips[tp] = offset_from
+            log.warning(
+                "consumer: %s jumped from %s to %s; its read position stays until the records "
+                "between are read",
+                tp,
+                offset_from - 1,
+                offset_to,
+            )
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        await self._seek(partition, offset)
+        positions = self._read_offset
+        assert isinstance(positions, ReadPositions)
+        positions.seek(partition, offset if offset else None)
 
     def _new_offset(self, tp: Any) -> int | None:
         return contiguous_offset(
@@ -130,6 +142,22 @@ class ContiguousConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 )
                 del self._holes[tp]
                 await self.seek(tp, committed)
+
+
+class ReadPositions(defaultdict[Any, int | None]):
+    """faust's last read offset per partition, which a record fetched past unread offsets does
+    not move: records a seek fetches again from below it are then delivered, not dropped as
+    read (a record delivered twice is a redelivery, which every step handles). Seeks set it
+    in either direction."""
+
+    def __setitem__(self, tp: Any, offset: int | None) -> None:
+        current = self.get(tp)
+        if current is not None and offset is not None and offset > current + 1:
+            return
+        super().__setitem__(tp, offset)
+
+    def seek(self, tp: Any, offset: int | None) -> None:
+        super().__setitem__(tp, offset)
 
 
 def contiguous_offset(acked: list[int], index: set[int], committed: int | None) -> int | None:

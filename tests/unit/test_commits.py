@@ -29,3 +29,19 @@ def test_nothing_committed_yet_starts_at_the_lowest_ack_and_stale_acks_are_dropp
     assert contiguous_offset(acked, index, 8) == 10
     assert acked == [] and index == set()
     assert contiguous_offset([], set(), 8) is None
+
+
+def test_a_read_position_does_not_jump_over_unread_records_but_seeks_move_it() -> None:
+    from streams.app import ReadPositions
+
+    read = ReadPositions(lambda: None)
+    read["tp"] = 5
+    read["tp"] = 6
+    read["tp"] = 40  # a record fetched before a seek back: 7..39 are still to be read
+    assert read["tp"] == 6
+    read["tp"] = 7
+    assert read["tp"] == 7
+    read.seek("tp", 30)
+    assert read["tp"] == 30
+    read.update({"tp": 3})  # faust's seek to the committed offsets
+    assert read["tp"] == 3
