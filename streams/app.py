@@ -96,7 +96,7 @@ class ContiguousConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holes: dict[Any, tuple[int, float]] = {}  # tp -> (committed offset, since)
-        self._read_offset = ReadPositions(lambda: None)
+        self._read_offset = self._positions = ReadPositions(lambda: None)
         self._skips: dict[Any, int] = {}  # tp -> the first offset of the last skip logged
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
@@ -112,9 +112,7 @@ class ContiguousConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 
     async def seek(self, partition: Any, offset: int) -> None:
         await self._seek(partition, offset)
-        positions = self._read_offset
-        assert isinstance(positions, ReadPositions)
-        positions.seek(partition, offset if offset else None)
+        self._positions.seek(partition, offset if offset else None)
 
     def _new_offset(self, tp: Any) -> int | None:
         return contiguous_offset(
